@@ -1,0 +1,60 @@
+# The two commands a newcomer needs: `make dev` and `make test`.
+# Both create .venv and install the pinned lock on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: dev test test-fast bench lint typecheck build lock requirements check-env migrate clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -c 'import site, os; open(os.path.join(site.getsitepackages()[0], "bcm_repo.pth"), "w").write(os.getcwd() + "\n")'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## dev: the whole system locally (Postgres, Valkey, Firestore, Storage, tasks, every function) on :8080
+dev: $(STAMP)
+	$(PY) -m lib dev
+
+## test: lint, types, then unit + integration + function + e2e tests against real local services
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/unit -q --no-cov
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+## build: stage each function (main.py + lib/ + pinned requirements.txt) under build/
+build: $(STAMP)
+	$(PY) tools/requirements.py --check
+	$(PY) tools/stage.py
+
+## lock: re-resolve requirements.lock from pyproject.toml, then regenerate per-function requirements
+lock:
+	$(PY) -m uv pip compile pyproject.toml --extra local --extra dev -o requirements.lock --python-version 3.11 --no-header --quiet
+	$(PY) tools/requirements.py
+
+requirements: $(STAMP)
+	$(PY) tools/requirements.py
+
+check-env: $(STAMP)
+	$(PY) -m lib check-env
+
+migrate: $(STAMP)
+	$(PY) -m lib migrate
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml

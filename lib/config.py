@@ -1,0 +1,165 @@
+"""One typed Settings object, read from the environment.
+
+This is the only module that reads ``os.environ`` (through pydantic-settings).
+Secrets are ``SecretStr`` so they never print; ``Settings.public_dict()`` is
+what logs and ``check-env`` show.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AppEnv(StrEnum):
+    LOCAL = "local"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class TasksMode(StrEnum):
+    CLOUD = "cloud"  # google-cloud-tasks, HTTP tasks with OIDC tokens
+    LOCAL = "local"  # the local dispatcher in lib.local.dispatcher
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    # --- runtime -----------------------------------------------------------
+    app_env: AppEnv = AppEnv.LOCAL
+    log_level: str = "INFO"
+    gcp_project: str = "bcm-local"
+    gcp_region: str = "asia-south1"
+    # Base URL under which every function is reachable (locally: one port).
+    functions_base_url: str = "http://127.0.0.1:8080"
+    # The URL the frontend is served from (PhonePe redirect target).
+    frontend_url: str = "http://127.0.0.1:8080"
+
+    # --- Supabase Postgres -------------------------------------------------
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:54322/postgres")
+    db_pool_min: int = 1
+    db_pool_max: int = 5
+    # A query that takes longer than this is cancelled (ms).
+    db_statement_timeout_ms: int = 5000
+    db_connect_timeout_s: float = 3.0
+
+    # --- Supabase Auth -----------------------------------------------------
+    supabase_url: str = "http://127.0.0.1:8080/_dev/auth"
+    supabase_jwt_secret: SecretStr | None = None  # legacy HS256 shared secret
+    supabase_jwks_url: str | None = None  # ES256/RS256 keys; default <supabase_url>/auth/v1/.well-known/jwks.json
+    supabase_jwt_issuer: str | None = None  # default <supabase_url>/auth/v1
+    supabase_jwt_audience: str = "authenticated"
+    jwt_leeway_s: int = 30
+
+    # --- Redis / Memorystore ----------------------------------------------
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    redis_timeout_ms: int = 300
+
+    # --- Firestore -----------------------------------------------------------
+    firestore_database: str = "(default)"
+    firestore_emulator_host: str | None = None
+
+    # --- Cloud Storage -------------------------------------------------------
+    storage_emulator_host: str | None = None
+    gcs_bucket_exports: str = "bcm-exports-local"
+    gcs_bucket_evidence: str = "bcm-evidence-local"
+    # Service account whose key signs URLs through IAM signBlob in production.
+    signing_service_account: str | None = None
+
+    # --- Cloud Tasks ---------------------------------------------------------
+    tasks_mode: TasksMode = TasksMode.LOCAL
+    tasks_local_url: str = "http://127.0.0.1:8080/_dev/tasks"
+    tasks_queue_ai: str = "onboarding-ai"
+    tasks_queue_bcm: str = "bcm-rebuild"
+    tasks_queue_payments: str = "payment-reconcile"
+    tasks_queue_outbox: str = "outbox-relay"
+    # The identity Cloud Tasks and Scheduler sign OIDC tokens as.
+    tasks_invoker_email: str = "tasks-invoker@bcm-local.iam.gserviceaccount.com"
+
+    # --- Internal endpoint auth (Google OIDC) --------------------------------
+    oidc_audience: str | None = None  # default: functions_base_url
+    oidc_allowed_emails: list[str] = Field(default_factory=list)
+    # Local only: the JWKS of the local OIDC signer (never set in production).
+    oidc_local_jwks_url: str | None = None
+
+    # --- Vertex AI (google-genai) -------------------------------------------
+    vertex_location: str = "asia-south1"
+    vertex_model: str = "gemini-2.5-flash"
+    # Local only: base URL of the Gemini stand-in.
+    genai_base_url: str | None = None
+    ai_timeout_s: float = 30.0
+
+    # --- PhonePe -------------------------------------------------------------
+    phonepe_env: str = "sandbox"
+    phonepe_client_id: str = "LOCAL_CLIENT"
+    phonepe_client_secret: SecretStr = SecretStr("local-client-secret")
+    phonepe_client_version: int = 1
+    phonepe_api_base: str = "http://127.0.0.1:8080/_dev/phonepe/apis/pg-sandbox"
+    phonepe_token_url: str = "http://127.0.0.1:8080/_dev/phonepe/apis/pg-sandbox/v1/oauth/token"
+    phonepe_webhook_username: str = "localhook"
+    phonepe_webhook_password: SecretStr = SecretStr("localhook123")
+    phonepe_connect_timeout_s: float = 3.0
+    phonepe_read_timeout_s: float = 10.0
+    phonepe_order_expire_s: int = 1200
+
+    # --- Resend ----------------------------------------------------------------
+    resend_api_key: SecretStr = SecretStr("re_local_dev_key")
+    resend_from: str = "Founders <billing@example.com>"
+    resend_base_url: str = "https://api.resend.com"
+
+    # --- Local suite -------------------------------------------------------------
+    local_dir: str = ".local"
+    dev_port: int = 8080
+    # Enables /_dev/* (token minting, simulators). Refused outside local/test.
+    dev_routes: bool = False
+
+    @field_validator("oidc_allowed_emails", mode="before")
+    @classmethod
+    def _split_emails(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _guard_production(self) -> Settings:
+        if self.app_env is AppEnv.PRODUCTION:
+            if self.dev_routes:
+                raise ValueError("DEV_ROUTES must not be enabled in production")
+            if self.oidc_local_jwks_url:
+                raise ValueError("OIDC_LOCAL_JWKS_URL must not be set in production")
+            if self.tasks_mode is not TasksMode.CLOUD:
+                raise ValueError("TASKS_MODE must be 'cloud' in production")
+        return self
+
+    # --- derived ------------------------------------------------------------------
+    @property
+    def jwt_issuer(self) -> str:
+        return self.supabase_jwt_issuer or f"{self.supabase_url.rstrip('/')}/auth/v1"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.supabase_jwks_url or f"{self.jwt_issuer}/.well-known/jwks.json"
+
+    @property
+    def internal_audience(self) -> str:
+        return self.oidc_audience or self.functions_base_url
+
+    def public_dict(self) -> dict[str, Any]:
+        """Every setting with secrets masked: safe to print or log."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                out[name] = "**********" if value.get_secret_value() else ""
+            else:
+                out[name] = value
+        return out
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The instance's settings, read once (cold start) and reused."""
+    return Settings()
