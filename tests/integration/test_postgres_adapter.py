@@ -1,0 +1,173 @@
+"""PostgresDatabase against a real server: transactions, pooling and the
+translation of psycopg errors into lib.errors adapter errors."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from lib.adapters.postgres import PostgresDatabase
+from lib.db.migrate import migrate
+from lib.db.scratch import scratch_database
+from lib.errors import AdapterError, AlreadyExists, Rejected, Unavailable
+from lib.local.services import ServiceSet
+from lib.ports import Database
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture(scope="module")
+def url(services: ServiceSet) -> Iterator[str]:
+    with scratch_database(services.env["DATABASE_URL"], prefix="test_pg_adapter") as db_url:
+        migrate(db_url, local_shim=True)
+        yield db_url
+
+
+@pytest.fixture
+def db(url: str) -> Iterator[PostgresDatabase]:
+    database = PostgresDatabase(url, min_size=1, max_size=2)
+    database.ping()
+    with database.connection() as conn:
+        conn.execute("create table if not exists kv (k text primary key, v int not null check (v >= 0))")
+        conn.execute("truncate kv")
+    yield database
+    database.close()
+
+
+def _closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serves_through_the_database_port(db: PostgresDatabase) -> None:
+    port: Database = db  # mypy checks the structural fit; the calls check behaviour
+    port.ping()
+    with port.transaction() as conn:
+        assert conn.execute("select 1 as one").fetchone() == {"one": 1}
+
+
+def test_transaction_commits_on_normal_exit(db: PostgresDatabase) -> None:
+    with db.transaction() as conn:
+        conn.execute("insert into kv values ('a', 1)")
+    with db.connection() as conn:
+        assert conn.execute("select k, v from kv").fetchall() == [{"k": "a", "v": 1}]
+
+
+def test_transaction_rolls_back_on_exception_and_reraises_it(db: PostgresDatabase) -> None:
+    def insert_then_fail() -> None:
+        with db.transaction() as conn:
+            conn.execute("insert into kv values ('a', 1)")
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        insert_then_fail()
+    with db.connection() as conn:
+        assert conn.execute("select count(*) as n from kv").fetchone() == {"n": 0}
+
+
+def test_transaction_is_isolated_until_commit(db: PostgresDatabase) -> None:
+    with db.transaction() as inside:
+        inside.execute("insert into kv values ('x', 1)")
+        with db.connection() as other:
+            assert other.execute("select count(*) as n from kv").fetchone() == {"n": 0}
+    with db.connection() as other:
+        assert other.execute("select count(*) as n from kv").fetchone() == {"n": 1}
+
+
+def test_connection_is_autocommit(db: PostgresDatabase) -> None:
+    with db.connection() as conn:
+        conn.execute("insert into kv values ('b', 2)")
+        with db.connection() as other:
+            assert other.execute("select v from kv where k = 'b'").fetchone() == {"v": 2}
+
+
+def test_unique_violation_is_already_exists_with_constraint(db: PostgresDatabase) -> None:
+    with db.transaction() as conn:
+        conn.execute("insert into kv values ('dup', 1)")
+    with pytest.raises(AlreadyExists) as info, db.transaction() as conn:
+        conn.execute("insert into kv values ('dup', 2)")
+    assert info.value.service == "postgres"
+    assert info.value.details["constraint"] == "kv_pkey"
+    assert info.value.retryable is False
+
+
+def test_check_violation_is_rejected_with_constraint(db: PostgresDatabase) -> None:
+    with pytest.raises(Rejected) as info, db.transaction() as conn:
+        conn.execute("insert into kv values ('neg', -1)")
+    assert info.value.details["constraint"] == "kv_v_check"
+
+
+def test_trigger_exception_is_rejected_with_message(db: PostgresDatabase) -> None:
+    with db.transaction() as conn:
+        user = conn.execute("insert into auth.users (email) values (%s) returning id", ("t@example.com",)).fetchone()
+        assert user is not None
+        conn.execute("update users set onboarding_status = 'payment_confirmed' where id = %s", (user["id"],))
+    with pytest.raises(Rejected) as info, db.transaction() as conn:
+        conn.execute("update users set onboarding_status = 'pending' where id = %s", (user["id"],))
+    assert "illegal onboarding_status transition payment_confirmed -> pending" in info.value.details["message"]
+
+
+def test_a_failed_statement_leaves_the_pool_usable(db: PostgresDatabase) -> None:
+    with pytest.raises(AdapterError), db.transaction() as conn:
+        conn.execute("select * from no_such_table")
+    db.ping()
+    with db.transaction() as conn:
+        assert conn.execute("select 42 as answer").fetchone() == {"answer": 42}
+
+
+def test_other_errors_are_adapter_errors_with_sqlstate(db: PostgresDatabase) -> None:
+    with pytest.raises(AdapterError) as info, db.connection() as conn:
+        conn.execute("select * from no_such_table")
+    assert type(info.value) is AdapterError
+    assert info.value.details["sqlstate"] == "42P01"
+
+
+def test_statement_timeout_is_unavailable(url: str) -> None:
+    database = PostgresDatabase(url, statement_timeout_ms=100)
+    try:
+        with pytest.raises(Unavailable) as info, database.connection() as conn:
+            conn.execute("select pg_sleep(2)")
+        assert info.value.retryable is True
+    finally:
+        database.close()
+
+
+def test_server_down_is_unavailable_quickly() -> None:
+    database = PostgresDatabase(f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres", connect_timeout_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as info:
+        database.ping()
+    assert time.monotonic() - started < 3.0
+    assert info.value.service == "postgres"
+    # still down: raises again, instead of caching a broken pool
+    with pytest.raises(Unavailable), database.transaction():
+        pass
+    database.close()
+
+
+def test_construction_never_connects() -> None:
+    database = PostgresDatabase(f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres")
+    database.close()  # nothing was opened, nothing to fail
+
+
+def test_close_then_reuse_reopens(url: str) -> None:
+    database = PostgresDatabase(url)
+    database.ping()
+    database.close()
+    database.ping()
+    database.close()
+
+
+def test_concurrent_borrowers_share_the_pool(db: PostgresDatabase) -> None:
+    keys = [uuid.uuid4().hex for _ in range(2)]
+    with db.transaction() as first, db.transaction() as second:  # max_size=2: both fit
+        first.execute("insert into kv values (%s, 1)", (keys[0],))
+        second.execute("insert into kv values (%s, 2)", (keys[1],))
+    with db.connection() as conn:
+        assert conn.execute("select count(*) as n from kv").fetchone() == {"n": 2}
