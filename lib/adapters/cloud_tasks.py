@@ -1,0 +1,125 @@
+"""``TaskQueue`` on Cloud Tasks (google-cloud-tasks).
+
+Each task is an HTTP POST of a JSON body to a worker function, with an OIDC
+token minted by Cloud Tasks as ``invoker_email`` (the worker verifies it).
+A named task is de-duplicated by Cloud Tasks itself: creating the same name
+again (even ~1 h after it ran) is ``AlreadyExists``, which callers treat as
+"already scheduled".  Retries and backoff are the queue's config (Terraform),
+not this module's.  The client is built on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exc
+
+from lib.adapters.task_names import MAX_TASK_ID, task_id
+from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
+from lib.ports import Clock, TaskRequest
+
+__all__ = ["MAX_TASK_ID", "CloudTasksQueue", "task_id"]
+
+SERVICE = "cloud_tasks"
+# Creating a task is one small RPC; past this the caller should retry later.
+CALL_TIMEOUT_S = 10.0
+
+
+class CloudTasksQueue:
+    """``lib.ports.TaskQueue`` over Cloud Tasks HTTP tasks with OIDC tokens."""
+
+    def __init__(
+        self,
+        project: str,
+        location: str,
+        *,
+        invoker_email: str,
+        audience: str | None = None,
+        client: Any | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._project = project
+        self._location = location
+        self._invoker_email = invoker_email
+        self._audience = audience
+        self._client = client
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    from google.cloud import tasks_v2
+
+                    with _translated():
+                        self._client = tasks_v2.CloudTasksClient()
+        return self._client
+
+    def queue_path(self, queue: str) -> str:
+        return f"projects/{self._project}/locations/{self._location}/queues/{queue}"
+
+    def build_task(self, task: TaskRequest) -> Any:
+        """The ``tasks_v2.Task`` for a request (public so tests can inspect it)."""
+        from google.cloud import tasks_v2
+
+        headers = {**task.headers, "Content-Type": "application/json"}
+        http_request = tasks_v2.HttpRequest(
+            http_method=tasks_v2.HttpMethod.POST,
+            url=task.url,
+            headers=headers,
+            body=json.dumps(task.payload, separators=(",", ":"), default=str).encode(),
+            oidc_token=tasks_v2.OidcToken(
+                service_account_email=self._invoker_email,
+                audience=self._audience or task.url,
+            ),
+        )
+        fields: dict[str, Any] = {"http_request": http_request}
+        if task.name:
+            fields["name"] = f"{self.queue_path(task.queue)}/tasks/{task_id(task.name)}"
+        if task.delay_s > 0:
+            now = self._clock.now() if self._clock else datetime.now(UTC)
+            fields["schedule_time"] = now + timedelta(seconds=task.delay_s)  # proto-plus marshals to Timestamp
+        return tasks_v2.Task(**fields)
+
+    def enqueue(self, task: TaskRequest) -> str:
+        proto = self.build_task(task)
+        with _translated():
+            created = self.client.create_task(parent=self.queue_path(task.queue), task=proto, timeout=CALL_TIMEOUT_S)
+        return str(created.name)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """google.api_core exceptions -> ``lib.errors`` (``AlreadyExists`` before
+    its base ``Conflict``)."""
+    try:
+        yield
+    except gexc.AlreadyExists as exc:
+        raise AlreadyExists(exc.message or "task exists", SERVICE) from exc
+    except gexc.NotFound as exc:
+        raise Missing(exc.message or "queue not found", SERVICE) from exc
+    except (
+        gexc.ServiceUnavailable,
+        gexc.DeadlineExceeded,
+        gexc.InternalServerError,
+        gexc.ResourceExhausted,
+        gexc.FailedPrecondition,
+        gexc.Aborted,
+        gexc.Unknown,
+        gexc.RetryError,
+    ) as exc:
+        raise Unavailable(str(exc), SERVICE) from exc
+    except gexc.GoogleAPICallError as exc:
+        raise Rejected(exc.message or type(exc).__name__, SERVICE) from exc
+    except auth_exc.TransportError as exc:
+        raise Unavailable(f"credentials: {exc}", SERVICE) from exc
+    except auth_exc.GoogleAuthError as exc:
+        raise Rejected(f"credentials: {exc}", SERVICE) from exc

