@@ -1,0 +1,21 @@
+# Providers. The Google provider cannot be downloaded in the build sandbox: CI runs
+# `terraform fmt -check` and tests/unit/test_terraform.py (python-hcl2) instead of `validate`.
+terraform {
+  required_version = ">= 1.6"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = "~> 6.0"
+    }
+  }
+
+  # Remote state: pass the bucket at init time (see docs/deploy.md):
+  #   terraform init -backend-config="bucket=<project>-tfstate" -backend-config="prefix=bcm/<env>"
+  backend "gcs" {}
+}
+
+provider "google" {
+  project = var.project
+  region  = var.region
+}

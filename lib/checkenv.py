@@ -1,0 +1,329 @@
+"""``python -m lib check-env``: validate the settings, then probe every service.
+
+Run it after a deploy or before ``make dev`` to learn, in one table, which
+dependency is misconfigured: the settings are validated first (one line per
+bad variable, never its value), then every service is probed concurrently,
+each with its own timeout, so one hanging endpoint cannot hide the others.
+
+Each probe is a small function ``(settings, timeout_s) -> detail`` in
+``PROBES``; it raises ``Skipped`` when the service is not configured here (no
+GCP credentials and no emulator, a placeholder API key) and any other
+exception when it is configured but broken.  Tests pass their own probes.
+Every detail is scrubbed of secret values and URL passwords before printing.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TextIO
+
+from pydantic import SecretStr, ValidationError
+
+from lib.config import Settings, TasksMode
+
+# Long enough for a cold TLS handshake to a distant region, short enough that the command stays interactive.
+PROBE_TIMEOUT_S = 8.0
+# A detail longer than this is cut: the table is for reading, the logs have the rest.
+MAX_DETAIL_CHARS = 160
+# Resend keys starting with this are the local suite's placeholders (the mail catcher ignores them).
+LOCAL_RESEND_KEY_PREFIX = "re_local"
+REDACTED = "***"
+
+Status = Literal["ok", "failed", "skipped"]
+Probe = Callable[[Settings, float], str]
+
+
+class Skipped(Exception):
+    """The service is not configured in this environment; the message says why."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    service: str
+    status: Status
+    latency_ms: float | None
+    detail: str
+
+
+# --- probes --------------------------------------------------------------------------
+
+
+def _gcp_credentials() -> None:
+    """Raise ``Skipped`` when Application Default Credentials are not available."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        google.auth.default()
+    except DefaultCredentialsError as exc:
+        raise Skipped("no GCP credentials (ADC) and no emulator configured") from exc
+
+
+def probe_postgres(settings: Settings, timeout_s: float) -> str:
+    import psycopg
+
+    url = settings.database_url.get_secret_value()
+    with psycopg.connect(url, connect_timeout=max(2, round(timeout_s)), autocommit=True) as conn:
+        conn.execute("select 1").fetchone()
+        version = conn.info.server_version
+    return f"select 1 ok; PostgreSQL {version // 10000}.{version % 10000}"
+
+
+def probe_redis(settings: Settings, timeout_s: float) -> str:
+    import redis
+
+    client = redis.Redis.from_url(
+        settings.redis_url.get_secret_value(), socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+    )
+    try:
+        client.ping()
+        info: dict[str, Any] = client.info("server")
+    finally:
+        client.close()
+    return f"PING ok; server {info.get('redis_version', '?')}"
+
+
+def probe_firestore(settings: Settings, timeout_s: float) -> str:
+    from lib.adapters.firestore import FirestoreDocuments
+
+    if not settings.firestore_emulator_host:
+        _gcp_credentials()
+    docs = FirestoreDocuments(
+        settings.gcp_project, settings.firestore_database, emulator_host=settings.firestore_emulator_host
+    )
+    docs.ping()
+    where = f"emulator {settings.firestore_emulator_host}" if settings.firestore_emulator_host else "Firestore"
+    return f"read ok ({where}, database {settings.firestore_database})"
+
+
+def probe_storage(settings: Settings, timeout_s: float) -> str:
+    from lib.adapters.storage import GcsBlobs
+
+    if not settings.storage_emulator_host:
+        _gcp_credentials()
+    blobs = GcsBlobs(settings.gcp_project, emulator_host=settings.storage_emulator_host)
+    buckets = [settings.gcs_bucket_exports, settings.gcs_bucket_evidence]
+    for bucket in buckets:
+        blobs.ping(bucket)
+    return f"buckets exist: {', '.join(buckets)}"
+
+
+def _queues(settings: Settings) -> list[str]:
+    return [
+        settings.tasks_queue_ai,
+        settings.tasks_queue_bcm,
+        settings.tasks_queue_payments,
+        settings.tasks_queue_outbox,
+    ]
+
+
+def probe_tasks(settings: Settings, timeout_s: float) -> str:
+    if settings.tasks_mode is TasksMode.LOCAL:
+        import httpx
+
+        url = settings.tasks_local_url.rstrip("/") + "/"
+        httpx.get(url, timeout=timeout_s).raise_for_status()
+        return f"local dispatcher answers at {url}"
+    _gcp_credentials()
+    from google.cloud import tasks_v2
+
+    client = tasks_v2.CloudTasksClient()
+    for queue in _queues(settings):
+        client.get_queue(name=client.queue_path(settings.gcp_project, settings.gcp_region, queue), timeout=timeout_s)
+    return f"queues exist: {', '.join(_queues(settings))}"
+
+
+def probe_vertex(settings: Settings, timeout_s: float) -> str:
+    if settings.genai_base_url:
+        import httpx
+
+        resp = httpx.get(settings.genai_base_url, timeout=timeout_s)
+        if resp.status_code >= 500:
+            raise RuntimeError(f"Gemini stand-in answered HTTP {resp.status_code}")
+        return f"Gemini stand-in reachable at {settings.genai_base_url} (HTTP {resp.status_code})"
+    _gcp_credentials()
+    from google import genai
+    from google.genai import types
+
+    client = genai.Client(
+        vertexai=True,
+        project=settings.gcp_project,
+        location=settings.vertex_location,
+        http_options=types.HttpOptions(timeout=int(timeout_s * 1000)),
+    )
+    counted = client.models.count_tokens(model=settings.vertex_model, contents="ping")
+    return f"{settings.vertex_model} count_tokens ok ({counted.total_tokens} tokens)"
+
+
+def probe_phonepe(settings: Settings, timeout_s: float) -> str:
+    import httpx
+
+    resp = httpx.post(
+        settings.phonepe_token_url,
+        data={
+            "client_id": settings.phonepe_client_id,
+            "client_version": str(settings.phonepe_client_version),
+            "client_secret": settings.phonepe_client_secret.get_secret_value(),
+            "grant_type": "client_credentials",
+        },
+        timeout=timeout_s,
+    )
+    if resp.status_code != 200:
+        raise RuntimeError(f"token endpoint answered HTTP {resp.status_code} {_error_code(resp)}".rstrip())
+    if not resp.json().get("access_token"):
+        raise RuntimeError("token endpoint answered 200 without an access_token")
+    return f"token issued ({settings.phonepe_env})"
+
+
+def probe_resend(settings: Settings, timeout_s: float) -> str:
+    import httpx
+
+    key = settings.resend_api_key.get_secret_value()
+    if not key or key.startswith(LOCAL_RESEND_KEY_PREFIX):
+        raise Skipped("local placeholder key (the local mail catcher is used)")
+    resp = httpx.get(
+        settings.resend_base_url.rstrip("/") + "/domains",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=timeout_s,
+    )
+    if resp.status_code == 200:
+        return f"API key ok; {len(resp.json().get('data', []))} domain(s)"
+    if resp.status_code == 401 and _error_code(resp) == "restricted_api_key":
+        return "API key ok (sending access only)"
+    raise RuntimeError(f"Resend answered HTTP {resp.status_code} {_error_code(resp)}".rstrip())
+
+
+def _error_code(resp: Any) -> str:
+    """The vendor's error name from a JSON body, if any (never the whole body)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    return str(body.get("name") or body.get("code") or "")
+
+
+PROBES: dict[str, Probe] = {
+    "postgres": probe_postgres,
+    "redis": probe_redis,
+    "firestore": probe_firestore,
+    "storage": probe_storage,
+    "cloud_tasks": probe_tasks,
+    "vertex_ai": probe_vertex,
+    "phonepe": probe_phonepe,
+    "resend": probe_resend,
+}
+
+
+# --- running and reporting ----------------------------------------------------------------
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every non-empty secret in the settings, longest first (so substrings do not leak)."""
+    fields = (getattr(settings, name) for name in type(settings).model_fields)
+    values = [v.get_secret_value() for v in fields if isinstance(v, SecretStr)]
+    return sorted({v for v in values if v}, key=len, reverse=True)
+
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s:]*:[^/@\s]*@", re.IGNORECASE)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+
+
+def run_probes(settings: Settings, probes: Mapping[str, Probe], timeout_s: float) -> list[ProbeResult]:
+    """Run every probe on its own daemon thread; one that overruns is reported failed.
+
+    Daemon threads, not an executor: a probe stuck in a vendor client cannot
+    be cancelled, and it must not keep the command from exiting.
+    """
+    secrets = secret_values(settings)
+    results: dict[str, ProbeResult] = {}
+
+    def run(name: str, probe: Probe) -> None:
+        start = time.perf_counter()
+        try:
+            detail = probe(settings, timeout_s)
+            status: Status = "ok"
+        except Skipped as exc:
+            detail, status = str(exc), "skipped"
+        except Exception as exc:  # any failure is a row in the table
+            detail, status = _describe(exc), "failed"
+        elapsed = (time.perf_counter() - start) * 1000
+        results[name] = ProbeResult(name, status, None if status == "skipped" else elapsed, redact(detail, secrets))
+
+    threads = {name: threading.Thread(target=run, args=(name, p), daemon=True) for name, p in probes.items()}
+    deadline = time.monotonic() + timeout_s
+    for t in threads.values():
+        t.start()
+    for t in threads.values():
+        t.join(max(0.0, deadline - time.monotonic()))
+    out: list[ProbeResult] = []
+    for name in probes:
+        result = results.get(name)
+        if result is None:  # still running past the deadline
+            result = ProbeResult(name, "failed", timeout_s * 1000, f"no answer within {timeout_s:g}s")
+        out.append(result)
+    return out
+
+
+def render_table(results: list[ProbeResult]) -> str:
+    rows = [("service", "status", "latency ms", "detail")]
+    for r in results:
+        latency = "-" if r.latency_ms is None else f"{r.latency_ms:.1f}"
+        detail = r.detail if len(r.detail) <= MAX_DETAIL_CHARS else r.detail[: MAX_DETAIL_CHARS - 1] + "…"
+        rows.append((r.service, r.status, latency, detail))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = []
+    for i, row in enumerate(rows):
+        lines.append(f"{row[0]:<{widths[0]}} | {row[1]:<{widths[1]}} | {row[2]:>{widths[2]}} | {row[3]}".rstrip())
+        if i == 0:
+            lines.append("-+-".join("-" * w for w in widths) + "-+-" + "-" * 6)
+    return "\n".join(lines)
+
+
+def validation_lines(exc: ValidationError) -> list[str]:
+    """One line per invalid variable: its name and what is wrong, never its value."""
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        var = str(err["loc"][0]).upper() if err["loc"] else "(settings)"
+        lines.append(f"  {var}: {err['msg']}")
+    return lines
+
+
+def run_check(
+    *,
+    probes: Mapping[str, Probe] | None = None,
+    load_settings: Callable[[], Settings] = Settings,
+    out: TextIO | None = None,
+    timeout_s: float = PROBE_TIMEOUT_S,
+) -> int:
+    """Validate settings, probe every service, print the table; 1 if anything failed."""
+    stream = out or sys.stdout
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        print("settings: invalid", file=stream)
+        print("\n".join(validation_lines(exc)), file=stream)
+        return 1
+    print(f"settings: ok (app_env={settings.app_env.value}, tasks_mode={settings.tasks_mode.value})", file=stream)
+    results = run_probes(settings, PROBES if probes is None else probes, timeout_s)
+    print(render_table(results), file=stream)
+    failed = [r.service for r in results if r.status == "failed"]
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=stream)
+    return 1 if failed else 0

@@ -1,0 +1,178 @@
+"""lib.checkenv: the table, the exit code, timeouts, and that no secret is ever printed."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+from lib import checkenv
+from lib.checkenv import Skipped, run_check
+from lib.config import Settings
+
+SECRET = "Sup3r-Secret-Value-9f8e7d"
+DB_PASSWORD = "pg-Pa55word-77"
+PROXY_PASSWORD = "pr0xy-t0ken"  # not a setting: only the URL-password rule can catch it
+
+
+def make_settings() -> Settings:
+    return Settings(
+        database_url=f"postgresql://app:{DB_PASSWORD}@db.example.internal:5432/postgres",
+        phonepe_client_secret=SECRET,
+        supabase_jwt_secret=SECRET + "-jwt",
+        resend_api_key="re_local_placeholder",
+    )
+
+
+def ok(settings: Settings, timeout_s: float) -> str:
+    return "select 1 ok"
+
+
+def failed(settings: Settings, timeout_s: float) -> str:
+    raise ConnectionError("connection refused")
+
+
+def skipped(settings: Settings, timeout_s: float) -> str:
+    raise Skipped("no GCP credentials")
+
+
+def leaky(settings: Settings, timeout_s: float) -> str:
+    # A vendor error that echoes the URL and a secret must still print neither.
+    raise RuntimeError(
+        f"cannot reach {settings.database_url.get_secret_value()} with {SECRET} via https://proxy:{PROXY_PASSWORD}@proxy.example:8080/"
+    )
+
+
+def check(probes: dict[str, checkenv.Probe], timeout_s: float = checkenv.PROBE_TIMEOUT_S) -> tuple[int, str]:
+    out = io.StringIO()
+    code = run_check(probes=probes, load_settings=make_settings, out=out, timeout_s=timeout_s)
+    return code, out.getvalue()
+
+
+def rows(output: str) -> dict[str, list[str]]:
+    table = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) == 4 and cells[0] != "service":
+            table[cells[0]] = cells[1:]
+    return table
+
+
+def test_table_lists_every_probe_with_status_latency_and_detail_and_fails_on_a_failure() -> None:
+    code, output = check({"postgres": ok, "redis": failed, "firestore": skipped})
+    assert code == 1
+    table = rows(output)
+    assert list(table) == ["postgres", "redis", "firestore"]
+    assert table["postgres"][0] == "ok"
+    assert table["postgres"][2] == "select 1 ok"
+    assert float(table["postgres"][1]) >= 0
+    assert table["redis"][0] == "failed"
+    assert table["redis"][2] == "ConnectionError: connection refused"
+    assert table["firestore"] == ["skipped", "-", "no GCP credentials"]
+    assert output.splitlines()[1].startswith("service")
+    assert "failed: redis" in output
+
+
+def test_ok_and_skipped_only_exit_zero() -> None:
+    code, output = check({"postgres": ok, "firestore": skipped})
+    assert code == 0
+    assert "failed:" not in output
+
+
+def test_no_secret_or_url_password_reaches_the_output() -> None:
+    code, output = check({"postgres": leaky, "phonepe": ok})
+    assert code == 1
+    assert SECRET not in output
+    assert DB_PASSWORD not in output
+    assert PROXY_PASSWORD not in output
+    assert "cannot reach *** with *** via https://***@proxy.example:8080/" in output
+
+
+def test_a_probe_that_hangs_is_reported_failed_at_the_timeout_without_delaying_the_rest() -> None:
+    def hangs(settings: Settings, timeout_s: float) -> str:
+        time.sleep(5)
+        return "never"
+
+    start = time.monotonic()
+    code, output = check({"slow": hangs, "postgres": ok}, timeout_s=0.3)
+    assert time.monotonic() - start < 2
+    assert code == 1
+    table = rows(output)
+    assert table["slow"] == ["failed", "300.0", "no answer within 0.3s"]
+    assert table["postgres"][0] == "ok"
+
+
+def test_probes_run_concurrently() -> None:
+    def naps(settings: Settings, timeout_s: float) -> str:
+        time.sleep(0.4)
+        return "ok"
+
+    start = time.monotonic()
+    code, _ = check({f"svc{i}": naps for i in range(4)}, timeout_s=5)
+    assert code == 0
+    assert time.monotonic() - start < 1.2  # 4 x 0.4 s in sequence would be 1.6 s
+
+
+def test_invalid_settings_are_listed_per_variable_without_their_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_POOL_MIN", "not-a-number")
+    monkeypatch.setenv("PHONEPE_CLIENT_SECRET", SECRET)
+    out = io.StringIO()
+    assert run_check(probes={"postgres": ok}, out=out) == 1
+    output = out.getvalue()
+    assert "DB_POOL_MIN:" in output
+    assert "not-a-number" not in output
+    assert "postgres" not in output  # nothing is probed with invalid settings
+
+
+def test_a_model_level_error_prints_its_reason_but_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("DEV_ROUTES", "true")
+    monkeypatch.setenv("TASKS_MODE", "cloud")
+    monkeypatch.setenv("PHONEPE_CLIENT_SECRET", SECRET)
+    out = io.StringIO()
+    assert run_check(probes={}, out=out) == 1
+    output = out.getvalue()
+    assert "DEV_ROUTES must not be enabled in production" in output
+    assert SECRET not in output
+
+
+def test_resend_with_the_local_placeholder_key_is_skipped_without_a_request() -> None:
+    with pytest.raises(Skipped, match="placeholder"):
+        checkenv.probe_resend(make_settings(), 1.0)
+
+
+def test_the_registry_probes_every_service_the_architecture_names() -> None:
+    assert set(checkenv.PROBES) == {
+        "postgres",
+        "redis",
+        "firestore",
+        "storage",
+        "cloud_tasks",
+        "vertex_ai",
+        "phonepe",
+        "resend",
+    }
+
+
+def test_secret_values_lists_every_secret_longest_first() -> None:
+    secrets = checkenv.secret_values(make_settings())
+    assert SECRET in secrets
+    assert SECRET + "-jwt" in secrets
+    assert secrets.index(SECRET + "-jwt") < secrets.index(SECRET)
+
+
+@pytest.mark.parametrize("probe", [checkenv.probe_firestore, checkenv.probe_storage, checkenv.probe_vertex])
+def test_google_services_without_credentials_or_emulator_are_skipped(
+    monkeypatch: pytest.MonkeyPatch, probe: checkenv.Probe
+) -> None:
+    # ADC from a key file that does not exist fails at once, with no metadata-server lookup.
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json")
+    with pytest.raises(Skipped, match="no GCP credentials"):
+        probe(Settings(), 1.0)
+
+
+def test_cloud_tasks_in_cloud_mode_without_credentials_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json")
+    with pytest.raises(Skipped, match="no GCP credentials"):
+        checkenv.probe_tasks(Settings(tasks_mode="cloud"), 1.0)

@@ -1,0 +1,1 @@
+"""Repository tools (run as scripts from the Makefile; importable for tests)."""
