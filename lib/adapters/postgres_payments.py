@@ -1,0 +1,451 @@
+"""Payments in PostgreSQL: plans, orders, the subscription grant, the webhook ledger, the email outbox.
+
+Every state change is a conditional update (``where state = any(...)``) on top
+of the database's own forward-only trigger, so a stale or concurrent caller
+changes nothing instead of moving an order backwards.  The grant on COMPLETED
+is ONE transaction that locks the order row first (``for update``): of any
+number of concurrent deliveries exactly one sees an open order and grants;
+the rest see COMPLETED and do nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from lib.ports import Database
+from lib.services.payments.ports import (
+    COMPLETED,
+    EXPIRED,
+    FAILED,
+    OPEN_STATES,
+    Activation,
+    NewOrder,
+    Order,
+    OutboxEmail,
+    Plan,
+    RecordedEvent,
+    Subscription,
+    WebhookEvent,
+)
+
+# Months a paid period lasts, per billing period (DOMAIN.md: monthly 1, annual 12).
+PERIOD_MONTHS = {"monthly": 1, "annual": 12}
+# Outbox kind and Resend idempotency-key prefix of the confirmation email.
+PAYMENT_CONFIRMED = "payment-confirmed"
+
+_ORDER_COLS = (
+    "id, merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency, state, "
+    "phonepe_order_id, checkout_url, expires_at, last_checked_at, error_code, completed_at, created_at, updated_at"
+)
+_SUB_COLS = "workspace_id, plan_id, billing_period, status, current_period_start, current_period_end"
+_OUTBOX_COLS = "id, kind, to_email, subject, payload, idempotency_key, attempts"
+
+
+def _order(row: dict[str, Any] | None) -> Order | None:
+    if row is None:
+        return None
+    return Order(
+        id=str(row["id"]),
+        merchant_order_id=row["merchant_order_id"],
+        workspace_id=str(row["workspace_id"]),
+        user_id=str(row["user_id"]),
+        plan_id=row["plan_id"],
+        billing_period=row["billing_period"],
+        amount_paise=int(row["amount_paise"]),
+        currency=row["currency"],
+        state=row["state"],
+        phonepe_order_id=row["phonepe_order_id"],
+        checkout_url=row["checkout_url"],
+        expires_at=row["expires_at"],
+        last_checked_at=row["last_checked_at"],
+        error_code=row["error_code"],
+        completed_at=row["completed_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _must_order(row: dict[str, Any] | None) -> Order:
+    order = _order(row)
+    if order is None:  # pragma: no cover - a returning clause of an insert always yields the row
+        raise RuntimeError("expected an order row")
+    return order
+
+
+def _subscription(row: dict[str, Any] | None) -> Subscription | None:
+    if row is None:
+        return None
+    return Subscription(
+        workspace_id=str(row["workspace_id"]),
+        plan_id=row["plan_id"],
+        billing_period=row["billing_period"],
+        status=row["status"],
+        current_period_start=row["current_period_start"],
+        current_period_end=row["current_period_end"],
+    )
+
+
+def _outbox(row: dict[str, Any]) -> OutboxEmail:
+    return OutboxEmail(
+        id=str(row["id"]),
+        kind=row["kind"],
+        to_email=row["to_email"],
+        subject=row["subject"],
+        payload=row["payload"] or {},
+        idempotency_key=row["idempotency_key"],
+        attempts=int(row["attempts"]),
+    )
+
+
+def _jsonb(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
+
+
+class PostgresPayments:
+    """``PaymentsRepo`` on a ``lib.ports.Database`` (psycopg connections with dict rows)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # ------------------------------------------------------------ plans ----
+    def get_plan(self, plan_id: str) -> Plan | None:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "select id, name, monthly_paise, annual_paise, purchasable from public.plans where id = %s",
+                (plan_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return Plan(
+            id=row["id"],
+            name=row["name"],
+            monthly_paise=row["monthly_paise"],
+            annual_paise=row["annual_paise"],
+            purchasable=bool(row["purchasable"]),
+        )
+
+    # ----------------------------------------------------------- orders ----
+    def create_order(self, order: NewOrder) -> Order:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "insert into public.payment_transactions"
+                " (merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency, state)"
+                f" values (%s, %s, %s, %s, %s, %s, %s, 'CREATED') returning {_ORDER_COLS}",
+                (
+                    order.merchant_order_id,
+                    order.workspace_id,
+                    order.user_id,
+                    order.plan_id,
+                    order.billing_period,
+                    order.amount_paise,
+                    order.currency,
+                ),
+            ).fetchone()
+        return _must_order(row)
+
+    def get_order(self, merchant_order_id: str) -> Order | None:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                f"select {_ORDER_COLS} from public.payment_transactions where merchant_order_id = %s",
+                (merchant_order_id,),
+            ).fetchone()
+        return _order(row)
+
+    def mark_pending(
+        self,
+        merchant_order_id: str,
+        *,
+        phonepe_order_id: str | None,
+        checkout_url: str | None,
+        expires_at: Any,
+    ) -> Order | None:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "update public.payment_transactions set state = 'PENDING', phonepe_order_id = %s,"
+                " checkout_url = %s, expires_at = %s"
+                f" where merchant_order_id = %s and state = 'CREATED' returning {_ORDER_COLS}",
+                (phonepe_order_id, checkout_url, expires_at, merchant_order_id),
+            ).fetchone()
+        return _order(row)
+
+    def transition(
+        self,
+        merchant_order_id: str,
+        to_state: str,
+        *,
+        from_states: tuple[str, ...],
+        error_code: str | None = None,
+        payment_details: Any = None,
+    ) -> Order | None:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "update public.payment_transactions set state = %s,"
+                " error_code = coalesce(%s, error_code), payment_details = coalesce(%s, payment_details),"
+                " last_checked_at = now()"
+                f" where merchant_order_id = %s and state = any(%s) returning {_ORDER_COLS}",
+                (to_state, error_code, _jsonb(payment_details), merchant_order_id, list(from_states)),
+            ).fetchone()
+        return _order(row)
+
+    def touch_checked(self, merchant_order_id: str) -> None:
+        with self._db.connection() as conn:
+            conn.execute(
+                "update public.payment_transactions set last_checked_at = now() where merchant_order_id = %s",
+                (merchant_order_id,),
+            )
+
+    def stale_open_orders(self, *, older_than_s: int, limit: int) -> list[Order]:
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                f"select {_ORDER_COLS} from public.payment_transactions"
+                " where state in ('CREATED', 'PENDING')"
+                " and coalesce(last_checked_at, created_at) < now() - make_interval(secs => %s)"
+                " order by last_checked_at nulls first, created_at limit %s",
+                (older_than_s, limit),
+            ).fetchall()
+        return [_must_order(r) for r in rows]
+
+    # ------------------------------------------------------- activation ----
+    def activate(self, merchant_order_id: str, *, payment_details: Any, email_subject: str) -> Activation:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                f"select {_ORDER_COLS} from public.payment_transactions where merchant_order_id = %s for update",
+                (merchant_order_id,),
+            ).fetchone()
+            order = _order(row)
+            if order is None:
+                return Activation("missing", None)
+            if order.state == COMPLETED:
+                return Activation("already_completed", order, self._get_subscription(conn, order.workspace_id))
+            if order.state in (FAILED, EXPIRED):
+                # Money arrived after we gave up: never dropped, never granted automatically.
+                row = conn.execute(
+                    "update public.payment_transactions set state = 'NEEDS_REVIEW',"
+                    " payment_details = coalesce(%s, payment_details), last_checked_at = now()"
+                    f" where id = %s returning {_ORDER_COLS}",
+                    (_jsonb(payment_details), order.id),
+                ).fetchone()
+                return Activation("needs_review", _order(row))
+            if order.state not in OPEN_STATES:
+                return Activation("ignored", order)  # REFUNDED / NEEDS_REVIEW: a person decides
+
+            row = conn.execute(
+                "update public.payment_transactions set state = 'COMPLETED',"
+                " payment_details = coalesce(%s, payment_details), last_checked_at = now()"
+                f" where id = %s returning {_ORDER_COLS}",
+                (_jsonb(payment_details), order.id),
+            ).fetchone()
+            completed = _must_order(row)
+            months = PERIOD_MONTHS[order.billing_period]
+            # A renewal while active (end still ahead) extends from the current end;
+            # otherwise a new period starts now.
+            sub_row = conn.execute(
+                "insert into public.subscriptions as s"
+                " (workspace_id, plan_id, billing_period, status, current_period_start, current_period_end,"
+                "  last_transaction_id)"
+                " values (%(ws)s, %(plan)s, %(period)s, 'active', now(),"
+                "  now() + make_interval(months => %(m)s), %(tx)s)"
+                " on conflict (workspace_id) do update set"
+                "  plan_id = excluded.plan_id, billing_period = excluded.billing_period, status = 'active',"
+                "  current_period_start = case when s.status = 'active' and s.current_period_end > now()"
+                "    then s.current_period_start else now() end,"
+                "  current_period_end = case when s.status = 'active' and s.current_period_end > now()"
+                "    then s.current_period_end + make_interval(months => %(m)s)"
+                "    else now() + make_interval(months => %(m)s) end,"
+                "  last_transaction_id = excluded.last_transaction_id"
+                f" returning {_SUB_COLS}",
+                {
+                    "ws": order.workspace_id,
+                    "plan": order.plan_id,
+                    "period": order.billing_period,
+                    "m": months,
+                    "tx": order.id,
+                },
+            ).fetchone()
+            subscription = _subscription(sub_row)
+            # Forward-only: only a user still 'pending' moves (the trigger refuses backward moves).
+            conn.execute(
+                "update public.users set onboarding_status = 'payment_confirmed'"
+                " where id = %s and onboarding_status = 'pending'",
+                (order.user_id,),
+            )
+            outbox_id = self._enqueue_confirmation(conn, completed, subscription, email_subject)
+            return Activation("granted", completed, subscription, outbox_id)
+
+    def _enqueue_confirmation(
+        self, conn: Any, order: Order, subscription: Subscription | None, subject: str
+    ) -> str | None:
+        facts = conn.execute(
+            "select u.email, u.full_name, w.name as workspace_name, p.name as plan_name"
+            " from public.users u, public.workspaces w, public.plans p"
+            " where u.id = %s and w.id = %s and p.id = %s",
+            (order.user_id, order.workspace_id, order.plan_id),
+        ).fetchone()
+        if facts is None or not facts["email"]:
+            return None  # no address to write to; the grant stands
+        outbox_id = str(uuid.uuid4())
+        end = subscription.current_period_end if subscription else None
+        payload = {
+            "merchant_order_id": order.merchant_order_id,
+            "plan_id": order.plan_id,
+            "plan_name": facts["plan_name"],
+            "billing_period": order.billing_period,
+            "amount_paise": order.amount_paise,
+            "currency": order.currency,
+            "workspace_name": facts["workspace_name"],
+            "full_name": facts["full_name"],
+            "next_billing_date": end.date().isoformat() if end else None,
+        }
+        conn.execute(
+            "insert into public.email_outbox (id, kind, to_email, subject, payload, idempotency_key)"
+            " values (%s, %s, %s, %s, %s, %s)",
+            (outbox_id, PAYMENT_CONFIRMED, facts["email"], subject, Jsonb(payload), f"{PAYMENT_CONFIRMED}/{outbox_id}"),
+        )
+        return outbox_id
+
+    def activate_free(self, workspace_id: str, user_id: str, billing_period: str) -> Subscription:
+        with self._db.transaction() as conn:
+            running = conn.execute(
+                f"select {_SUB_COLS} from public.subscriptions where workspace_id = %s and status = 'active'"
+                " and plan_id <> 'free' and current_period_end > now() for update",
+                (workspace_id,),
+            ).fetchone()
+            if running is not None:
+                # A paid period still running is never cut short by choosing free.
+                self._confirm_onboarding(conn, user_id)
+                kept = _subscription(running)
+                assert kept is not None
+                return kept
+            sub_row = conn.execute(
+                "insert into public.subscriptions as s"
+                " (workspace_id, plan_id, billing_period, status, current_period_start, current_period_end)"
+                " values (%s, 'free', %s, 'active', now(), null)"
+                " on conflict (workspace_id) do update set plan_id = 'free', billing_period = excluded.billing_period,"
+                "  status = 'active', current_period_start = case when s.plan_id = 'free' and s.status = 'active'"
+                "  then s.current_period_start else now() end, current_period_end = null"
+                f" returning {_SUB_COLS}",
+                (workspace_id, billing_period),
+            ).fetchone()
+            self._confirm_onboarding(conn, user_id)
+            subscription = _subscription(sub_row)
+            if subscription is None:  # pragma: no cover - returning always yields the row
+                raise RuntimeError("expected a subscription row")
+            return subscription
+
+    @staticmethod
+    def _confirm_onboarding(conn: Any, user_id: str) -> None:
+        conn.execute(
+            "update public.users set onboarding_status = 'payment_confirmed'"
+            " where id = %s and onboarding_status = 'pending'",
+            (user_id,),
+        )
+
+    def get_subscription(self, workspace_id: str) -> Subscription | None:
+        with self._db.connection() as conn:
+            return self._get_subscription(conn, workspace_id)
+
+    @staticmethod
+    def _get_subscription(conn: Any, workspace_id: str, *, lock: bool = False) -> Subscription | None:
+        row = conn.execute(
+            f"select {_SUB_COLS} from public.subscriptions where workspace_id = %s" + (" for update" if lock else ""),
+            (workspace_id,),
+        ).fetchone()
+        return _subscription(row)
+
+    # ---------------------------------------------------- webhook ledger ----
+    def record_webhook_event(self, event: WebhookEvent) -> RecordedEvent:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "insert into public.webhook_events"
+                " (provider, event_key, event_type, merchant_order_id, payload, raw_body, valid)"
+                " values (%s, %s, %s, %s, %s, %s, %s)"
+                " on conflict (provider, event_key) do nothing returning id",
+                (
+                    event.provider,
+                    event.event_key,
+                    event.event_type,
+                    event.merchant_order_id,
+                    _jsonb(dict(event.payload) if event.payload is not None else None),
+                    event.raw_body,
+                    event.valid,
+                ),
+            ).fetchone()
+            if row is not None:
+                return RecordedEvent(inserted=True, processed=False, outcome=None)
+            existing = conn.execute(
+                "select processed_at, outcome from public.webhook_events where provider = %s and event_key = %s",
+                (event.provider, event.event_key),
+            ).fetchone()
+        processed = existing is not None and existing["processed_at"] is not None
+        return RecordedEvent(inserted=False, processed=processed, outcome=existing["outcome"] if existing else None)
+
+    def finish_webhook_event(self, provider: str, event_key: str, *, outcome: str, error: str | None = None) -> None:
+        with self._db.connection() as conn:
+            conn.execute(
+                "update public.webhook_events set outcome = %s, error = %s, processed_at = now()"
+                " where provider = %s and event_key = %s",
+                (outcome, error, provider, event_key),
+            )
+
+    def finish_order_events(self, provider: str, merchant_order_id: str, *, outcome: str) -> int:
+        with self._db.connection() as conn:
+            cur = conn.execute(
+                "update public.webhook_events set outcome = %s, processed_at = now()"
+                " where provider = %s and merchant_order_id = %s and processed_at is null",
+                (outcome, provider, merchant_order_id),
+            )
+            return int(cur.rowcount or 0)
+
+    # ------------------------------------------------------------ outbox ----
+    def claim_due_emails(self, *, limit: int, lease_s: int) -> list[OutboxEmail]:
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "with due as (select id from public.email_outbox where status = 'pending' and next_attempt_at <= now()"
+                " order by next_attempt_at limit %s for update skip locked)"
+                " update public.email_outbox e set attempts = e.attempts + 1,"
+                " next_attempt_at = now() + make_interval(secs => %s)"
+                f" from due where e.id = due.id returning {', '.join('e.' + c for c in _OUTBOX_COLS.split(', '))}",
+                (limit, lease_s),
+            ).fetchall()
+        return [_outbox(r) for r in rows]
+
+    def claim_email(self, outbox_id: str, *, lease_s: int) -> OutboxEmail | None:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "update public.email_outbox set attempts = attempts + 1,"
+                " next_attempt_at = now() + make_interval(secs => %s)"
+                " where id = %s and status = 'pending' and next_attempt_at <= now()"
+                f" returning {_OUTBOX_COLS}",
+                (lease_s, outbox_id),
+            ).fetchone()
+        return _outbox(row) if row is not None else None
+
+    def mark_email_sent(self, outbox_id: str) -> None:
+        with self._db.connection() as conn:
+            conn.execute(
+                "update public.email_outbox set status = 'sent', sent_at = now(), last_error = null"
+                " where id = %s and status = 'pending'",
+                (outbox_id,),
+            )
+
+    def mark_email_failed(self, outbox_id: str, *, error: str, retry_in_s: int | None) -> None:
+        with self._db.connection() as conn:
+            if retry_in_s is None:
+                conn.execute(
+                    "update public.email_outbox set status = 'failed', last_error = %s"
+                    " where id = %s and status = 'pending'",
+                    (error[:500], outbox_id),
+                )
+            else:
+                conn.execute(
+                    "update public.email_outbox set last_error = %s,"
+                    " next_attempt_at = now() + make_interval(secs => %s)"
+                    " where id = %s and status = 'pending'",
+                    (error[:500], retry_in_s, outbox_id),
+                )
+
+
+__all__ = ["PAYMENT_CONFIRMED", "PERIOD_MONTHS", "PostgresPayments"]

@@ -1,0 +1,266 @@
+"""What every payment service shares: its dependencies, the reconciliation
+ladder, webhook header checking and the one place a gateway status is applied.
+
+A PhonePe status is the only thing that moves money state here: webhooks,
+reconciliation and ``payment_status`` all end in ``apply_gateway_status``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lib.config import Settings
+from lib.errors import AdapterError, AlreadyExists
+from lib.logs import BoundLogger, get_logger
+from lib.ports import Clock, KeyValue, TaskQueue, TaskRequest
+from lib.services.payments.emails import confirmed_subject, message_for
+from lib.services.payments.ports import (
+    COMPLETED,
+    CREATED,
+    FAILED,
+    OPEN_STATES,
+    PENDING,
+    GatewayStatus,
+    Mailer,
+    Order,
+    OutboxEmail,
+    PaymentGateway,
+    PaymentsRepo,
+)
+
+PROVIDER = "phonepe"
+
+# PHONEPE.md's ladder: first check ~20 s after pay, then every 3 s for 30 s,
+# every 6 s for 60 s, every 10 s for 60 s, every 30 s for 60 s, then every minute.
+_LADDER: tuple[int, ...] = (20,) + (3,) * 10 + (6,) * 10 + (10,) * 6 + (30,) * 2
+# After the ladder: one check a minute until a final state or the order's expiry.
+LADDER_TAIL_S = 60
+# An order whose row is not (yet) visible is retried this many ladder steps, then given up (logged).
+MAX_UNKNOWN_ORDER_STEPS = 12
+# PhonePe's clock and ours may differ; an order counts as expired this long after expireAt.
+EXPIRY_GRACE_S = 60
+# A CREATED order PhonePe has never heard of this long after creation: the pay never arrived.
+CREATED_GIVE_UP_S = 120
+# Outbox: how long a claimed email is reserved for its sender before another relay may take it.
+OUTBOX_LEASE_S = 120
+# Outbox: attempts before an email is marked failed for good.
+OUTBOX_MAX_ATTEMPTS = 8
+# Outbox: first retry after 60 s, doubling, at most an hour.
+OUTBOX_BACKOFF_BASE_S = 60
+OUTBOX_BACKOFF_MAX_S = 3600
+
+log = get_logger("lib.services.payments")
+
+
+def ladder_delay(step: int) -> int:
+    """Seconds to wait before reconciliation step ``step`` (0 = the first check after pay)."""
+    return _LADDER[step] if 0 <= step < len(_LADDER) else LADDER_TAIL_S
+
+
+def outbox_backoff(attempts: int) -> int:
+    return int(min(OUTBOX_BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), OUTBOX_BACKOFF_MAX_S))
+
+
+def new_merchant_order_id() -> str:
+    """Unique, <= 63 chars of [A-Za-z0-9_-] (PhonePe's rule): 'ord_' + 32 hex."""
+    return f"ord_{secrets.token_hex(16)}"
+
+
+def expected_webhook_header(username: str, password: str) -> str:
+    """PhonePe sends lowercase hex sha256 of 'username:password'."""
+    return hashlib.sha256(f"{username}:{password}".encode()).hexdigest()
+
+
+def webhook_authorization_ok(header: str | None, username: str, password: str) -> bool:
+    """Constant-time comparison of the Authorization header; anything else (missing,
+    prefixed, other case) fails."""
+    if not header:
+        return False
+    expected = expected_webhook_header(username, password)
+    return hmac.compare_digest(header.encode("utf-8", "replace"), expected.encode())
+
+
+class SystemClock:
+    """The real clock (``Clock``): timezone-aware UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PaymentConfig:
+    functions_base_url: str
+    frontend_url: str
+    queue: str
+    webhook_username: str
+    webhook_password: str
+    order_expire_s: int
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> PaymentConfig:
+        return cls(
+            functions_base_url=s.functions_base_url.rstrip("/"),
+            frontend_url=s.frontend_url.rstrip("/"),
+            queue=s.tasks_queue_payments,
+            webhook_username=s.phonepe_webhook_username,
+            webhook_password=s.phonepe_webhook_password.get_secret_value(),
+            order_expire_s=s.phonepe_order_expire_s,
+        )
+
+    @property
+    def reconcile_url(self) -> str:
+        return f"{self.functions_base_url}/payment_reconcile/"
+
+
+@dataclass
+class PaymentDeps:
+    """Everything the payment services touch, as ports (fakes in unit tests)."""
+
+    repo: PaymentsRepo
+    gateway: PaymentGateway
+    tasks: TaskQueue
+    mailer: Mailer
+    clock: Clock
+    config: PaymentConfig
+    kv: KeyValue | None = None
+    log: BoundLogger = log
+
+
+def schedule_reconcile(
+    deps: PaymentDeps, merchant_order_id: str, *, step: int, chain: str, delay_s: float | None = None
+) -> bool:
+    """Queue one reconciliation step (named, so a repeat is a no-op); False when the queue is down
+    (the maintenance sweep picks up every open order it has not heard about)."""
+    task = TaskRequest(
+        queue=deps.config.queue,
+        url=deps.config.reconcile_url,
+        payload={"merchant_order_id": merchant_order_id, "step": step, "chain": chain},
+        name=f"reconcile-{merchant_order_id}-{chain}-{step}",
+        delay_s=ladder_delay(step) if delay_s is None else delay_s,
+    )
+    try:
+        deps.tasks.enqueue(task)
+    except AlreadyExists:
+        return True
+    except AdapterError as exc:
+        deps.log.warning(
+            "reconciliation not scheduled", extra={"merchant_order_id": merchant_order_id, "error": str(exc)}
+        )
+        return False
+    return True
+
+
+def _expired(order: Order, status: GatewayStatus, now: datetime) -> bool:
+    expire_at = status.expire_at or order.expires_at
+    return expire_at is not None and (now - expire_at).total_seconds() > EXPIRY_GRACE_S
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying one gateway status did to an order."""
+
+    outcome: str  # granted | already_completed | needs_review | failed | expired | pending | amount_mismatch ...
+    order: Order | None
+    outbox_id: str | None = None
+
+
+def apply_gateway_status(deps: PaymentDeps, order: Order, status: GatewayStatus) -> Applied:
+    """Confirm a PhonePe status against our row, then move the state machine.
+
+    Nothing is granted unless PhonePe says COMPLETED for exactly our amount and,
+    when PhonePe echoes the owner in ``metaInfo.udf1``, for our workspace."""
+    mid = order.merchant_order_id
+    bound = deps.log.bind(merchant_order_id=mid)
+    now = deps.clock.now()
+    if not status.found:
+        if order.state == CREATED and (now - order.created_at).total_seconds() > CREATED_GIVE_UP_S:
+            failed = deps.repo.transition(mid, FAILED, from_states=(CREATED,), error_code="ORDER_NOT_AT_GATEWAY")
+            return Applied("failed", failed or deps.repo.get_order(mid))
+        deps.repo.touch_checked(mid)
+        return Applied("not_found", order)
+    if status.amount_paise is not None and status.amount_paise != order.amount_paise:
+        bound.error(
+            "payment amount differs from the order; not granted",
+            extra={"expected_paise": order.amount_paise, "gateway_paise": status.amount_paise},
+        )
+        deps.repo.transition(mid, order.state, from_states=(order.state,), error_code="AMOUNT_MISMATCH")
+        return Applied("amount_mismatch", order)
+    owner = status.meta_info.get("udf1") if status.meta_info else None
+    if owner and str(owner) != order.workspace_id:
+        bound.error("payment owner differs from the order; not granted", extra={"gateway_owner": str(owner)})
+        deps.repo.transition(mid, order.state, from_states=(order.state,), error_code="OWNER_MISMATCH")
+        return Applied("owner_mismatch", order)
+    if status.state == COMPLETED:
+        if status.amount_paise is None:
+            bound.error("COMPLETED status without an amount; not granted")
+            return Applied("amount_missing", order)
+        plan = deps.repo.get_plan(order.plan_id)
+        activation = deps.repo.activate(
+            mid,
+            payment_details=status.payment_details,
+            email_subject=confirmed_subject(plan.name if plan else order.plan_id),
+        )
+        if activation.outcome == "needs_review":
+            bound.error(
+                "COMPLETED after the order had failed or expired: NEEDS_REVIEW (money taken, nothing granted)",
+                extra={"previous_state": order.state},
+            )
+        elif activation.granted:
+            bound.info("payment completed; subscription granted", extra={"plan": order.plan_id})
+        return Applied(activation.outcome, activation.order, activation.outbox_id)
+    if status.state == FAILED:
+        failed = deps.repo.transition(
+            mid,
+            FAILED,
+            from_states=OPEN_STATES,
+            error_code=status.error_code or "FAILED",
+            payment_details=status.payment_details,
+        )
+        return Applied("failed", failed or deps.repo.get_order(mid))
+    # PENDING (or an unknown state, read leniently as "not final yet").
+    if _expired(order, status, now):
+        expired = deps.repo.transition(mid, "EXPIRED", from_states=OPEN_STATES, error_code="EXPIRED")
+        return Applied("expired", expired or deps.repo.get_order(mid))
+    if order.state == CREATED and status.state == PENDING:
+        # Our pay call timed out but reached PhonePe: the order exists there.
+        pending = deps.repo.mark_pending(mid, phonepe_order_id=None, checkout_url=None, expires_at=status.expire_at)
+        if pending is not None:
+            return Applied("pending", pending)
+    deps.repo.touch_checked(mid)
+    return Applied("pending", order)
+
+
+def deliver_email(deps: PaymentDeps, outbox_id: str) -> bool:
+    """Send one just-committed outbox email now (the sweep retries whatever fails here)."""
+    try:
+        row = deps.repo.claim_email(outbox_id, lease_s=OUTBOX_LEASE_S)
+    except AdapterError as exc:
+        deps.log.warning("outbox claim failed; left for the sweep", extra={"outbox_id": outbox_id, "error": str(exc)})
+        return False
+    return send_claimed(deps, row) if row is not None else False
+
+
+def send_claimed(deps: PaymentDeps, row: OutboxEmail) -> bool:
+    """Send a claimed outbox row; mark it sent, or back off / give up."""
+    try:
+        deps.mailer.send(message_for(row))
+    except AdapterError as exc:
+        give_up = not exc.retryable or row.attempts >= OUTBOX_MAX_ATTEMPTS
+        retry_in = None if give_up else outbox_backoff(row.attempts)
+        (deps.log.error if give_up else deps.log.warning)(
+            "email not sent", extra={"outbox_id": row.id, "attempts": row.attempts, "error": str(exc)}
+        )
+        with contextlib.suppress(AdapterError):  # if this fails too, the lease runs out and the sweep retries
+            deps.repo.mark_email_failed(row.id, error=str(exc), retry_in_s=retry_in)
+        return False
+    try:
+        deps.repo.mark_email_sent(row.id)
+    except AdapterError as exc:
+        # Sent but not marked: the retry carries the same idempotency key, so no second email.
+        deps.log.warning("email sent but not marked", extra={"outbox_id": row.id, "error": str(exc)})
+    return True

@@ -1,0 +1,101 @@
+"""Payment emails: HTML and plain text from an outbox row's payload.
+
+Everything that can come from a user (their name, the workspace name) is
+escaped with ``html.escape`` in the HTML part; the text part is plain.
+Amounts are stored in paise and shown in rupees (99900 -> ₹999.00).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lib.services.payments.ports import EmailMessage, OutboxEmail
+
+PAISE_PER_RUPEE = 100
+CONFIRMED_KIND = "payment-confirmed"
+FAILED_KIND = "payment-failed"
+
+
+def rupees(paise: int) -> str:
+    """99900 -> '₹999.00'; thousands grouped the plain way (₹24,999.00)."""
+    whole, frac = divmod(int(paise), PAISE_PER_RUPEE)
+    return f"₹{whole:,}.{frac:02d}"
+
+
+def confirmed_subject(plan_name: str) -> str:
+    return f"Payment confirmed: {plan_name} plan"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+def _field(payload: Mapping[str, Any], key: str, default: str = "") -> str:
+    value = payload.get(key)
+    return default if value is None else str(value)
+
+
+def render_confirmed(subject: str, payload: Mapping[str, Any]) -> Rendered:
+    plan = _field(payload, "plan_name", _field(payload, "plan_id"))
+    period = _field(payload, "billing_period")
+    amount = rupees(int(payload.get("amount_paise") or 0))
+    order_id = _field(payload, "merchant_order_id")
+    next_date = _field(payload, "next_billing_date", "-")
+    workspace = _field(payload, "workspace_name")
+    name = _field(payload, "full_name") or "there"
+    text = (
+        f"Hi {name},\n\n"
+        f"Your payment for the {plan} plan ({period}) of {workspace} is confirmed.\n\n"
+        f"Amount: {amount}\nOrder: {order_id}\nNext billing date: {next_date}\n\n"
+        "Thank you.\n"
+    )
+    e = html.escape
+    body = (
+        "<!doctype html><html><body>"
+        f"<p>Hi {e(name)},</p>"
+        f"<p>Your payment for the <strong>{e(plan)}</strong> plan ({e(period)}) of "
+        f"<strong>{e(workspace)}</strong> is confirmed.</p>"
+        "<table>"
+        f"<tr><td>Amount</td><td>{e(amount)}</td></tr>"
+        f"<tr><td>Order</td><td>{e(order_id)}</td></tr>"
+        f"<tr><td>Next billing date</td><td>{e(next_date)}</td></tr>"
+        "</table><p>Thank you.</p></body></html>"
+    )
+    return Rendered(subject, body, text)
+
+
+def render_failed(subject: str, payload: Mapping[str, Any]) -> Rendered:
+    plan = _field(payload, "plan_name", _field(payload, "plan_id"))
+    order_id = _field(payload, "merchant_order_id")
+    workspace = _field(payload, "workspace_name")
+    name = _field(payload, "full_name") or "there"
+    text = (
+        f"Hi {name},\n\nYour payment for the {plan} plan of {workspace} did not go through "
+        f"(order {order_id}). No money was taken for it; you can try again from the billing page.\n"
+    )
+    e = html.escape
+    body = (
+        "<!doctype html><html><body>"
+        f"<p>Hi {e(name)},</p><p>Your payment for the <strong>{e(plan)}</strong> plan of "
+        f"<strong>{e(workspace)}</strong> did not go through (order {e(order_id)}).</p>"
+        "<p>You can try again from the billing page.</p></body></html>"
+    )
+    return Rendered(subject, body, text)
+
+
+def message_for(row: OutboxEmail) -> EmailMessage:
+    """The email an outbox row stands for, with its provider idempotency key."""
+    render = render_failed if row.kind == FAILED_KIND else render_confirmed
+    out = render(row.subject, row.payload)
+    return EmailMessage(
+        to=row.to_email, subject=out.subject, html=out.html, text=out.text, idempotency_key=row.idempotency_key
+    )
+
+
+__all__ = ["CONFIRMED_KIND", "FAILED_KIND", "confirmed_subject", "message_for", "render_confirmed", "rupees"]

@@ -1,0 +1,102 @@
+"""initiate_payment: price from ``plans``, order row, reconciliation, PhonePe pay.
+
+The reconciliation task is queued BEFORE the pay call: whatever happens next
+(PhonePe down, a timeout after PhonePe accepted, this instance dying), the
+order already has a status check coming.  A pay that may have reached PhonePe
+is resolved by that check, never by a second pay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lib.errors import AdapterError, FieldError, ServiceUnavailable, Unprocessable
+from lib.services.payments.common import PaymentDeps, new_merchant_order_id, schedule_reconcile
+from lib.services.payments.ports import CREATED, FAILED, NewOrder, Order
+
+PERIODS = ("monthly", "annual")
+# What a 503 tells the client to wait before retrying the checkout.
+GATEWAY_RETRY_AFTER_S = 30
+# Where enterprise buyers are sent (not purchasable online).
+SALES_CONTACT = "sales@example.com"
+
+
+@dataclass(frozen=True)
+class InitiateCommand:
+    user_id: str
+    workspace_id: str
+    plan: Any
+    billing_period: Any
+
+
+def parse_command(body: dict[str, Any], *, user_id: str, workspace_id: str) -> InitiateCommand:
+    """The fields we read; anything else (an ``amount``, say) is ignored: prices come from ``plans``."""
+    return InitiateCommand(user_id, workspace_id, body.get("plan"), body.get("billing_period", "monthly"))
+
+
+def _order_json(order: Order) -> dict[str, Any]:
+    return {
+        "merchant_order_id": order.merchant_order_id,
+        "checkout_url": order.checkout_url,
+        "amount": order.amount_paise,
+        "currency": order.currency,
+        "state": order.state,
+        "plan": order.plan_id,
+        "billing_period": order.billing_period,
+        "expires_at": order.expires_at.isoformat() if order.expires_at else None,
+    }
+
+
+def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[str, Any], int]:
+    errors: list[FieldError] = []
+    if not isinstance(cmd.plan, str) or not cmd.plan:
+        errors.append(FieldError("plan", "required: one of free, starter, growth"))
+    if cmd.billing_period not in PERIODS:
+        errors.append(FieldError("billing_period", "must be monthly or annual"))
+    if errors:
+        raise Unprocessable("The checkout request is invalid.", errors=errors)
+    plan = deps.repo.get_plan(cmd.plan)
+    if plan is None:
+        raise Unprocessable("Unknown plan.", errors=[FieldError("plan", "unknown plan")], code="unknown_plan")
+    price = plan.price(cmd.billing_period)
+    if not plan.purchasable or price is None:
+        raise Unprocessable(
+            f"The {plan.name} plan is not sold online; contact {SALES_CONTACT}.",
+            errors=[FieldError("plan", f"not purchasable online; contact {SALES_CONTACT}")],
+            code="plan_not_purchasable",
+            extra={"contact": SALES_CONTACT},
+        )
+    if price == 0:
+        subscription = deps.repo.activate_free(cmd.workspace_id, cmd.user_id, cmd.billing_period)
+        return {"state": "COMPLETED", "plan": plan.id, "subscription": subscription.as_json()}, 200
+
+    mid = new_merchant_order_id()
+    order = deps.repo.create_order(NewOrder(mid, cmd.workspace_id, cmd.user_id, plan.id, cmd.billing_period, price))
+    schedule_reconcile(deps, mid, step=0, chain="pay")
+    try:
+        paid = deps.gateway.pay(
+            merchant_order_id=mid,
+            amount_paise=price,
+            redirect_url=f"{deps.config.frontend_url}/billing/return?order={mid}",
+            expire_after_s=deps.config.order_expire_s,
+            meta_info={"udf1": cmd.workspace_id, "udf2": cmd.user_id, "udf3": f"{plan.id}:{cmd.billing_period}"},
+        )
+    except AdapterError as exc:
+        bound = deps.log.bind(merchant_order_id=mid)
+        if exc.retryable:
+            bound.warning("PhonePe unreachable at pay; reconciliation will decide", extra={"error": str(exc)})
+            raise ServiceUnavailable(
+                "The payment provider is unreachable; try again shortly.",
+                code="payment_provider_unavailable",
+                headers={"Retry-After": str(GATEWAY_RETRY_AFTER_S)},
+                extra={"merchant_order_id": mid},
+            ) from exc
+        bound.error("PhonePe refused the pay call", extra={"error": str(exc)})
+        deps.repo.transition(mid, FAILED, from_states=(CREATED,), error_code="PAY_REJECTED")
+        raise ServiceUnavailable("The payment provider refused the order.", code="payment_provider_rejected") from exc
+    pending = deps.repo.mark_pending(
+        mid, phonepe_order_id=paid.phonepe_order_id, checkout_url=paid.redirect_url, expires_at=paid.expire_at
+    )
+    # None: a reconciliation moved it first (it cannot have lost the checkout URL we just got).
+    return _order_json(pending or deps.repo.get_order(mid) or order), 201

@@ -1,0 +1,113 @@
+"""payment_webhook: PhonePe's callback, treated as a hint.
+
+Order of work, each step for a reason:
+1. the Authorization header is checked in constant time on the raw request,
+   before the body is parsed (a forged call costs nothing and records nothing);
+2. the event is recorded once in ``webhook_events`` (unique provider + key), so
+   a duplicate already processed is answered 200 at once;
+3. PhonePe's order-status API is asked (the header signs nothing), and only
+   its answer moves the state machine (``apply_gateway_status``).
+An order whose row is not visible yet gets a reconciliation task, so the event
+is not lost.  A database or PhonePe outage is a 503: PhonePe retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lib.errors import AdapterError, BadRequest, ServiceUnavailable, Unauthorized
+from lib.services.payments.common import (
+    PROVIDER,
+    PaymentDeps,
+    apply_gateway_status,
+    deliver_email,
+    schedule_reconcile,
+    webhook_authorization_ok,
+)
+from lib.services.payments.ports import WebhookEvent
+
+# Delay before the reconciliation of an event whose order row is not visible yet.
+UNKNOWN_ORDER_RECHECK_S = 5
+# Raw bodies kept for inspection are cut to this many characters.
+MAX_STORED_RAW = 16_384
+ORDER_EVENTS = frozenset({"checkout.order.completed", "checkout.order.failed"})
+
+
+@dataclass(frozen=True)
+class WebhookCommand:
+    raw_body: bytes
+    authorization: str | None
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _parse(raw: bytes) -> tuple[str, dict[str, Any]] | None:
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    event, payload = body.get("event"), body.get("payload")
+    if not isinstance(event, str) or not event or not isinstance(payload, dict):
+        return None
+    return event, payload
+
+
+def _event_key(event: str, payload: dict[str, Any], raw: bytes) -> str:
+    mid, state = payload.get("merchantOrderId"), payload.get("state")
+    refund = payload.get("merchantRefundId")
+    if isinstance(mid, str) and isinstance(state, str):
+        return f"{event}:{mid}:{state}"
+    if isinstance(refund, str) and isinstance(state, str):
+        return f"{event}:{refund}:{state}"
+    return f"sha256:{_digest(raw)}"
+
+
+def apply_webhook(cmd: WebhookCommand, *, deps: PaymentDeps) -> dict[str, Any]:
+    cfg = deps.config
+    if not webhook_authorization_ok(cmd.authorization, cfg.webhook_username, cfg.webhook_password):
+        raise Unauthorized("Webhook authorization failed.", code="webhook_unauthorized")
+    try:
+        return _process(cmd.raw_body, deps)
+    except AdapterError as exc:
+        deps.log.warning("webhook not processed; asking PhonePe to retry", extra={"error": str(exc)})
+        raise ServiceUnavailable("Try again later.", code="webhook_retry_later", headers={"Retry-After": "5"}) from exc
+
+
+def _process(raw: bytes, deps: PaymentDeps) -> dict[str, Any]:
+    raw_text = raw.decode("utf-8", "replace")[:MAX_STORED_RAW]
+    parsed = _parse(raw)
+    if parsed is None:
+        key = f"sha256:{_digest(raw)}"
+        deps.repo.record_webhook_event(WebhookEvent(PROVIDER, key, "malformed", None, None, raw_text, False))
+        deps.repo.finish_webhook_event(PROVIDER, key, outcome="malformed")
+        raise BadRequest("The webhook body is not a PhonePe event.", code="webhook_malformed")
+    event, payload = parsed
+    key = _event_key(event, payload, raw)
+    mid = payload.get("merchantOrderId") if isinstance(payload.get("merchantOrderId"), str) else None
+    recorded = deps.repo.record_webhook_event(WebhookEvent(PROVIDER, key, event, mid, payload, raw_text, True))
+    if recorded.processed:
+        return {"received": True, "duplicate": True}
+    if event not in ORDER_EVENTS or mid is None:
+        # Refund events and unknown kinds are kept in the ledger; nothing here acts on them yet.
+        deps.repo.finish_webhook_event(PROVIDER, key, outcome="ignored")
+        return {"received": True}
+    bound = deps.log.bind(merchant_order_id=mid, event=event)
+    order = deps.repo.get_order(mid)
+    if order is None:
+        # Not visible yet (or not ours): the ledger has it and a status check is coming.
+        schedule_reconcile(deps, mid, step=0, chain=f"wh{_digest(key.encode())[:12]}", delay_s=UNKNOWN_ORDER_RECHECK_S)
+        bound.warning("webhook for an order not (yet) visible; reconciliation scheduled")
+        return {"received": True}
+    status = deps.gateway.order_status(mid)
+    applied = apply_gateway_status(deps, order, status)
+    deps.repo.finish_webhook_event(PROVIDER, key, outcome=applied.outcome)
+    if applied.outbox_id:
+        deliver_email(deps, applied.outbox_id)
+    return {"received": True}

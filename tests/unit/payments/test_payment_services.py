@@ -1,0 +1,414 @@
+"""Payment services against in-memory fakes: state machine, webhook rules, ladder, outbox."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from lib.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
+from lib.services.payments.common import (
+    PaymentConfig,
+    PaymentDeps,
+    expected_webhook_header,
+    ladder_delay,
+    webhook_authorization_ok,
+)
+from lib.services.payments.emails import render_confirmed, rupees
+from lib.services.payments.initiate import InitiateCommand, initiate_payment
+from lib.services.payments.ports import GatewayStatus
+from lib.services.payments.reconcile import (
+    ReconcileCommand,
+    parse_reconcile,
+    reconcile_order,
+    relay_outbox,
+    sweep_stale_orders,
+)
+from lib.services.payments.status import StatusQuery, get_payment_status
+from lib.services.payments.webhook import WebhookCommand, apply_webhook
+from lib.testing.fake_payments import FakeGateway, FakeMailer, FakePayments, add_months
+from lib.testing.fakes import FakeKeyValue, FakeTaskQueue, ManualClock
+
+USER, PASSWORD = "hookuser", "hookpass123"
+HEADER = expected_webhook_header(USER, PASSWORD)
+
+
+@dataclass
+class World:
+    deps: PaymentDeps
+    repo: FakePayments
+    gateway: FakeGateway
+    tasks: FakeTaskQueue
+    mailer: FakeMailer
+    kv: FakeKeyValue
+    clock: ManualClock
+    user_id: str
+    workspace_id: str
+
+    def initiate(self, plan: str = "starter", period: str = "monthly") -> dict[str, Any]:
+        body, status = initiate_payment(InitiateCommand(self.user_id, self.workspace_id, plan, period), deps=self.deps)
+        assert status == 201
+        return body
+
+    def webhook(self, mid: str, state: str = "COMPLETED", header: str | None = HEADER, **extra: Any) -> dict[str, Any]:
+        event = "checkout.order.completed" if state == "COMPLETED" else "checkout.order.failed"
+        payload = {"merchantOrderId": mid, "state": state, "amount": extra.pop("amount", 99900), **extra}
+        raw = json.dumps({"event": event, "payload": payload}).encode()
+        return apply_webhook(WebhookCommand(raw, header), deps=self.deps)
+
+
+@pytest.fixture
+def world() -> World:
+    clock = ManualClock()
+    repo, gateway, tasks, mailer, kv = (
+        FakePayments(clock),
+        FakeGateway(clock),
+        FakeTaskQueue(),
+        FakeMailer(),
+        FakeKeyValue(clock),
+    )
+    user_id, workspace_id = repo.add_user("ada@example.com", "Ada <script>")
+    config = PaymentConfig("http://fn.local", "http://app.local", "payment-reconcile", USER, PASSWORD, 1200)
+    deps = PaymentDeps(repo=repo, gateway=gateway, tasks=tasks, mailer=mailer, clock=clock, config=config, kv=kv)
+    return World(deps, repo, gateway, tasks, mailer, kv, clock, user_id, workspace_id)
+
+
+# ------------------------------------------------------------ initiate ----
+
+
+def test_initiate_prices_from_plans_and_schedules_reconciliation(world: World) -> None:
+    body = world.initiate("growth", "annual")
+    assert body["amount"] == 2499000
+    assert body["state"] == "PENDING"
+    assert body["currency"] == "INR"
+    assert body["checkout_url"].endswith(body["merchant_order_id"])
+    assert world.gateway.orders[body["merchant_order_id"]]["amount"] == 2499000
+    (task,) = world.tasks.tasks
+    assert task.url == "http://fn.local/payment_reconcile/"
+    assert task.payload == {"merchant_order_id": body["merchant_order_id"], "step": 0, "chain": "pay"}
+    assert task.delay_s == 20
+
+
+@pytest.mark.parametrize(
+    ("plan", "period", "path"),
+    [("platinum", "monthly", "plan"), ("starter", "weekly", "billing_period"), (None, "monthly", "plan")],
+)
+def test_unknown_plan_or_period_is_422(world: World, plan: Any, period: Any, path: str) -> None:
+    with pytest.raises(Unprocessable) as info:
+        initiate_payment(InitiateCommand(world.user_id, world.workspace_id, plan, period), deps=world.deps)
+    assert [e.path for e in info.value.errors] == [path]
+    assert world.repo.orders == {}
+
+
+def test_enterprise_is_422_with_contact_hint(world: World) -> None:
+    with pytest.raises(Unprocessable) as info:
+        initiate_payment(InitiateCommand(world.user_id, world.workspace_id, "enterprise", "monthly"), deps=world.deps)
+    assert info.value.code == "plan_not_purchasable"
+    assert "contact" in info.value.extra
+    assert world.gateway.calls["pay"] == 0
+
+
+def test_free_plan_activates_at_once(world: World) -> None:
+    body, status = initiate_payment(
+        InitiateCommand(world.user_id, world.workspace_id, "free", "monthly"), deps=world.deps
+    )
+    assert status == 200
+    assert body["state"] == "COMPLETED"
+    assert body["subscription"]["plan"] == "free"
+    assert body["subscription"]["current_period_end"] is None
+    assert world.repo.users[world.user_id]["onboarding_status"] == "payment_confirmed"
+    assert world.gateway.calls["pay"] == 0
+    assert world.repo.orders == {}
+
+
+def test_phonepe_down_is_503_with_retry_after_and_a_reconciliation(world: World) -> None:
+    world.gateway.down = True
+    with pytest.raises(ServiceUnavailable) as info:
+        world.initiate()
+    assert info.value.headers["Retry-After"].isdigit()
+    (order,) = world.repo.orders.values()
+    assert order.state == "CREATED"
+    assert [t.payload["merchant_order_id"] for t in world.tasks.tasks] == [order.merchant_order_id]
+    # PhonePe never saw it: reconciliation fails the order once it is old enough, and never pays again.
+    world.gateway.down = False
+    world.clock.advance(200)
+    out = reconcile_order(ReconcileCommand(order.merchant_order_id, 0), deps=world.deps)
+    assert out["state"] == "FAILED"
+    assert world.gateway.calls["pay"] == 1
+
+
+# --------------------------------------------------------------- webhook ----
+
+
+def test_webhook_completes_once_and_sends_one_email(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.complete(mid)
+    for _ in range(3):
+        assert world.webhook(mid)["received"] is True
+    order = world.repo.orders[mid]
+    assert order.state == "COMPLETED"
+    sub = world.repo.subscriptions[world.workspace_id]
+    assert sub.plan_id == "starter"
+    assert sub.current_period_end == add_months(world.clock.now(), 1)
+    assert len(world.mailer.sent) == 1
+    assert len(world.repo.outbox) == 1
+    (msg,) = world.mailer.sent.values()
+    assert msg.idempotency_key.startswith("payment-confirmed/")
+    assert "₹999.00" in msg.text
+    assert "&lt;script&gt;" in msg.html
+    assert "<script>" not in msg.html
+    assert world.gateway.calls["order_status"] == 1  # duplicates answered from the ledger
+
+
+@pytest.mark.parametrize("header", [None, "", HEADER.upper(), "x" + HEADER[1:], f"SHA256 {HEADER}", HEADER + " "])
+def test_bad_header_is_401_and_records_nothing(world: World, header: str | None) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.complete(mid)
+    with pytest.raises(Unauthorized) as info:
+        world.webhook(mid, header=header)
+    assert info.value.code == "webhook_unauthorized"
+    assert world.repo.events == {}
+    assert world.repo.orders[mid].state == "PENDING"
+
+
+def test_header_check_is_exact() -> None:
+    assert webhook_authorization_ok(expected_webhook_header("u", "p"), "u", "p")
+    assert not webhook_authorization_ok(expected_webhook_header("u", "q"), "u", "p")
+
+
+def test_malformed_body_with_valid_header_is_400_and_recorded(world: World) -> None:
+    with pytest.raises(BadRequest):
+        apply_webhook(WebhookCommand(b"{not json", HEADER), deps=world.deps)
+    (row,) = world.repo.events.values()
+    assert row["event"].valid is False
+    assert row["event"].raw_body == "{not json"
+    assert row["outcome"] == "malformed"
+
+
+def test_amount_mismatch_is_not_granted(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.status_override[mid] = GatewayStatus(True, "COMPLETED", 100, {"udf1": world.workspace_id})
+    world.webhook(mid)
+    order = world.repo.orders[mid]
+    assert order.state == "PENDING"
+    assert order.error_code == "AMOUNT_MISMATCH"
+    assert world.repo.subscriptions == {}
+    assert world.mailer.sent == {}
+
+
+def test_other_workspace_in_meta_is_not_granted(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.status_override[mid] = GatewayStatus(True, "COMPLETED", 99900, {"udf1": "someone-else"})
+    world.webhook(mid)
+    assert world.repo.orders[mid].state == "PENDING"
+    assert world.repo.subscriptions == {}
+
+
+def test_webhook_body_is_only_a_hint(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]  # PhonePe still says PENDING
+    world.webhook(mid, "COMPLETED")
+    assert world.repo.orders[mid].state == "PENDING"
+    assert world.repo.subscriptions == {}
+
+
+def test_completed_after_failed_is_needs_review_with_error_log(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.fail(mid)
+    world.webhook(mid, "FAILED")
+    assert world.repo.orders[mid].state == "FAILED"
+    world.gateway.complete(mid)
+    with caplog.at_level(logging.ERROR):
+        world.webhook(mid, "COMPLETED")
+        world.webhook(mid, "COMPLETED")
+    assert world.repo.orders[mid].state == "NEEDS_REVIEW"
+    assert world.repo.subscriptions == {}
+    assert world.mailer.sent == {}
+    assert any("NEEDS_REVIEW" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+
+
+def test_webhook_before_order_is_visible_is_not_lost(world: World) -> None:
+    assert world.webhook("ord_not_yet")["received"] is True
+    (task,) = world.tasks.tasks
+    assert task.payload["merchant_order_id"] == "ord_not_yet"
+    assert world.repo.events[("phonepe", "checkout.order.completed:ord_not_yet:COMPLETED")]["processed_at"] is None
+
+
+def test_database_down_during_webhook_is_503(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.repo.down = True
+    with pytest.raises(ServiceUnavailable):
+        world.webhook(mid)
+
+
+def test_phonepe_down_during_webhook_is_503_and_retry_applies(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.complete(mid)
+    world.gateway.down = True
+    with pytest.raises(ServiceUnavailable):
+        world.webhook(mid)
+    world.gateway.down = False
+    world.webhook(mid)  # PhonePe's redelivery: the unprocessed ledger row is processed now
+    assert world.repo.orders[mid].state == "COMPLETED"
+
+
+# ------------------------------------------------------------ reconcile ----
+
+
+def test_dropped_webhook_reconciliation_completes(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    out = reconcile_order(ReconcileCommand(mid, 0), deps=world.deps)
+    assert out["state"] == "PENDING"
+    assert out["next_step"] == 1
+    assert world.tasks.tasks[-1].delay_s == ladder_delay(1) == 3
+    world.gateway.complete(mid)
+    out = reconcile_order(ReconcileCommand(mid, 1), deps=world.deps)
+    assert out["state"] == "COMPLETED"
+    assert out["next_step"] is None
+    assert len(world.mailer.sent) == 1
+
+
+def test_reconcile_expires_after_expire_at(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.clock.advance(1200 + 120)
+    out = reconcile_order(ReconcileCommand(mid, 40), deps=world.deps)
+    assert out["state"] == "EXPIRED"
+    assert out["next_step"] is None
+
+
+def test_reconcile_finds_the_order_that_appeared_later(world: World) -> None:
+    world.webhook("ord_late")
+    first = reconcile_order(ReconcileCommand("ord_late", 0, "wh"), deps=world.deps)
+    assert first["outcome"] == "order_unknown"
+    assert first["next_step"] == 1
+
+
+def test_ladder_shape() -> None:
+    delays = [ladder_delay(i) for i in range(40)]
+    assert delays[0] == 20
+    assert delays[1:11] == [3] * 10
+    assert delays[11:21] == [6] * 10
+    assert delays[21:27] == [10] * 6
+    assert delays[27:29] == [30] * 2
+    assert set(delays[29:]) == {60}
+
+
+def test_parse_reconcile_rejects_garbage() -> None:
+    with pytest.raises(BadRequest):
+        parse_reconcile({"step": 1})
+    assert parse_reconcile({"merchant_order_id": "a", "step": 2}) == ReconcileCommand("a", 2, "pay")
+
+
+def test_sweep_requeues_stale_open_orders(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.tasks.take()
+    world.clock.advance(600)
+    assert sweep_stale_orders(deps=world.deps) == {"stale": 1, "queued": 1}
+    assert world.tasks.tasks[0].payload["merchant_order_id"] == mid
+
+
+# ---------------------------------------------------------------- status ----
+
+
+def test_status_is_owner_only(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    with pytest.raises(NotFound):
+        get_payment_status(StatusQuery("someone-else", mid), deps=world.deps)
+    with pytest.raises(NotFound):
+        get_payment_status(StatusQuery(world.user_id, "ord_missing"), deps=world.deps)
+
+
+def test_status_checks_phonepe_when_stale_rate_limited(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.complete(mid)
+    fresh = get_payment_status(StatusQuery(world.user_id, mid), deps=world.deps)
+    assert fresh["state"] == "PENDING"
+    assert fresh["poll_after_ms"] > 0
+    assert world.gateway.calls["order_status"] == 0
+    world.clock.advance(11)
+    done = get_payment_status(StatusQuery(world.user_id, mid), deps=world.deps)
+    assert done["state"] == "COMPLETED"
+    assert done["subscription"]["status"] == "active"
+    assert done["poll_after_ms"] == 0
+    assert len(world.mailer.sent) == 1
+
+
+def test_status_live_check_once_per_interval(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.clock.advance(11)
+    world.repo.touch_checked = lambda _mid: None  # type: ignore[method-assign]  # keep the order stale
+    for _ in range(5):
+        get_payment_status(StatusQuery(world.user_id, mid), deps=world.deps)
+    assert world.gateway.calls["order_status"] == 1
+
+
+# ---------------------------------------------------------------- outbox ----
+
+
+def test_resend_timing_out_once_still_one_email(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.complete(mid)
+    world.mailer.fail_next = 1
+    world.webhook(mid)
+    assert world.mailer.sent == {}
+    (row,) = world.repo.outbox.values()
+    assert row["status"] == "pending"
+    assert row["last_error"]
+    world.clock.advance(61)
+    assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0}
+    assert relay_outbox(deps=world.deps)["claimed"] == 0
+    assert len(world.mailer.sent) == 1
+    assert row["status"] == "sent"
+
+
+def test_rejected_email_gives_up(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.complete(mid)
+    world.mailer.reject = True
+    world.webhook(mid)
+    (row,) = world.repo.outbox.values()
+    assert row["status"] == "failed"
+
+
+def test_renewal_while_active_extends_from_period_end(world: World) -> None:
+    first = world.initiate()["merchant_order_id"]
+    world.gateway.complete(first)
+    world.webhook(first)
+    end1 = world.repo.subscriptions[world.workspace_id].current_period_end
+    assert end1 is not None
+    world.clock.advance(86400)
+    second = world.initiate("starter", "annual")["merchant_order_id"]
+    world.gateway.complete(second)
+    world.webhook(second, amount=999000)
+    sub = world.repo.subscriptions[world.workspace_id]
+    assert sub.current_period_end == add_months(end1, 12)
+    assert sub.billing_period == "annual"
+
+
+def test_rupees_and_template() -> None:
+    assert rupees(99900) == "₹999.00"
+    assert rupees(2499000) == "₹24,990.00"
+    assert rupees(5) == "₹0.05"
+    out = render_confirmed(
+        "Payment confirmed",
+        {
+            "plan_name": "Starter",
+            "amount_paise": 99900,
+            "merchant_order_id": "ord_1",
+            "next_billing_date": "2025-02-01",
+            "workspace_name": "<b>Acme</b>",
+        },
+    )
+    assert "&lt;b&gt;Acme&lt;/b&gt;" in out.html
+    assert "<b>Acme</b>" in out.text
+    assert "2025-02-01" in out.html
+
+
+def test_add_months_clamps() -> None:
+    base = ManualClock().now().replace(month=1, day=31)
+    assert add_months(base, 1).day == 28
+    assert add_months(base, 12).year == base.year + 1
+    assert add_months(base, 1) - base == timedelta(days=28)
