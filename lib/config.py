@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     phonepe_client_secret: SecretStr = SecretStr("local-client-secret")
     phonepe_client_version: int = 1
     phonepe_api_base: str = "http://127.0.0.1:8080/_dev/phonepe/apis/pg-sandbox"
-    phonepe_token_url: str = "http://127.0.0.1:8080/_dev/phonepe/apis/pg-sandbox/v1/oauth/token"
+    phonepe_token_url: str = "http://127.0.0.1:8080/_dev/phonepe/apis/pg-sandbox/v1/oauth/token"  # noqa: S105 - a URL
     phonepe_webhook_username: str = "localhook"
     phonepe_webhook_password: SecretStr = SecretStr("localhook123")
     phonepe_connect_timeout_s: float = 3.0
@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     resend_api_key: SecretStr = SecretStr("re_local_dev_key")
     resend_from: str = "Founders <billing@example.com>"
     resend_base_url: str = "https://api.resend.com"
+    # Resend connect / read timeouts (s); a send that times out is retried with the same idempotency key.
+    resend_connect_timeout_s: float = 3.0
+    resend_timeout_s: float = 10.0
 
     # --- Local suite -------------------------------------------------------------
     local_dir: str = ".local"

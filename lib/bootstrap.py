@@ -1,0 +1,172 @@
+"""The composition root: the one place that builds adapters from Settings.
+
+Everything is built lazily on first use and then reused by the warm instance
+(cold starts are paid per instance, and a payments function must never import
+Firestore or google-genai).  Adapter modules are imported inside the
+properties for that reason.  Tests build a ``Container`` with their own
+settings, or replace attributes with fakes from ``lib.testing``.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from lib.config import Settings, TasksMode, get_settings
+
+if TYPE_CHECKING:
+    from lib.http.deps import HttpDeps
+    from lib.ports import Blobs, Database, Documents, KeyValue, TaskQueue
+    from lib.services.onboarding.service import OnboardingService
+    from lib.services.payments.common import PaymentDeps
+    from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo
+
+
+class Container:
+    """Adapters for one function instance, built on first use."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    @cached_property
+    def db(self) -> Database:
+        from lib.adapters.postgres import PostgresDatabase
+
+        s = self.settings
+        return PostgresDatabase(
+            s.database_url.get_secret_value(),
+            min_size=s.db_pool_min,
+            max_size=s.db_pool_max,
+            statement_timeout_ms=s.db_statement_timeout_ms,
+            connect_timeout_s=s.db_connect_timeout_s,
+        )
+
+    @cached_property
+    def kv(self) -> KeyValue:
+        from lib.adapters.redis import RedisKeyValue
+
+        return RedisKeyValue.from_url(
+            self.settings.redis_url.get_secret_value(), timeout_ms=self.settings.redis_timeout_ms
+        )
+
+    @cached_property
+    def documents(self) -> Documents:
+        from lib.adapters.firestore import FirestoreDocuments
+
+        s = self.settings
+        return FirestoreDocuments(s.gcp_project, s.firestore_database, emulator_host=s.firestore_emulator_host)
+
+    @cached_property
+    def blobs(self) -> Blobs:
+        from lib.adapters.storage import GcsBlobs
+
+        s = self.settings
+        return GcsBlobs(
+            s.gcp_project, emulator_host=s.storage_emulator_host, signing_service_account=s.signing_service_account
+        )
+
+    @cached_property
+    def tasks(self) -> TaskQueue:
+        s = self.settings
+        if s.tasks_mode is TasksMode.CLOUD:
+            from lib.adapters.cloud_tasks import CloudTasksQueue
+
+            return CloudTasksQueue(
+                s.gcp_project, s.gcp_region, invoker_email=s.tasks_invoker_email, audience=s.internal_audience
+            )
+        from lib.local.dispatcher import LocalTasksClient
+
+        return LocalTasksClient(s.tasks_local_url, audience=s.internal_audience)
+
+    @cached_property
+    def http(self) -> HttpDeps:
+        from lib.http.deps import build_http_deps
+
+        return build_http_deps(self)
+
+    # --- payments (issue 3, PAYMENTS SERVICES helper) ------------------------------
+    @cached_property
+    def payments_repo(self) -> PaymentsRepo:
+        from lib.adapters.postgres_payments import PostgresPayments
+
+        return PostgresPayments(self.db)
+
+    @cached_property
+    def phonepe(self) -> PaymentGateway:
+        from lib.adapters.phonepe_gateway import build_gateway
+
+        return build_gateway(self.settings, self.kv)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        from lib.adapters.resend_mailer import ResendMailer
+
+        s = self.settings
+        return ResendMailer(
+            s.resend_api_key.get_secret_value(),
+            base_url=s.resend_base_url,
+            sender=s.resend_from,
+            connect_timeout_s=s.resend_connect_timeout_s,
+            read_timeout_s=s.resend_timeout_s,
+        )
+
+    @cached_property
+    def payment_deps(self) -> PaymentDeps:
+        from lib.services.payments.common import PaymentConfig, PaymentDeps, SystemClock
+
+        return PaymentDeps(
+            repo=self.payments_repo,
+            gateway=self.phonepe,
+            tasks=self.tasks,
+            mailer=self.mailer,
+            clock=SystemClock(),
+            config=PaymentConfig.from_settings(self.settings),
+            kv=self.kv,
+        )
+
+    # --- onboarding (issue 4, ONBOARDING SESSIONS helper) ---------------------------
+    @cached_property
+    def onboarding(self) -> OnboardingService:
+        from lib.adapters.firestore_drafts import FirestoreDrafts
+        from lib.adapters.postgres_onboarding import PostgresOnboarding
+        from lib.adapters.redis_sessions import RedisSessionCache
+        from lib.services.onboarding.ports import SystemClock
+        from lib.services.onboarding.service import OnboardingService
+
+        s = self.settings
+        return OnboardingService(
+            PostgresOnboarding(self.db),
+            FirestoreDrafts(self.documents),
+            RedisSessionCache(self.kv),
+            self.tasks,
+            SystemClock(),
+            ai_queue=s.tasks_queue_ai,
+            functions_base_url=s.functions_base_url,
+        )
+
+
+_lock = threading.Lock()
+_container: Container | None = None
+
+
+def container() -> Container:
+    """The instance-wide container (created once, thread-safe)."""
+    global _container  # noqa: PLW0603 - the one per-instance singleton, by design
+    if _container is None:
+        with _lock:
+            if _container is None:
+                _container = Container()
+    return _container
+
+
+def http_deps() -> HttpDeps:
+    """What ``lib.http.Router`` uses when no deps are injected."""
+    return container().http
+
+
+def reset() -> None:
+    """Forget the instance container (tests; the local dev server after env changes)."""
+    global _container  # noqa: PLW0603
+    with _lock:
+        _container = None

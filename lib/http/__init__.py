@@ -1,0 +1,13 @@
+"""The HTTP layer every function codes against.
+
+``Router`` routes inside one Cloud Function and gives each route problem+json
+errors, request ids, authentication, rate limits and Idempotency-Key handling;
+handlers receive a ``RequestContext`` and may return a ``ResponseLike``.
+"""
+
+from lib.http.context import Principal, RequestContext
+from lib.http.deps import HttpDeps
+from lib.http.responses import ResponseLike, json_response
+from lib.http.router import Router, RouteSpec
+
+__all__ = ["HttpDeps", "Principal", "RequestContext", "ResponseLike", "RouteSpec", "Router", "json_response"]

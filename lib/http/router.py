@@ -1,0 +1,349 @@
+"""Routing inside one Cloud Function, and everything every route gets for free.
+
+A request goes: request id and trace -> route match (404 / 405 with Allow) ->
+bounded body read (413) -> authentication (401 / 503) -> rate limit (429 /
+503) -> Idempotency-Key (replay / 409 / 422) -> the handler -> problem+json
+for any error, a 500 without a stack trace for a bug (logged with it) ->
+X-Request-Id, RateLimit-* and CORS headers -> one access log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from flask import Request, Response
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed as WzMethodNotAllowed
+from werkzeug.exceptions import NotFound as WzNotFound
+from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from lib.errors import AppError, MethodNotAllowed, NotFound, ServiceUnavailable, Unavailable
+from lib.http.body import DEFAULT_MAX_BODY, read_body
+from lib.http.context import Principal, RequestContext
+from lib.http.cors import apply_cors, origin_of, preflight_headers
+from lib.http.deps import HttpDeps
+from lib.http.idempotency import HEADER as IDEMPOTENCY_HEADER
+from lib.http.idempotency import request_fingerprint, validate_key
+from lib.http.problem import problem_response
+from lib.http.ratelimit import RATE_LIMITS
+from lib.http.responses import replay, stored_from, to_response
+from lib.http.tokens import bearer_token
+from lib.http.tracing import REQUEST_ID_HEADER, log_context_from, request_id_from
+from lib.logs import get_logger, log_context
+
+AuthMode = Literal["user", "internal", "none"]
+RateClass = Literal["read", "write", "expensive"]
+Handler = Callable[..., Any]
+DepsFactory = Callable[[], HttpDeps]
+AUTH_MODES = frozenset({"user", "internal", "none"})
+# What a 503 for an unreachable backing service tells the client to wait.
+UNAVAILABLE_RETRY_AFTER_S = 5
+
+log = logging.getLogger("lib.http")
+
+
+def default_deps_factory() -> HttpDeps:
+    """The composition root's deps; imported lazily so tests and import stay side-effect free."""
+    from lib.bootstrap import http_deps
+
+    return http_deps()
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One registered route; also what the OpenAPI generator reads."""
+
+    path: str
+    methods: tuple[str, ...]
+    handler: Handler
+    auth: AuthMode
+    rate: RateClass | None
+    idempotent: bool
+    max_body: int
+    endpoint: str
+
+
+class _Outcome:
+    """Headers gathered along the way, added to whatever response ends the request."""
+
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+        self.principal: Principal | None = None
+        self.route: RouteSpec | None = None
+
+
+class Router:
+    """``Router("payment_status")``; ``@router.route(...)``; ``router.dispatch(request)``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        deps: HttpDeps | None = None,
+        deps_factory: DepsFactory | None = None,
+    ) -> None:
+        self.name = name
+        self._deps = deps
+        self._deps_factory = deps_factory or default_deps_factory
+        self._deps_lock = threading.Lock()
+        self._map = Map(strict_slashes=False, merge_slashes=True)
+        self._map_ready = False
+        self._specs: dict[str, RouteSpec] = {}
+        self._log = get_logger(f"functions.{name}")
+
+    # ------------------------------------------------------------- registration
+    def route(
+        self,
+        path: str,
+        *,
+        methods: list[str] | tuple[str, ...],
+        auth: AuthMode = "user",
+        rate: RateClass | None = None,
+        idempotent: bool = False,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> Callable[[Handler], Handler]:
+        if auth not in AUTH_MODES:
+            raise ValueError(f"auth must be one of {sorted(AUTH_MODES)}, not {auth!r}")
+        if rate is not None and rate not in RATE_LIMITS:
+            raise ValueError(f"rate must be None or one of {sorted(RATE_LIMITS)}, not {rate!r}")
+        if idempotent and auth != "user":
+            raise ValueError("idempotent routes need auth='user': keys are scoped per user")
+        if not path.startswith("/"):
+            raise ValueError(f"route paths start with '/': {path!r}")
+
+        def register(handler: Handler) -> Handler:
+            endpoint = f"r{len(self._specs)}:{handler.__name__}"
+            spec = RouteSpec(
+                path=path,
+                methods=tuple(m.upper() for m in methods),
+                handler=handler,
+                auth=auth,
+                rate=rate,
+                idempotent=idempotent,
+                max_body=max_body,
+                endpoint=endpoint,
+            )
+            self._map.add(Rule(path, methods=list(spec.methods), endpoint=endpoint))
+            self._specs[endpoint] = spec
+            self._map_ready = False
+            return handler
+
+        return register
+
+    @property
+    def routes(self) -> list[RouteSpec]:
+        return list(self._specs.values())
+
+    # ----------------------------------------------------------------- dispatch
+    def dispatch(self, request: Request, *, deps: HttpDeps | None = None) -> WerkzeugResponse:
+        started = time.perf_counter()
+        request_id = request_id_from(request.headers)
+        outcome = _Outcome()
+        resolved: HttpDeps | None = None
+        deps_error: Exception | None = None
+        try:
+            resolved = self._resolve_deps(deps)
+        except Exception as exc:  # bootstrap failed: still answer with a problem, logged below
+            deps_error = exc
+        project = resolved.settings.gcp_project if resolved else "unknown"
+        context = log_context_from(request.headers, project=project, request_id=request_id, function=self.name)
+        with log_context(context):
+            if deps_error is not None:
+                self._log.error("building dependencies failed", exc_info=deps_error)
+                response: WerkzeugResponse = problem_response(AppError("Internal error."), request_id)
+            else:
+                assert resolved is not None
+                response = self._handle(request, request_id, resolved, outcome)
+            for name, value in outcome.headers.items():
+                response.headers.setdefault(name, value)
+            response.headers[REQUEST_ID_HEADER] = request_id
+            allowed = origin_of(resolved.settings.frontend_url) if resolved else None
+            apply_cors(response.headers, request.headers.get("Origin"), allowed)
+            self._access_log(request, response, outcome, started)
+        return response
+
+    def _resolve_deps(self, explicit: HttpDeps | None) -> HttpDeps:
+        if explicit is not None:
+            return explicit
+        if self._deps is None:
+            with self._deps_lock:
+                if self._deps is None:
+                    self._deps = self._deps_factory()
+        return self._deps
+
+    def _adapter(self) -> MapAdapter:
+        if not self._map_ready:
+            with self._deps_lock:
+                self._map.update()  # compile once, not racing on the first concurrent requests
+                self._map_ready = True
+        return self._map.bind("function", url_scheme="https")
+
+    def _match(self, path: str, method: str) -> tuple[RouteSpec, dict[str, Any]]:
+        adapter = self._adapter()
+        candidates = [path or "/"]
+        prefix = f"/{self.name}"
+        if path == prefix or path.startswith(prefix + "/"):
+            candidates.append(path[len(prefix) :] or "/")  # served with the function name in the path
+        not_allowed: WzMethodNotAllowed | None = None
+        for candidate in candidates:
+            try:
+                endpoint, args = adapter.match(candidate, method=method)
+            except WzMethodNotAllowed as exc:
+                not_allowed = not_allowed or exc
+                continue
+            except (WzNotFound, RequestRedirect):
+                continue
+            return self._specs[str(endpoint)], dict(args)
+        if not_allowed is not None:
+            allow = sorted(set(not_allowed.valid_methods or []))
+            raise MethodNotAllowed(
+                f"{method} is not allowed here.", code="method_not_allowed", headers={"Allow": ", ".join(allow)}
+            )
+        raise NotFound("No such route.", code="route_not_found")
+
+    def _handle(self, request: Request, request_id: str, deps: HttpDeps, outcome: _Outcome) -> WerkzeugResponse:
+        try:
+            if request.method == "OPTIONS":
+                return self._preflight(request)
+            route, args = self._match(request.path, request.method)
+            outcome.route = route
+            raw = read_body(request, route.max_body)
+            ctx = RequestContext(
+                request=request,
+                request_id=request_id,
+                function=self.name,
+                deps=deps,
+                log=self._log.bind(route=route.path),
+                raw_body=raw,
+            )
+            ctx.principal = outcome.principal = self._authenticate(route, request, deps)
+            if ctx.principal is not None:
+                ctx.log = ctx.log.bind(user_id=ctx.principal.user_id)
+            if route.rate is not None:
+                self._rate_limit(route.rate, ctx, deps, outcome)
+            key = request.headers.get(IDEMPOTENCY_HEADER)
+            if route.idempotent and key is not None:
+                return self._run_idempotent(route, ctx, args, key)
+            return self._invoke(route, ctx, args)
+        except Exception as exc:
+            return self._error_response(exc, request_id)
+
+    def _preflight(self, request: Request) -> WerkzeugResponse:
+        path = request.path
+        try:
+            self._match(path, "OPTIONS")
+        except MethodNotAllowed as exc:
+            methods = [m.strip() for m in exc.headers["Allow"].split(",")]
+            response = Response(status=204)
+            for name, value in {"Allow": exc.headers["Allow"], **preflight_headers(methods)}.items():
+                response.headers[name] = value
+            return response
+        return Response(status=204)
+
+    def _authenticate(self, route: RouteSpec, request: Request, deps: HttpDeps) -> Principal | None:
+        if route.auth == "none":
+            return None
+        verifier = deps.jwt if route.auth == "user" else deps.oidc
+        if verifier is None:
+            raise RuntimeError(f"route {route.path} needs auth={route.auth!r} but no verifier is configured")
+        return verifier.verify(bearer_token(request.headers.get("Authorization")))
+
+    def _rate_limit(self, rate: str, ctx: RequestContext, deps: HttpDeps, outcome: _Outcome) -> None:
+        if deps.rate_limiter is None:
+            raise RuntimeError(f"route needs rate={rate!r} but no rate limiter is configured")
+        if ctx.principal is not None:
+            identity = f"user:{ctx.principal.user_id}"
+        else:
+            route_ips = ctx.request.access_route
+            identity = f"ip:{route_ips[0] if route_ips else ctx.request.remote_addr or 'unknown'}"
+        try:
+            decision = deps.rate_limiter.check(self.name, rate, identity)
+        except AppError as exc:
+            outcome.headers.update({k: v for k, v in exc.headers.items() if k.startswith("RateLimit-")})
+            raise
+        outcome.headers.update(decision.headers)
+
+    def _run_idempotent(
+        self, route: RouteSpec, ctx: RequestContext, args: dict[str, Any], raw_key: str
+    ) -> WerkzeugResponse:
+        key = validate_key(raw_key)
+        store = ctx.deps.idempotency
+        if store is None:
+            raise RuntimeError(f"route {route.path} is idempotent but no idempotency store is configured")
+        user_id = ctx.user_id
+        fingerprint = request_fingerprint(
+            ctx.request.method, ctx.request.path, ctx.request.args.to_dict(flat=False), ctx.raw_body
+        )
+        stored = store.begin(user_id, self.name, key, fingerprint)
+        if stored is not None:
+            ctx.log.info("idempotent replay", extra={"idempotency_key": key, "status": stored.status})
+            return replay(stored)
+        try:
+            response = self._invoke(route, ctx, args)
+        except BaseException:
+            store.release(user_id, self.name, key)
+            raise
+        try:
+            if response.status_code >= 500:
+                store.release(user_id, self.name, key)  # our failure: let the retry run
+            else:
+                store.complete(user_id, self.name, key, stored_from(response))
+        except Exception:
+            # The work is done; answer it.  The key stays in flight until its lease runs out.
+            ctx.log.exception("storing the idempotent response failed", extra={"idempotency_key": key})
+        return response
+
+    def _invoke(self, route: RouteSpec, ctx: RequestContext, args: dict[str, Any]) -> WerkzeugResponse:
+        """Run the handler; its errors become responses here so idempotency sees the final status."""
+        try:
+            return to_response(route.handler(ctx, **args))
+        except Exception as exc:
+            return self._error_response(exc, ctx.request_id)
+
+    def _error_response(self, exc: Exception, request_id: str) -> WerkzeugResponse:
+        if isinstance(exc, AppError):
+            return problem_response(exc, request_id)
+        if isinstance(exc, HTTPException) and exc.code is not None and exc.code < 500:
+            error = AppError(exc.description or exc.name, code=f"http_{exc.code}")
+            error.status, error.title = exc.code, exc.name
+            return problem_response(error, request_id)
+        if isinstance(exc, Unavailable):
+            self._log.error("backing service unavailable", exc_info=exc)
+            return problem_response(
+                ServiceUnavailable(
+                    "A backing service is unavailable; try again shortly.",
+                    headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+                ),
+                request_id,
+            )
+        self._log.error("unhandled error", exc_info=exc)
+        return problem_response(AppError("An unexpected error occurred.", code="internal_error"), request_id)
+
+    def _access_log(self, request: Request, response: WerkzeugResponse, outcome: _Outcome, started: float) -> None:
+        latency = time.perf_counter() - started
+        status = response.status_code
+        self._log.log(
+            logging.ERROR if status >= 500 else logging.INFO,
+            "%s %s -> %s",
+            request.method,
+            request.path,
+            status,
+            extra={
+                "httpRequest": {
+                    "requestMethod": request.method,
+                    "requestUrl": request.full_path.rstrip("?"),
+                    "status": status,
+                    "latency": f"{latency:.6f}s",
+                    "remoteIp": request.remote_addr,
+                    "userAgent": request.user_agent.string,
+                },
+                "route": outcome.route.path if outcome.route else None,
+                "user_id": outcome.principal.user_id if outcome.principal else None,
+            },
+        )
