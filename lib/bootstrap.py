@@ -73,11 +73,12 @@ class Container:
             from lib.adapters.cloud_tasks import CloudTasksQueue
 
             return CloudTasksQueue(
-                s.gcp_project, s.gcp_region, invoker_email=s.tasks_invoker_email, audience=s.internal_audience
+                s.gcp_project, s.gcp_region, invoker_email=s.tasks_invoker_email
             )
         from lib.local.dispatcher import LocalTasksClient
 
-        return LocalTasksClient(s.tasks_local_url, audience=s.internal_audience)
+        # Tokens are minted for the target function's URL (task_names.function_audience).
+        return LocalTasksClient(s.tasks_local_url)
 
     @cached_property
     def http(self) -> HttpDeps:

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     tasks_invoker_email: str = "tasks-invoker@bcm-local.iam.gserviceaccount.com"
 
     # --- Internal endpoint auth (Google OIDC) --------------------------------
-    oidc_audience: str | None = None  # default: functions_base_url
+    oidc_audience: str | None = None  # default: <functions_base_url>/<function>, the receiver's own URL
     oidc_allowed_emails: list[str] = Field(default_factory=list)
     # Local only: the JWKS of the local OIDC signer (never set in production).
     oidc_local_jwks_url: str | None = None

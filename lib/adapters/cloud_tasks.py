@@ -20,7 +20,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 
-from lib.adapters.task_names import MAX_TASK_ID, task_id
+from lib.adapters.task_names import MAX_TASK_ID, function_audience, task_id
 from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
 from lib.ports import Clock, TaskRequest
 
@@ -78,7 +78,7 @@ class CloudTasksQueue:
             body=json.dumps(task.payload, separators=(",", ":"), default=str).encode(),
             oidc_token=tasks_v2.OidcToken(
                 service_account_email=self._invoker_email,
-                audience=self._audience or task.url,
+                audience=self._audience or function_audience(task.url),
             ),
         )
         fields: dict[str, Any] = {"http_request": http_request}

@@ -25,3 +25,18 @@ def task_id(name: str) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_CHARS]
     return f"{clean[: MAX_TASK_ID - _HASH_CHARS - 1]}-{digest}"
+
+
+def function_audience(url: str) -> str:
+    """The OIDC audience for a task aimed at ``url``: the target function's URL.
+
+    Every function is served at ``<base>/<function>/...`` (Cloud Functions'
+    ``https://<region>-<project>.cloudfunctions.net/<function>``, or the local
+    suite's one port), and a receiver accepts tokens minted for its own URL,
+    so the audience is the origin plus the first path segment.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    first = parts.path.strip("/").split("/", 1)[0]
+    return f"{parts.scheme}://{parts.netloc}/{first}" if first else f"{parts.scheme}://{parts.netloc}"

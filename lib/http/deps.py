@@ -29,6 +29,12 @@ class TokenVerifier(Protocol):
     def verify(self, token: str) -> Principal: ...
 
 
+class InternalVerifier(Protocol):
+    """Like ``TokenVerifier``, for tokens minted for one receiving function's URL."""
+
+    def verify(self, token: str, *, function: str | None = None) -> Principal: ...
+
+
 class RateLimiterPort(Protocol):
     def check(self, function: str, rate_class: str, identity: str) -> RateDecision:
         """Count one hit; raises ``TooManyRequests`` / ``ServiceUnavailable``."""
@@ -47,7 +53,7 @@ class HttpDeps:
 
     settings: Settings
     jwt: TokenVerifier | None = None  # Supabase access tokens (auth="user")
-    oidc: TokenVerifier | None = None  # Google OIDC ID tokens (auth="internal")
+    oidc: InternalVerifier | None = None  # Google OIDC ID tokens (auth="internal")
     rate_limiter: RateLimiterPort | None = None
     idempotency: IdempotencyStore | None = None
     membership: MembershipPort | None = None

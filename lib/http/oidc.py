@@ -34,13 +34,17 @@ class GoogleOidcVerifier:
     def __init__(
         self,
         *,
-        audience: str,
+        audience: str | None,
         allowed_emails: Iterable[str],
         jwks: JwksCache,
         issuers: Iterable[str] = GOOGLE_ISSUERS,
         leeway_s: float = OIDC_LEEWAY_S,
+        base_url: str = "",
     ) -> None:
+        # A fixed audience (OIDC_AUDIENCE) or, when unset, the receiving
+        # function's own URL ``<base_url>/<function>`` (what senders mint for).
         self._audience = audience
+        self._base_url = base_url.rstrip("/")
         self._allowed = frozenset(e.strip().lower() for e in allowed_emails if e.strip())
         self._jwks = jwks
         self._issuers = tuple(issuers)
@@ -50,12 +54,18 @@ class GoogleOidcVerifier:
     def from_settings(cls, settings: Settings, *, fetcher: JwksFetcher = http_fetch_jwks) -> GoogleOidcVerifier:
         url = settings.oidc_local_jwks_url or GOOGLE_CERTS_URL
         return cls(
-            audience=settings.internal_audience,
+            audience=settings.oidc_audience,
+            base_url=settings.functions_base_url,
             allowed_emails=[*settings.oidc_allowed_emails, settings.tasks_invoker_email],
             jwks=JwksCache(url, fetcher=fetcher),
         )
 
-    def verify(self, token: str) -> Principal:
+    def expected_audience(self, function: str | None) -> str:
+        if self._audience:
+            return self._audience
+        return f"{self._base_url}/{function}" if function else self._base_url
+
+    def verify(self, token: str, *, function: str | None = None) -> Principal:
         header = unverified_header(token)
         alg = header["alg"]
         if alg != OIDC_ALGORITHM:
@@ -65,7 +75,7 @@ class GoogleOidcVerifier:
             token,
             key,
             alg=alg,
-            audience=self._audience,
+            audience=self.expected_audience(function),
             issuer=self._issuers,
             leeway_s=self._leeway,
             require=REQUIRED_CLAIMS,

@@ -249,10 +249,14 @@ class Router:
     def _authenticate(self, route: RouteSpec, request: Request, deps: HttpDeps) -> Principal | None:
         if route.auth == "none":
             return None
-        verifier = deps.jwt if route.auth == "user" else deps.oidc
-        if verifier is None:
+        token = bearer_token(request.headers.get("Authorization"))
+        if route.auth == "user":
+            if deps.jwt is None:
+                raise RuntimeError(f"route {route.path} needs auth='user' but no verifier is configured")
+            return deps.jwt.verify(token)
+        if deps.oidc is None:
             raise RuntimeError(f"route {route.path} needs auth={route.auth!r} but no verifier is configured")
-        return verifier.verify(bearer_token(request.headers.get("Authorization")))
+        return deps.oidc.verify(token, function=self.name)
 
     def _rate_limit(self, rate: str, ctx: RequestContext, deps: HttpDeps, outcome: _Outcome) -> None:
         if deps.rate_limiter is None:

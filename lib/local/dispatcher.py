@@ -40,7 +40,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from lib.adapters.task_names import task_id
+from lib.adapters.task_names import function_audience, task_id
 from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
 from lib.ports import TaskRequest
 
@@ -231,7 +231,7 @@ class LocalTaskDispatcher:
                 url=url,
                 payload=payload,
                 headers=dict(headers or {}),
-                audience=audience or url,
+                audience=audience or function_audience(url),
                 eta=now + max(0.0, delay_s) * self.time_scale,
                 created=now,
             )

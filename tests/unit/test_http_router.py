@@ -36,7 +36,7 @@ class FakeVerifier:
         self.tokens = tokens
         self.bad = bad
 
-    def verify(self, token: str) -> Principal:
+    def verify(self, token: str, *, function: str | None = None) -> Principal:
         if token in self.tokens:
             return self.tokens[token]
         raise token_error(self.bad, "bad token")
