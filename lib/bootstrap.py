@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lib.http.deps import HttpDeps
     from lib.ports import Blobs, Database, Documents, KeyValue, TaskQueue
     from lib.services.onboarding.service import OnboardingService
+    from lib.services.onboarding_ai import SuggestionModel, SuggestionRunner
     from lib.services.payments.common import PaymentDeps
     from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo
 
@@ -72,9 +73,7 @@ class Container:
         if s.tasks_mode is TasksMode.CLOUD:
             from lib.adapters.cloud_tasks import CloudTasksQueue
 
-            return CloudTasksQueue(
-                s.gcp_project, s.gcp_region, invoker_email=s.tasks_invoker_email
-            )
+            return CloudTasksQueue(s.gcp_project, s.gcp_region, invoker_email=s.tasks_invoker_email)
         from lib.local.dispatcher import LocalTasksClient
 
         # Tokens are minted for the target function's URL (task_names.function_audience).
@@ -146,6 +145,20 @@ class Container:
             functions_base_url=s.functions_base_url,
         )
 
+    # --- AI suggestions (issue 4, AI SUGGESTIONS helper) -----------------------------
+    @cached_property
+    def llm(self) -> SuggestionModel:
+        from lib.adapters.vertex import VertexSuggestions
+
+        return VertexSuggestions.from_settings(self.settings)
+
+    @cached_property
+    def onboarding_ai(self) -> SuggestionRunner:
+        from lib.services.onboarding.ports import SystemClock
+        from lib.services.onboarding_ai import SuggestionRunner
+
+        return SuggestionRunner(self.onboarding, self.llm, SystemClock(), timeout_s=self.settings.ai_timeout_s)
+
 
 _lock = threading.Lock()
 _container: Container | None = None
@@ -164,6 +177,13 @@ def container() -> Container:
 def http_deps() -> HttpDeps:
     """What ``lib.http.Router`` uses when no deps are injected."""
     return container().http
+
+
+def install(instance: Container) -> None:
+    """Use ``instance`` as the process container (the local dev server; function tests)."""
+    global _container  # noqa: PLW0603
+    with _lock:
+        _container = instance
 
 
 def reset() -> None:

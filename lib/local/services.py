@@ -207,6 +207,8 @@ class ServiceSet:
     # --- Cloud Storage emulator --------------------------------------------------------
     def start_storage(self, data_dir: Path | None, buckets: list[str], port: int | None = None) -> str:
         if host := os.environ.get("STORAGE_EMULATOR_HOST"):
+            for b in buckets:
+                _ensure_bucket(host, b)
             self.env["STORAGE_EMULATOR_HOST"] = host
             return host
         port = port or free_port()

@@ -1,0 +1,44 @@
+"""onboarding_ai: run one AI suggestion task with a 30 s limit (Cloud Tasks, OIDC).
+
+Cloud Tasks acknowledges on 2xx and retries on anything else, up to the AI
+queue's 3 attempts; ``X-CloudTasks-TaskRetryCount`` says which attempt this is.
+The use case (``lib.services.onboarding_ai.SuggestionRunner``) decides: 200 for
+done, failed for good, or nothing to do; 503 for "try again".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+from flask import Request, Response
+
+from lib.http import RequestContext, Router
+from lib.services.onboarding_ai import SuggestionRunner, unusable_payload
+
+router = Router("onboarding_ai")
+
+
+def _runner(ctx: RequestContext) -> SuggestionRunner:
+    runner: SuggestionRunner = ctx.deps.container.onboarding_ai
+    return runner
+
+
+@router.route("/", methods=["POST"], auth="internal", rate=None)
+def run_task(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    """One attempt of one step's AI task."""
+    payload = ctx.json()
+    # A payload no attempt can use is acknowledged before any dependency is built.
+    outcome = unusable_payload(payload, retry_count=ctx.task_retry_count) or _runner(ctx).run(
+        payload, retry_count=ctx.task_retry_count
+    )
+    ctx.log.info(
+        "onboarding_ai.outcome",
+        extra={"result": outcome.result, "attempt": outcome.attempt, "detail": outcome.detail},
+    )
+    return outcome.body(), outcome.status_code
+
+
+@functions_framework.http
+def main(request: Request) -> Response:
+    return router.dispatch(request)

@@ -1,0 +1,85 @@
+"""onboarding_step: the 23-step onboarding session: catalogue, start/resume, read, save, AI request.
+
+Routes per API.md; every decision lives in ``lib.services.onboarding``.  A
+session of a workspace the caller is not a member of answers 404, as an
+unknown one does.  Starting needs a confirmed payment or the free plan:
+otherwise 402 ``payment_required``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+from flask import Request, Response
+
+from lib import bootstrap
+from lib.errors import NotFound
+from lib.http import RequestContext, ResponseLike, Router
+from lib.services.onboarding import MAX_SAVE_BODY, OnboardingService
+from lib.services.onboarding.service import CanAccess
+
+router = Router("onboarding_step")
+
+
+def _service(ctx: RequestContext) -> OnboardingService:
+    container = ctx.deps.container or bootstrap.container()
+    service: OnboardingService = container.onboarding
+    return service
+
+
+def _member_of(ctx: RequestContext) -> CanAccess:
+    """May the caller see this workspace's sessions?  (Membership, checked per call.)"""
+
+    def check(workspace_id: str) -> bool:
+        try:
+            ctx.workspace_id(workspace_id)
+        except NotFound:
+            return False
+        return True
+
+    return check
+
+
+@router.route("/steps", methods=["GET"], auth="user", rate="read")
+def list_steps(ctx: RequestContext) -> ResponseLike:
+    """The step catalogue with each step's JSON Schema."""
+    return OnboardingService.steps()
+
+
+@router.route("/sessions", methods=["POST"], auth="user", rate="write")
+def start_session(ctx: RequestContext) -> ResponseLike:
+    """Start a session (201), or return the active one / resume an abandoned one (200)."""
+    body = ctx.json()
+    requested = body.get("workspace_id")
+    workspace_id = ctx.workspace_id(requested if requested is not None else None)
+    result = _service(ctx).start(workspace_id, ctx.user_id)
+    payload: dict[str, Any] = {**result.session, "resumed": result.resumed}
+    return payload, 201 if result.created else 200
+
+
+@router.route("/sessions/<session_id>", methods=["GET"], auth="user", rate="read")
+def get_session(ctx: RequestContext, session_id: str) -> ResponseLike:
+    """Progress and every step's status, data and AI state."""
+    return _service(ctx).get(session_id, _member_of(ctx))
+
+
+# rate="read": autosave must keep working while Redis is down (issue 4), and only
+# the "read" class fails open; its budget (120/min) still bounds a runaway client.
+@router.route(
+    "/sessions/<session_id>/steps/<int:number>", methods=["PUT"], auth="user", rate="read", max_body=MAX_SAVE_BODY
+)
+def save_step(ctx: RequestContext, session_id: str, number: int) -> ResponseLike:
+    """Save a step as draft or complete (optimistic concurrency on ``version``)."""
+    return _service(ctx).save_step(session_id, number, ctx.json(), _member_of(ctx))
+
+
+@router.route("/sessions/<session_id>/steps/<int:number>/ai", methods=["POST"], auth="user", rate="expensive")
+def request_ai(ctx: RequestContext, session_id: str, number: int) -> ResponseLike:
+    """Queue an AI suggestion for a step (202; the in-flight one when already queued)."""
+    return _service(ctx).request_ai(session_id, number, _member_of(ctx), ctx.request_id), 202
+
+
+@functions_framework.http
+def main(request: Request) -> Response:
+    return router.dispatch(request)

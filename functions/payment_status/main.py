@@ -1,0 +1,24 @@
+"""payment_status: one order's state for its owner (checked with PhonePe when PENDING and stale)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+from flask import Request, Response
+
+from lib.http import RequestContext, Router
+from lib.services.payments.status import StatusQuery, get_payment_status
+
+router = Router("payment_status")
+
+
+@router.route("/<merchant_order_id>", methods=["GET"], auth="user", rate="read")
+def get_status(ctx: RequestContext, merchant_order_id: str) -> dict[str, Any]:
+    """Another user's order is 404."""
+    return get_payment_status(StatusQuery(ctx.user_id, merchant_order_id), deps=ctx.deps.container.payment_deps)
+
+
+@functions_framework.http
+def main(request: Request) -> Response:
+    return router.dispatch(request)

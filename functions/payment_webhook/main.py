@@ -1,0 +1,29 @@
+"""payment_webhook: PhonePe's callback: record once, confirm with PhonePe, apply the state machine.
+
+The Authorization header (PhonePe's sha256 of user:pass) is checked by the
+service on the raw body before anything is parsed or recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+from flask import Request, Response
+
+from lib.http import RequestContext, Router
+from lib.services.payments.webhook import WebhookCommand, apply_webhook
+
+router = Router("payment_webhook")
+
+
+@router.route("/", methods=["POST"], auth="none", rate=None)
+def receive(ctx: RequestContext) -> dict[str, Any]:
+    """200 {received: true} (also for duplicates); 401 bad header; 400 malformed; 503 retry later."""
+    command = WebhookCommand(ctx.raw_body, ctx.request.headers.get("Authorization"))
+    return apply_webhook(command, deps=ctx.deps.container.payment_deps)
+
+
+@functions_framework.http
+def main(request: Request) -> Response:
+    return router.dispatch(request)

@@ -1,0 +1,203 @@
+// The local console: walks the journey against the functions mounted on this port.
+// Plain browser JavaScript, no build step. Every call shows up in the "Requests" list.
+"use strict";
+
+const AUTOSAVE_MS = 800; // a pause in typing this long saves a draft
+const POLL_MS = 1500; // payment status polling interval
+
+const state = {
+  token: localStorage.getItem("bcm.token"),
+  email: localStorage.getItem("bcm.email"),
+  workspaceId: localStorage.getItem("bcm.workspace"),
+  sessionId: localStorage.getItem("bcm.session"),
+  catalogue: [],
+  session: null,
+  step: null,
+  timer: null,
+};
+
+const $ = (id) => document.getElementById(id);
+const show = (el, value) => { el.innerHTML = ""; const pre = document.createElement("pre"); pre.textContent = typeof value === "string" ? value : JSON.stringify(value, null, 2); el.appendChild(pre); };
+
+function log(method, path, status, ms) {
+  const li = document.createElement("li");
+  li.className = "s" + String(status)[0];
+  li.textContent = `${method} ${path} -> ${status} (${ms} ms)`;
+  $("log").prepend(li);
+}
+
+async function api(method, path, body, opts = {}) {
+  const headers = { Accept: "application/json" };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (opts.idempotencyKey) headers["Idempotency-Key"] = opts.idempotencyKey;
+  const started = performance.now();
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  log(method, path, res.status, Math.round(performance.now() - started));
+  let data = text;
+  try { data = JSON.parse(text); } catch (_) { /* not JSON */ }
+  return { status: res.status, data };
+}
+
+function remember(key, value) {
+  if (value) localStorage.setItem(key, value); else localStorage.removeItem(key);
+}
+
+function renderWho() {
+  $("who").textContent = state.token ? `${state.email} (workspace ${state.workspaceId})` : "signed out";
+}
+
+// --- 1. sign in -------------------------------------------------------------------------
+$("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = new FormData(ev.target);
+  const body = { email: form.get("email") };
+  if (form.get("name")) body.name = form.get("name");
+  const saved = state.token; state.token = null;
+  const { status, data } = await api("POST", "/_dev/token", body);
+  if (status !== 200) { state.token = saved; alert(JSON.stringify(data)); return; }
+  state.token = data.access_token; state.email = body.email; state.workspaceId = data.workspace_id;
+  remember("bcm.token", state.token); remember("bcm.email", state.email); remember("bcm.workspace", state.workspaceId);
+  renderWho();
+});
+
+// --- 2. pay -------------------------------------------------------------------------------
+$("pay-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = new FormData(ev.target);
+  const body = { plan: form.get("plan"), billing_period: form.get("billing_period") };
+  const { status, data } = await api("POST", "/initiate_payment/", body, { idempotencyKey: crypto.randomUUID() });
+  show($("pay-out"), data);
+  if (status === 201 && data.checkout_url) {
+    const link = document.createElement("a");
+    link.href = data.checkout_url; link.target = "_blank"; link.textContent = "Open checkout";
+    $("pay-out").prepend(link);
+    pollPayment(data.merchant_order_id);
+  }
+});
+
+async function pollPayment(orderId) {
+  const { status, data } = await api("GET", `/payment_status/${encodeURIComponent(orderId)}`);
+  show($("pay-out"), data);
+  if (status === 200 && data.state === "PENDING") setTimeout(() => pollPayment(orderId), data.poll_after_ms || POLL_MS);
+}
+
+// --- 3. onboarding --------------------------------------------------------------------------
+$("start-session").addEventListener("click", async () => {
+  if (!state.catalogue.length) {
+    const cat = await api("GET", "/onboarding_step/steps");
+    if (cat.status === 200) state.catalogue = Array.isArray(cat.data) ? cat.data : cat.data.steps || [];
+  }
+  const { status, data } = await api("POST", "/onboarding_step/sessions", {});
+  if (status === 200 || status === 201) {
+    state.sessionId = data.session_id; remember("bcm.session", state.sessionId);
+    await loadSession();
+  } else {
+    $("progress-text").textContent = `${status}: ${data.detail || JSON.stringify(data)}`;
+  }
+});
+
+async function loadSession() {
+  if (!state.sessionId) return;
+  const { status, data } = await api("GET", `/onboarding_step/sessions/${state.sessionId}`);
+  if (status !== 200) { $("progress-text").textContent = `${status}: ${data.detail || ""}`; return; }
+  state.session = data;
+  renderSession();
+}
+
+function renderSession() {
+  const s = state.session;
+  const pct = s.progress ? s.progress.percent : 0;
+  $("progress-bar").style.width = `${pct}%`;
+  $("progress-text").textContent = `${s.progress.complete}/${s.progress.total} steps complete (${pct}%) - session ${s.session_id}, ${s.status}`;
+  const list = $("steps"); list.innerHTML = "";
+  for (const step of s.steps) {
+    const li = document.createElement("li");
+    li.textContent = `${step.title} [${step.status}]${step.ai && step.ai.status !== "idle" ? " ai:" + step.ai.status : ""}`;
+    li.className = step.status + (state.step && state.step.number === step.number ? " active" : "");
+    li.addEventListener("click", () => openStep(step));
+    list.appendChild(li);
+  }
+}
+
+function openStep(step) {
+  state.step = step;
+  $("editor").hidden = false;
+  $("step-title").textContent = `${step.number}. ${step.title} (v${step.version || 0})`;
+  $("step-data").value = JSON.stringify(step.data || {}, null, 2);
+  $("step-errors").textContent = step.ai && step.ai.suggestion ? "AI suggestion:\n" + JSON.stringify(step.ai.suggestion, null, 2) : "";
+  $("autosave").textContent = "autosave: idle";
+  renderSession();
+}
+
+async function saveStep(draft) {
+  const step = state.step;
+  let data;
+  try { data = JSON.parse($("step-data").value); } catch (e) { $("autosave").textContent = "autosave: not valid JSON"; return; }
+  $("autosave").textContent = "autosave: saving...";
+  const res = await api("PUT", `/onboarding_step/sessions/${state.sessionId}/steps/${step.number}`, { data, draft, version: step.version });
+  if (res.status === 200) {
+    $("autosave").textContent = `autosave: saved ${res.data.saved_at || ""}`;
+    $("step-errors").textContent = "";
+    Object.assign(step, res.data.step || {});
+    if (res.data.progress) state.session.progress = res.data.progress;
+    renderSession();
+  } else {
+    $("autosave").textContent = `autosave: ${res.status}`;
+    $("step-errors").textContent = JSON.stringify(res.data.errors || res.data, null, 2);
+  }
+}
+
+$("step-data").addEventListener("input", () => {
+  clearTimeout(state.timer);
+  $("autosave").textContent = "autosave: pending";
+  state.timer = setTimeout(() => saveStep(true), AUTOSAVE_MS);
+});
+$("step-complete").addEventListener("click", () => { clearTimeout(state.timer); saveStep(false); });
+$("step-ai").addEventListener("click", async () => {
+  const { data } = await api("POST", `/onboarding_step/sessions/${state.sessionId}/steps/${state.step.number}/ai`, {});
+  $("step-errors").textContent = JSON.stringify(data, null, 2);
+  setTimeout(loadSession, POLL_MS);
+});
+
+// --- 4. finalize ------------------------------------------------------------------------------
+$("finalize-btn").addEventListener("click", async () => {
+  if (!state.sessionId) { show($("finalize-out"), "start a session first"); return; }
+  const { data } = await api("POST", `/finalize/${state.sessionId}`, {}, { idempotencyKey: `finalize-${state.sessionId}` });
+  show($("finalize-out"), data);
+});
+
+// --- 5. BCM -----------------------------------------------------------------------------------
+const ws = () => (state.workspaceId ? `workspace_id=${encodeURIComponent(state.workspaceId)}` : "");
+$("bcm-load").addEventListener("click", async () => {
+  const { status, data } = await api("GET", `/context/manifest?${ws()}`);
+  if (status === 200) {
+    const f = data.freshness || {};
+    $("bcm-freshness").textContent = `v${data.version}, ${data.token_count} tokens, served from ${data.served_from}, age ${f.age_seconds}s${f.stale ? " (stale)" : ""}${data.rebuild ? `, rebuild ${data.rebuild.status}` : ""}`;
+  } else {
+    $("bcm-freshness").textContent = `${status}: ${data.detail || ""}`;
+  }
+  show($("bcm-out"), data);
+});
+$("bcm-rebuild").addEventListener("click", async () => {
+  const { data } = await api("POST", "/context/rebuild", { workspace_id: state.workspaceId, reason: "console" }, { idempotencyKey: crypto.randomUUID() });
+  show($("bcm-out"), data);
+});
+for (const [id, format] of [["bcm-export-json", "json"], ["bcm-export-md", "markdown"]]) {
+  $(id).addEventListener("click", async () => {
+    const { status, data } = await api("GET", `/context/export?${ws()}&format=${format}`);
+    show($("bcm-out"), data);
+    if (status === 200 && data.url) {
+      const link = document.createElement("a"); link.href = data.url; link.target = "_blank"; link.textContent = "Download";
+      $("bcm-out").prepend(link);
+    }
+  });
+}
+$("bcm-history").addEventListener("click", async () => {
+  const { data } = await api("GET", `/context/version-history?${ws()}&limit=20`);
+  show($("bcm-out"), data);
+});
+
+renderWho();
+if (state.token && state.sessionId) loadSession();
