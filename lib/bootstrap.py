@@ -18,6 +18,8 @@ from lib.config import Settings, TasksMode, get_settings
 if TYPE_CHECKING:
     from lib.http.deps import HttpDeps
     from lib.ports import Blobs, Database, Documents, KeyValue, TaskQueue
+    from lib.services.bcm.deps import BcmDeps
+    from lib.services.bcm.tiers import ManifestCache
     from lib.services.onboarding.service import OnboardingService
     from lib.services.onboarding_ai import SuggestionModel, SuggestionRunner
     from lib.services.payments.common import PaymentDeps
@@ -159,6 +161,37 @@ class Container:
 
         return SuggestionRunner(self.onboarding, self.llm, SystemClock(), timeout_s=self.settings.ai_timeout_s)
 
+
+    # --- BCM (issue 5, BCM SERVICES helper) -------------------------------------------
+    @cached_property
+    def bcm_cache(self) -> ManifestCache:
+        """The manifest cache tiers; one per instance, so tier0 (memory) is shared by its requests."""
+        from lib.services.bcm.tiers import ManifestCache
+        from lib.services.onboarding.ports import SystemClock
+
+        return ManifestCache(self.kv, self.documents, SystemClock())
+
+    @cached_property
+    def bcm(self) -> BcmDeps:
+        from lib.adapters.postgres_bcm import PostgresBcm
+        from lib.services.bcm.deps import BcmConfig, BcmDeps
+        from lib.services.bcm.sessions import OnboardingStoreSessions
+        from lib.services.onboarding.ports import SystemClock
+
+        s = self.settings
+        return BcmDeps(
+            repo=PostgresBcm(self.db),
+            cache=self.bcm_cache,
+            blobs=self.blobs,
+            tasks=self.tasks,
+            clock=SystemClock(),
+            config=BcmConfig(
+                exports_bucket=s.gcs_bucket_exports,
+                rebuild_queue=s.tasks_queue_bcm,
+                functions_base_url=s.functions_base_url,
+            ),
+            sessions=OnboardingStoreSessions(self.onboarding),
+        )
 
 _lock = threading.Lock()
 _container: Container | None = None
