@@ -36,6 +36,9 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) tools/openapi.py --check
+	$(PY) -m lib.domain.steps --check
+	$(PY) tools/requirements.py --check
 
 ## build: stage each function (main.py + lib/ + pinned requirements.txt) under build/
 build: $(STAMP)

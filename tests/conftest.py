@@ -67,5 +67,4 @@ def settings(services: ServiceSet) -> Settings:
 @pytest.fixture
 def firestore_host(services: ServiceSet) -> str:
     needs(services, "firestore")
-    host = services.env["FIRESTORE_EMULATOR_HOST"]
-    return host
+    return services.env["FIRESTORE_EMULATOR_HOST"]

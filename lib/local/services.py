@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PG_SUPERUSER = "postgres"
 # Emulators answer within a few seconds on this machine; past this, give up.
@@ -93,21 +94,30 @@ class ServiceSet:
     children: list[Child] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # service -> why it is not running
 
-    def _spawn(self, name: str, argv: list[str], *, log: Path, user: str | None = None,
-               env: dict[str, str] | None = None, stop_signal: int = signal.SIGTERM) -> Child:
+    def _spawn(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        log: Path,
+        user: str | None = None,
+        env: dict[str, str] | None = None,
+        stop_signal: int = signal.SIGTERM,
+    ) -> Child:
         log.parent.mkdir(parents=True, exist_ok=True)
         out = log.open("ab")
-        preexec = None
-        if user is not None:
-            entry = pwd.getpwnam(user)
-
-            def preexec() -> None:  # runs in the child before exec
-                os.setgid(entry.pw_gid)
-                os.setuid(entry.pw_uid)
-
+        # Drop root for the child when asked (PostgreSQL refuses to run as root).
+        entry = pwd.getpwnam(user) if user is not None else None
         proc = subprocess.Popen(  # noqa: S603 - argv is ours
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=preexec, env={**os.environ, **(env or {})},
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+            user=entry.pw_uid if entry else None,
+            group=entry.pw_gid if entry else None,
+            extra_groups=[] if entry else None,
         )
         out.close()
         child = Child(name, proc, stop_signal)
@@ -119,7 +129,10 @@ class ServiceSet:
         if url := os.environ.get("DATABASE_URL"):
             self.env["DATABASE_URL"] = url
             return url
-        from pgserver import postgres_server  # the wheel that carries the binaries
+        import importlib
+
+        # The wheel that carries the binaries; its helpers are not re-exported, hence Any.
+        postgres_server: Any = importlib.import_module("pgserver.postgres_server")
 
         bin_dir = Path(postgres_server.POSTGRES_BIN_PATH)
         user = None
@@ -135,17 +148,48 @@ class ServiceSet:
         data_dir.mkdir(parents=True, exist_ok=True)
         log = data_dir.parent / "postgres.log"
         if not (data_dir / "PG_VERSION").exists():
-            self._run_as(user, [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", PG_SUPERUSER,
-                                "--auth=trust", "--encoding=UTF8", "--locale=C"], log)
+            self._run_as(
+                user,
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data_dir),
+                    "-U",
+                    PG_SUPERUSER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                log,
+            )
         stale = data_dir / "postmaster.pid"
         if stale.exists():
             stale.unlink()
         port = port or free_port()
         sock_dir = data_dir  # keep the unix socket out of /tmp clashes
-        self._spawn("postgres", [str(bin_dir / "postgres"), "-D", str(data_dir), "-p", str(port),
-                                 "-h", "127.0.0.1", "-k", str(sock_dir), "-c", "fsync=off",
-                                 "-c", "synchronous_commit=off", "-c", "max_connections=200"],
-                    log=log, user=user, stop_signal=signal.SIGINT)
+        self._spawn(
+            "postgres",
+            [
+                str(bin_dir / "postgres"),
+                "-D",
+                str(data_dir),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(sock_dir),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "max_connections=200",
+            ],
+            log=log,
+            user=user,
+            stop_signal=signal.SIGINT,
+        )
         url = f"postgresql://{PG_SUPERUSER}@127.0.0.1:{port}/postgres"
         wait_for(lambda: _pg_ready(url), "PostgreSQL", log=log)
         self.env["DATABASE_URL"] = url
@@ -168,9 +212,25 @@ class ServiceSet:
         data_dir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
         log = data_dir.parent / "valkey.log"
-        self._spawn("valkey", [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1",
-                               "--dir", str(data_dir), "--save", "60 1", "--appendonly", "no",
-                               "--protected-mode", "no"], log=log)
+        self._spawn(
+            "valkey",
+            [
+                str(get_binary_path()),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(data_dir),
+                "--save",
+                "60 1",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+            ],
+            log=log,
+        )
         wait_for(lambda: port_open(port), "Valkey", log=log)
         url = f"redis://127.0.0.1:{port}/0"
         self.env["REDIS_URL"] = url
@@ -212,15 +272,23 @@ class ServiceSet:
             self.env["STORAGE_EMULATOR_HOST"] = host
             return host
         port = port or free_port()
-        argv = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host=127.0.0.1", f"--port={port}",
-                f"--default-bucket={buckets[0]}"]
+        argv = [
+            sys.executable,
+            "-m",
+            "gcp_storage_emulator",
+            "start",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            f"--default-bucket={buckets[0]}",
+        ]
         if data_dir is None:
             argv.append("--in-memory")
         else:
             data_dir.mkdir(parents=True, exist_ok=True)
         log = (data_dir.parent if data_dir else self.root) / "storage.log"
-        self._spawn("storage", argv, log=log,
-                    env={"STORAGE_BASE": str(data_dir) if data_dir else "", "STORAGE_DIR": "storage"})
+        self._spawn(
+            "storage", argv, log=log, env={"STORAGE_BASE": str(data_dir) if data_dir else "", "STORAGE_DIR": "storage"}
+        )
         host = f"http://127.0.0.1:{port}"
         wait_for(lambda: _http_ok(f"{host}/storage/v1/b"), "Cloud Storage emulator", log=log)
         for b in buckets[1:]:
@@ -268,8 +336,10 @@ def _ensure_bucket(host: str, bucket: str) -> None:
     import urllib.request
 
     req = urllib.request.Request(  # noqa: S310 - loopback only
-        f"{host}/storage/v1/b?project=local", data=json.dumps({"name": bucket}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST",
+        f"{host}/storage/v1/b?project=local",
+        data=json.dumps({"name": bucket}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     try:
         urllib.request.urlopen(req, timeout=3).close()  # noqa: S310

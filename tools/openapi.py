@@ -1,0 +1,518 @@
+"""Generate ``docs/openapi.json`` (OpenAPI 3.1) from the functions' routers.
+
+The HTTP contract lives in code: each ``functions/<name>/main.py`` declares its
+routes on a ``lib.http.Router``, and this tool reads ``router.routes`` (path,
+methods, auth, rate, idempotent, max_body, the handler's docstring) so the
+document cannot drift from what the router actually enforces.  Each main.py is
+loaded from its file path under a unique module name, as functions_framework
+does, with the network blocked: importing a function must not connect to
+anything, and a module that tries fails the generation.
+
+    python tools/openapi.py            # (re)write docs/openapi.json
+    python tools/openapi.py --check    # exit 1 if docs/openapi.json is stale (CI, make lint)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import inspect
+import json
+import re
+import socket
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script: make ``lib`` importable
+    sys.path.insert(0, str(REPO))
+
+from lib.http.router import RouteSpec  # noqa: E402
+
+FUNCTIONS_DIR = REPO / "functions"
+OUTPUT = REPO / "docs" / "openapi.json"
+BUSINESS_CONTEXT_SCHEMA = REPO / "schemas" / "business_context.v2.schema.json"
+PYPROJECT = REPO / "pyproject.toml"
+
+OPENAPI_VERSION = "3.1.0"
+# The local suite (`make dev`) mounts every function under one base.
+LOCAL_SERVER = "http://127.0.0.1:8080"
+# Gen2 functions answer at https://<region>-<project>.cloudfunctions.net/<name> (infra/terraform/locals.tf),
+# so the ``/<function>`` prefix of every path is right for production as well.
+PRODUCTION_SERVER = "https://{region}-{project}.cloudfunctions.net"
+DEFAULT_REGION = "asia-south1"
+# Methods whose requests carry a body: these get 400/413/415/422 and a requestBody.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Functions whose auth="none" route is authenticated by the service itself with a header secret.
+HEADER_SECRET_AUTH = {"payment_webhook": "phonepeWebhookAuth"}
+# Success statuses API.md promises where the handler's docstring does not name them.
+CONTRACT_SUCCESS: dict[tuple[str, str, str], tuple[int, ...]] = {
+    ("initiate_payment", "POST", "/"): (200, 201),
+    ("onboarding_step", "POST", "/sessions"): (200, 201),
+    ("onboarding_step", "POST", "/sessions/<session_id>/steps/<int:number>/ai"): (202,),
+    ("context", "POST", "/rebuild"): (202,),
+}
+# Error statuses API.md promises beyond what the route flags imply.
+CONTRACT_ERRORS: dict[tuple[str, str, str], tuple[int, ...]] = {
+    ("onboarding_step", "POST", "/sessions"): (402,),
+    ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int:number>"): (409,),
+}
+# The route whose request body's ``data`` follows the step's own schema.
+STEP_SAVE_ROUTE = ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int:number>")
+STEP_CATALOGUE_ROUTE = ("onboarding_step", "GET", "/steps")
+FINALIZE_ROUTE = ("finalize", "POST", "/<session_id>")
+
+PROBLEM_DESCRIPTIONS = {
+    400: "Malformed request (body not JSON, bad header or parameter).",
+    401: "Missing or invalid credentials.",
+    402: "Payment required (no confirmed payment and not on the free plan).",
+    404: "No such route or resource (or one the caller may not see).",
+    405: "Method not allowed here; see the Allow header.",
+    409: "Conflict (an in-flight or reused Idempotency-Key, or a stale version).",
+    413: "The request body is too large.",
+    415: "The body must be application/json.",
+    422: "Validation failed; `errors` names each bad field.",
+    429: "Rate limit exceeded; see Retry-After and RateLimit-* headers.",
+    503: "A backing service is unavailable; retry after Retry-After seconds.",
+}
+SUCCESS_STATUS_RE = re.compile(r"\b(20[0-6])\b")
+# Werkzeug rule syntax: ``<name>`` or ``<converter(args):name>``.
+RULE_PART_RE = re.compile(
+    r"<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)(?:\((?P<args>[^)]*)\))?:)?(?P<variable>[a-zA-Z_][a-zA-Z0-9_]*)>"
+)
+CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "default": {"type": "string"},
+    "string": {"type": "string"},
+    "path": {"type": "string"},
+    "int": {"type": "integer", "minimum": 0},  # werkzeug's int converter takes no sign by default
+    "float": {"type": "number"},
+    "uuid": {"type": "string", "format": "uuid"},
+}
+
+
+class ImportTimeIOError(RuntimeError):
+    """A function's module tried to open a network connection while being imported."""
+
+
+# ----------------------------------------------------------------------------- loading
+@contextlib.contextmanager
+def no_network(label: str) -> Iterator[None]:
+    """Fail any socket connect or name lookup inside the block (import must not do I/O)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ImportTimeIOError(f"{label} opened a network connection at import time")
+
+    saved = (socket.socket.connect, socket.socket.connect_ex, socket.create_connection, socket.getaddrinfo)
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    socket.socket.connect_ex = refuse  # type: ignore[method-assign]
+    socket.create_connection = refuse
+    socket.getaddrinfo = refuse
+    try:
+        yield
+    finally:
+        socket.socket.connect, socket.socket.connect_ex, socket.create_connection, socket.getaddrinfo = saved  # type: ignore[method-assign]
+
+
+def function_names(functions_dir: Path = FUNCTIONS_DIR) -> list[str]:
+    return sorted(p.parent.name for p in functions_dir.glob("*/main.py"))
+
+
+def load_function(name: str, functions_dir: Path = FUNCTIONS_DIR) -> ModuleType:
+    """Import ``functions/<name>/main.py`` from its path under a unique name, with the network blocked."""
+    path = functions_dir / name / "main.py"
+    module_name = f"_openapi_function_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        with no_network(f"functions/{name}/main.py"):
+            spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def load_routes(functions_dir: Path = FUNCTIONS_DIR) -> dict[str, list[RouteSpec]]:
+    """Function name -> its router's routes, for every function directory."""
+    routes: dict[str, list[RouteSpec]] = {}
+    for name in function_names(functions_dir):
+        router = getattr(load_function(name, functions_dir), "router", None)
+        if router is None or not hasattr(router, "routes"):
+            raise RuntimeError(f"functions/{name}/main.py has no module-level `router`")
+        routes[name] = list(router.routes)
+    return routes
+
+
+# ----------------------------------------------------------------------------- pieces
+def openapi_path(function: str, rule: str) -> tuple[str, list[dict[str, Any]]]:
+    """``/<function>`` + the werkzeug rule with ``{name}`` placeholders, and its path parameters."""
+    parameters: list[dict[str, Any]] = []
+
+    def replace(match: re.Match[str]) -> str:
+        converter = match.group("converter") or "default"
+        variable = match.group("variable")
+        if converter == "any":
+            options = [o.strip().strip("'\"") for o in (match.group("args") or "").split(",") if o.strip()]
+            schema: dict[str, Any] = {"type": "string", "enum": options}
+        else:
+            schema = dict(CONVERTER_SCHEMAS.get(converter, {"type": "string"}))
+        parameters.append({"name": variable, "in": "path", "required": True, "schema": schema})
+        return "{" + variable + "}"
+
+    return f"/{function}{RULE_PART_RE.sub(replace, rule)}", parameters
+
+
+def first_line(handler: Any) -> str:
+    doc = inspect.getdoc(handler) or ""
+    return doc.strip().splitlines()[0].strip() if doc.strip() else "Success."
+
+
+def success_statuses(function: str, method: str, route: RouteSpec) -> list[int]:
+    named = {int(code) for code in SUCCESS_STATUS_RE.findall(first_line(route.handler))}
+    named |= set(CONTRACT_SUCCESS.get((function, method, route.path), ()))
+    return sorted(named) or [200]
+
+
+def error_statuses(function: str, method: str, route: RouteSpec) -> list[int]:
+    codes = {404, 405, 503}
+    has_body = method in BODY_METHODS
+    if has_body:
+        codes |= {400, 413, 415, 422}
+    if route.auth != "none" or function in HEADER_SECRET_AUTH:
+        codes.add(401)
+    if route.idempotent:
+        codes |= {400, 409, 422}
+    if route.rate is not None:
+        codes.add(429)
+    if function in HEADER_SECRET_AUTH:
+        codes -= {415, 422}  # the service reads the raw body itself: malformed is 400, whatever its media type
+    codes |= set(CONTRACT_ERRORS.get((function, method, route.path), ()))
+    return sorted(codes)
+
+
+def security_for(function: str, route: RouteSpec) -> list[dict[str, list[str]]]:
+    if route.auth == "user":
+        return [{"supabaseJwt": []}]
+    if route.auth == "internal":
+        return [{"googleOidc": []}]
+    if function in HEADER_SECRET_AUTH:
+        return [{HEADER_SECRET_AUTH[function]: []}]
+    return []
+
+
+def problem_response(status: int, route: RouteSpec) -> dict[str, Any]:
+    description = PROBLEM_DESCRIPTIONS[status]
+    if status == 413:
+        description = f"The request body exceeds {route.max_body} bytes."
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+    }
+    if status in (429, 503) or (status == 409 and route.idempotent):
+        response["headers"]["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
+    if status == 405:
+        response["headers"]["Allow"] = {"$ref": "#/components/headers/Allow"}
+    return response
+
+
+def success_schema(key: tuple[str, str, str], schemas: dict[str, Any]) -> dict[str, Any]:
+    if key == STEP_CATALOGUE_ROUTE:
+        return {"type": "array", "items": {"$ref": "#/components/schemas/StepCatalogueEntry"}}
+    if key == FINALIZE_ROUTE and "BusinessContext" in schemas:
+        return {
+            "type": "object",
+            "properties": {
+                "business_context": {"$ref": "#/components/schemas/BusinessContext"},
+                "manifest": {
+                    "type": "object",
+                    "properties": {
+                        "version": {"type": "string"},
+                        "checksum": {"type": "string"},
+                        "token_count": {"type": "integer"},
+                    },
+                },
+                "onboarding_status": {"const": "completed"},
+            },
+        }
+    return {"type": "object"}
+
+
+def request_body(key: tuple[str, str, str], step_refs: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object"}
+    description = "A JSON object."
+    if key == STEP_SAVE_ROUTE:
+        data: dict[str, Any] = {"type": "object", "description": "The step's fields."}
+        if step_refs:
+            names = ", ".join(ref["$ref"].rsplit("/", 1)[1] for ref in step_refs.values())
+            data["description"] = f"The step's fields, per the step's schema in components: {names}."
+            data["x-schema-by-step"] = step_refs
+        schema = {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": data,
+                "draft": {"type": "boolean", "description": "Check types and limits only, not completeness."},
+                "version": {"type": "integer", "description": "The version read; a stale one is 409."},
+            },
+        }
+        description = "`{data, draft, version?}`; `data` follows `GET /onboarding_step/steps`' schema for `number`."
+    return {"required": True, "description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def operation(
+    function: str, method: str, route: RouteSpec, schemas: dict[str, Any], step_refs: dict[str, Any]
+) -> dict[str, Any]:
+    key = (function, method, route.path)
+    summary = first_line(route.handler)
+    success_headers: dict[str, Any] = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}
+    if route.rate is not None:
+        for header in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"):
+            success_headers[header] = {"$ref": f"#/components/headers/{header}"}
+    responses: dict[str, Any] = {}
+    for status in success_statuses(function, method, route):
+        responses[str(status)] = {
+            "description": summary,
+            "headers": success_headers,
+            "content": {"application/json": {"schema": success_schema(key, schemas)}},
+        }
+    for status in error_statuses(function, method, route):
+        responses[str(status)] = problem_response(status, route)
+    op: dict[str, Any] = {
+        "operationId": f"{function}.{route.handler.__name__}",
+        "summary": summary,
+        "tags": [function],
+        "security": security_for(function, route),
+        "responses": responses,
+        "x-auth": route.auth,
+        "x-rate-class": route.rate,
+        "x-max-body": route.max_body,
+    }
+    description = inspect.getdoc(route.handler)
+    if description and description.strip() != summary:
+        op["description"] = description
+    if route.idempotent:
+        op["parameters"] = [{"$ref": "#/components/parameters/IdempotencyKey"}]
+    if method in BODY_METHODS:
+        op["requestBody"] = request_body(key, step_refs)
+    return op
+
+
+# ----------------------------------------------------------------------------- schemas
+def _rebase_refs(node: Any, base: str) -> Any:
+    """Point ``#/...`` refs of an embedded JSON Schema at its place in the document."""
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str) and v.startswith("#/"):
+                out[k] = base + v[1:]
+            else:
+                out[k] = _rebase_refs(v, base)
+        return out
+    if isinstance(node, list):
+        return [_rebase_refs(v, base) for v in node]
+    return node
+
+
+def embed_schema(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """A standalone JSON Schema as ``components/schemas/<name>`` (own ``$id``/``$schema`` dropped)."""
+    body = {k: v for k, v in schema.items() if k not in ("$id", "$schema")}
+    rebased: dict[str, Any] = _rebase_refs(body, f"#/components/schemas/{name}")
+    return rebased
+
+
+def step_component_name(number: int, slug: str) -> str:
+    return f"Step{number:02d}" + "".join(part.capitalize() for part in slug.split("_"))
+
+
+def step_schemas() -> dict[str, dict[str, Any]]:
+    """``Step01CompanyProfile``... from the step catalogue; empty when the catalogue does not load."""
+    try:
+        from lib.domain.steps import catalogue
+    except ImportError:
+        return {}
+    return {
+        step_component_name(step["number"], step["slug"]): embed_schema(
+            step["schema"], step_component_name(step["number"], step["slug"])
+        )
+        for step in catalogue()
+    }
+
+
+def business_context_schema(path: Path = BUSINESS_CONTEXT_SCHEMA) -> dict[str, Any] | None:
+    """The business_context schema, or None while the file is missing or not (yet) valid JSON."""
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return embed_schema(schema, "BusinessContext") if isinstance(schema, dict) else None
+
+
+def project_version() -> str:
+    with PYPROJECT.open("rb") as fh:
+        return str(tomllib.load(fh)["project"]["version"])
+
+
+def base_components() -> dict[str, Any]:
+    problem = {
+        "type": "object",
+        "required": ["type", "title", "status", "detail", "code", "request_id"],
+        "properties": {
+            "type": {"type": "string", "description": "A URI reference naming the problem type."},
+            "title": {"type": "string"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": {"type": "string"},
+            "code": {"type": "string", "description": "Stable machine-readable code (e.g. `payload_too_large`)."},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["path", "message"],
+                    "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+                },
+            },
+            "request_id": {"type": "string"},
+        },
+    }
+    step_entry = {
+        "type": "object",
+        "required": ["number", "slug", "title", "ai_task", "schema"],
+        "properties": {
+            "number": {"type": "integer", "minimum": 1},
+            "slug": {"type": "string"},
+            "title": {"type": "string"},
+            "ai_task": {"type": ["string", "null"]},
+            "schema": {"type": "object", "description": "The step's JSON Schema (2020-12)."},
+        },
+    }
+
+    def int_header(description: str) -> dict[str, Any]:
+        return {"description": description, "schema": {"type": "integer"}}
+
+    return {
+        "schemas": {"Problem": problem, "StepCatalogueEntry": step_entry},
+        "parameters": {
+            "IdempotencyKey": {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Retries with the same key replay the first response; "
+                "a different request under the same key is 422.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+            }
+        },
+        "headers": {
+            "X-Request-Id": {"description": "The request's id (echoed or generated).", "schema": {"type": "string"}},
+            "Retry-After": int_header("Seconds to wait before retrying."),
+            "Allow": {"description": "Methods this path accepts.", "schema": {"type": "string"}},
+            "RateLimit-Limit": int_header("Requests allowed per window for this route class."),
+            "RateLimit-Remaining": int_header("Requests left in the current window."),
+            "RateLimit-Reset": int_header("Seconds until the window frees a request."),
+            "RateLimit-Policy": {"description": "`<limit>;w=<window seconds>`.", "schema": {"type": "string"}},
+        },
+        "securitySchemes": {
+            "supabaseJwt": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "A Supabase access token (`auth='user'` routes).",
+            },
+            "googleOidc": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "A Google-signed OIDC token for this function's URL: Cloud Tasks and Cloud Scheduler "
+                "(`auth='internal'` routes).",
+            },
+            "phonepeWebhookAuth": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "PhonePe's lowercase hex SHA-256 of `username:password`, checked on the raw body.",
+            },
+        },
+    }
+
+
+# ----------------------------------------------------------------------------- document
+def build_document(routes: dict[str, list[RouteSpec]] | None = None) -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document for ``routes`` (default: every function's router)."""
+    routes = load_routes() if routes is None else routes
+    components = base_components()
+    steps = step_schemas()
+    components["schemas"].update(steps)
+    context = business_context_schema()
+    if context is not None:
+        components["schemas"]["BusinessContext"] = context
+    step_refs = {str(int(name[4:6])): {"$ref": f"#/components/schemas/{name}"} for name in steps}
+
+    paths: dict[str, Any] = {}
+    for function in sorted(routes):
+        for route in routes[function]:
+            path, parameters = openapi_path(function, route.path)
+            item = paths.setdefault(path, {})
+            if parameters:
+                item["parameters"] = parameters
+            for method in route.methods:
+                if method in ("HEAD", "OPTIONS"):
+                    continue
+                item[method.lower()] = operation(function, method, route, components["schemas"], step_refs)
+
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "BCM backend",
+            "version": project_version(),
+            "description": "Generated by `python tools/openapi.py` from each function's router; do not edit. "
+            "Errors are application/problem+json. See /work/shared/design/API.md for the prose contract.",
+        },
+        "servers": [
+            {"url": LOCAL_SERVER, "description": "The local suite (`make dev`): every function under one base."},
+            {
+                "url": PRODUCTION_SERVER,
+                "description": "Production: each function at its own URL, /<function>/... on this host.",
+                "variables": {
+                    "region": {"default": DEFAULT_REGION},
+                    "project": {"default": "my-project", "description": "The GCP project id."},
+                },
+            },
+        ],
+        "tags": [{"name": name, "description": f"functions/{name}"} for name in sorted(routes)],
+        "paths": paths,
+        "components": components,
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    """Deterministic text: sorted keys, 2-space indent, trailing newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale instead of writing it")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    text = render(build_document())
+    if args.check:
+        current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
+        if current != text:
+            print(f"{args.output} is stale: run `python tools/openapi.py`", file=sys.stderr)
+            return 1
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
