@@ -1,0 +1,128 @@
+"""The ports the onboarding services use, and the values that cross them.
+
+- ``OnboardingRepo``: the onboarding slice of Postgres (``onboarding_sessions``
+  mirror, ``users.onboarding_status`` moves, the payment/plan check);
+  ``lib.adapters.postgres_onboarding.PostgresOnboarding`` and
+  ``lib.testing.fake_onboarding.FakeOnboardingRepo``.
+- ``DraftStore``: the durable session document (Firestore, collection
+  ``onboarding_drafts``); ``lib.adapters.firestore_drafts.FirestoreDrafts``.
+- ``SessionCache``: the hot copy of that document (Redis, 7-day TTL);
+  ``lib.adapters.redis_sessions.RedisSessionCache``.
+
+Both document ports work on plain JSON-ready dicts (timestamps as ISO-8601
+strings); the adapters convert what their store needs (``expires_at`` becomes a
+Firestore timestamp so its TTL policy can delete the document).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+SessionStatus = Literal["active", "finalized", "abandoned"]
+ACTIVE: SessionStatus = "active"
+FINALIZED: SessionStatus = "finalized"
+ABANDONED: SessionStatus = "abandoned"
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One ``onboarding_sessions`` row: who owns the session, its status and mirrored progress.
+
+    ``last_saved_at`` is the ``updated_at`` of the newest draft document this row
+    has seen: reads use it as the fence that tells a fresh cached copy from a
+    stale one (see ``OnboardingService``).
+    """
+
+    id: str
+    workspace_id: str
+    user_id: str
+    status: SessionStatus
+    steps_complete: int
+    steps_total: int
+    last_saved_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StaleSession:
+    """An active session that has not been saved for too long (the abandon sweep)."""
+
+    id: str
+    workspace_id: str
+    user_id: str
+
+
+class OnboardingRepo(Protocol):
+    def get(self, session_id: str) -> SessionRow | None: ...
+
+    def latest_for_workspace(self, workspace_id: str) -> SessionRow | None:
+        """The workspace's active session, else its most recent one (any status)."""
+        ...
+
+    def may_start(self, workspace_id: str, user_id: str) -> bool:
+        """A confirmed payment: an active subscription for the workspace (the free
+        plan included) or the user's ``onboarding_status`` beyond ``pending``."""
+        ...
+
+    def create_active(self, session_id: str, workspace_id: str, user_id: str) -> SessionRow:
+        """Insert an active row; ``AlreadyExists`` when the workspace already has one."""
+        ...
+
+    def reactivate(self, session_id: str, user_id: str) -> SessionRow | None:
+        """abandoned -> active and the user's ``abandoned`` -> ``in_progress``; None if it was not abandoned."""
+        ...
+
+    def record_write(
+        self,
+        session_id: str,
+        *,
+        written_at: datetime,
+        steps_complete: int | None = None,
+        percent: float | None = None,
+        first_save_user: str | None = None,
+    ) -> None:
+        """Mirror one draft write: ``last_saved_at`` (never backwards) and, for a step
+        save, progress; ``first_save_user`` moves that user to ``in_progress``."""
+        ...
+
+    def stale_active(self, older_than: datetime, limit: int) -> list[StaleSession]:
+        """Active sessions whose last save (or creation) is before ``older_than``."""
+        ...
+
+    def abandon(self, session_id: str, older_than: datetime) -> bool:
+        """active -> abandoned (re-checking staleness) and the owner's unfinished
+        ``onboarding_status`` -> ``abandoned``; False when a save won the race."""
+        ...
+
+
+class DraftStore(Protocol):
+    def create(self, session_id: str, doc: Mapping[str, Any]) -> None: ...
+
+    def get(self, session_id: str) -> dict[str, Any] | None: ...
+
+    def update(self, session_id: str, updates: Mapping[str, Any], *, expect: Mapping[str, Any]) -> dict[str, Any]:
+        """Atomically apply dotted-path ``updates`` when every ``expect`` path holds its
+        value; the new document.  ``Rejected`` (details ``path``) on a mismatch,
+        ``Missing`` when gone, ``Unavailable`` when the store is down."""
+        ...
+
+
+class SessionCache(Protocol):
+    """Best effort: never raises; a miss and an outage look the same to the caller."""
+
+    def get(self, session_id: str) -> dict[str, Any] | None: ...
+
+    def put(self, session_id: str, doc: Mapping[str, Any]) -> bool: ...
+
+    def drop(self, session_id: str) -> bool: ...
+
+
+class SystemClock:
+    """The real clock (``lib.ports.Clock``): timezone-aware UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -1,0 +1,458 @@
+"""Onboarding sessions: start or resume, read, save a step, request an AI suggestion.
+
+Where things live (DOMAIN.md): the Firestore document is the durable truth and
+is written BEFORE a save is acknowledged; Redis holds a hot copy (7-day TTL,
+refreshed on every write); the ``onboarding_sessions`` row mirrors status and
+progress.  Reads go Redis first, then Firestore (refilling Redis).
+
+A cached copy is trusted only when it is at least as new as the row's
+``last_saved_at``, which every write advances (never backwards) to the
+document's new ``updated_at``.  So a copy left behind while Redis was
+unreachable, or written late by a slower instance, is never served: the
+cache can be lost, stale or down without losing or hiding a save.
+
+Every write is one Firestore transaction (``update_if``) that checks the
+document's ``updated_at`` (its revision) and, for a step save, the step's
+``version``: a stale client version answers 409, a concurrent write to another
+step is re-read and retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lib.domain.steps import MAX_STEP_BYTES, TOTAL_STEPS, catalogue, payload_size, step_by_number, validate_step
+from lib.errors import (
+    AdapterError,
+    AlreadyExists,
+    FieldError,
+    Missing,
+    PayloadTooLarge,
+    Rejected,
+    Unavailable,
+    Unprocessable,
+)
+from lib.ports import Clock, TaskQueue, TaskRequest
+from lib.services.onboarding import ai_contract as ai
+from lib.services.onboarding import document as d
+from lib.services.onboarding import errors as e
+from lib.services.onboarding.abandon import abandon_stale_sessions
+from lib.services.onboarding.ports import ABANDONED, ACTIVE, DraftStore, OnboardingRepo, SessionCache, SessionRow
+
+log = logging.getLogger(__name__)
+
+# A write re-reads and retries this many times when another write to the same
+# session landed in between (autosaves of different steps racing each other).
+COMMIT_ATTEMPTS = 5
+# Firestore refuses documents over 1 MiB; stay under it with room for field names.
+MAX_DOCUMENT_BYTES = 1_000_000
+# A raw PUT body may be this large: a 256 KiB step pretty-printed or escaped, plus the envelope.
+MAX_SAVE_BODY = 2 * MAX_STEP_BYTES
+
+CanAccess = Callable[[str], bool]
+Builder = Callable[[dict[str, Any], str], tuple[dict[str, Any], dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class StartResult:
+    session: dict[str, Any]
+    created: bool
+    resumed: bool = False
+
+
+class _AlreadyQueued(Exception):
+    def __init__(self, state: Mapping[str, Any]) -> None:
+        super().__init__("already queued")
+        self.state = dict(state)
+
+
+class _Superseded(Exception):
+    pass
+
+
+class _StaleVersion(Exception):
+    def __init__(self, sent: int, current: int) -> None:
+        super().__init__("stale version")
+        self.sent, self.current = sent, current
+
+
+class OnboardingService:
+    """The use cases behind the ``onboarding_step`` function (and the AI worker's writes)."""
+
+    def __init__(
+        self,
+        repo: OnboardingRepo,
+        drafts: DraftStore,
+        cache: SessionCache,
+        tasks: TaskQueue,
+        clock: Clock,
+        *,
+        ai_queue: str,
+        functions_base_url: str,
+    ) -> None:
+        self.repo = repo
+        self.drafts = drafts
+        self.cache = cache
+        self.tasks = tasks
+        self.clock = clock
+        self.ai_queue = ai_queue
+        self.ai_url = functions_base_url.rstrip("/") + ai.WORKER_PATH
+
+    # --- catalogue ---------------------------------------------------------------------
+
+    @staticmethod
+    def steps() -> list[dict[str, Any]]:
+        return catalogue()
+
+    # --- start / resume -----------------------------------------------------------------
+
+    def start(self, workspace_id: str, user_id: str) -> StartResult:
+        """The workspace's active session (200), a resumed abandoned one (200) or a new one (201)."""
+        row = self.repo.latest_for_workspace(workspace_id)
+        if row is not None and row.status == ACTIVE:
+            return StartResult(d.session_view(row, self._load_or_repair(row)), created=False)
+        if not self.repo.may_start(workspace_id, user_id):
+            raise e.PaymentRequired(
+                "Onboarding starts after a confirmed payment or the free plan: choose a plan first.",
+                extra={"next": "initiate_payment"},
+            )
+        if row is not None and row.status == ABANDONED:
+            resumed = self._resume(row)
+            if resumed is not None:
+                return resumed
+        return self._create(workspace_id, user_id)
+
+    def _create(self, workspace_id: str, user_id: str) -> StartResult:
+        session_id = str(uuid.uuid4())
+        doc = d.new_document(session_id, workspace_id, user_id, self.clock.now())
+        try:
+            # The draft first: a row never points at a document that does not exist.
+            self.drafts.create(session_id, doc)
+        except AdapterError as exc:
+            raise e.drafts_unavailable() from exc
+        try:
+            row = self.repo.create_active(session_id, workspace_id, user_id)
+        except AlreadyExists:
+            # Another request started one at the same moment: answer with that one.
+            # (Our unused draft expires with its TTL.)
+            winner = self.repo.latest_for_workspace(workspace_id)
+            if winner is None or winner.status != ACTIVE:
+                raise
+            return StartResult(d.session_view(winner, self._load_or_repair(winner)), created=False)
+        self.cache.put(session_id, doc)
+        return StartResult(d.session_view(row, doc), created=True)
+
+    def _resume(self, row: SessionRow) -> StartResult | None:
+        try:
+            doc = self.drafts.get(row.id)
+        except AdapterError as exc:
+            raise e.drafts_unavailable() from exc
+        if doc is None:
+            return None  # the drafts expired (TTL): start afresh
+        try:
+            active = self.repo.reactivate(row.id, row.user_id)
+        except AlreadyExists:
+            return None
+        if active is None:
+            return None
+        # A write refreshes expires_at (and the cache): the resumed draft lives another 30 days.
+        _, doc = self._commit(active, lambda _doc, _stamp: ({}, {}))
+        return StartResult(d.session_view(active, doc), created=False, resumed=True)
+
+    def _load_or_repair(self, row: SessionRow) -> dict[str, Any]:
+        try:
+            return self._load(row)[0]
+        except e.Gone:
+            doc = d.new_document(row.id, row.workspace_id, row.user_id, self.clock.now())
+            try:
+                self.drafts.create(row.id, doc)
+            except AlreadyExists:
+                return self._load(row)[0]
+            except AdapterError as exc:
+                raise e.drafts_unavailable() from exc
+            self.cache.put(row.id, doc)
+            return doc
+
+    # --- read ----------------------------------------------------------------------------
+
+    def get(self, session_id: str, can_access: CanAccess) -> dict[str, Any]:
+        row = self._row(session_id, can_access)
+        return d.session_view(row, self._load(row)[0])
+
+    def read_document(self, session_id: str) -> tuple[SessionRow, dict[str, Any]]:
+        """The row and the current document, no access check (internal callers: the AI worker, finalize)."""
+        row = self.repo.get(session_id)
+        if row is None:
+            raise e.session_not_found()
+        return row, self._load(row)[0]
+
+    # --- save a step ---------------------------------------------------------------------
+
+    def save_step(self, session_id: str, number: int, body: Mapping[str, Any], can_access: CanAccess) -> dict[str, Any]:
+        """Validate, write durably (atomic version check), mirror, cache; ``{step, progress, saved_at}``."""
+        data, draft, version = _envelope(body)
+        row = self._row(session_id, can_access)
+        step_by_number(number)  # 404 step_not_found before anything else
+        if isinstance(data, dict):
+            size = payload_size(data)
+            if size > MAX_STEP_BYTES:
+                raise PayloadTooLarge(
+                    f"The step data is {size} bytes as JSON; a step may be at most {MAX_STEP_BYTES} bytes.",
+                    code="step_too_large",
+                    errors=[FieldError("data", f"must be at most {MAX_STEP_BYTES} bytes as JSON")],
+                )
+        result = validate_step(number, data, draft=draft)
+        if row.status != ACTIVE:
+            raise e.not_active(row.status)
+        status = d.COMPLETE if result.complete else d.DRAFT
+        missing = [m.as_dict() for m in result.missing]
+
+        def build(doc: dict[str, Any], stamp: str) -> tuple[dict[str, Any], dict[str, Any]]:
+            current = d.step_version(doc, number)
+            if version is not None and version != current:
+                raise _StaleVersion(version, current)
+            _check_document_size(doc, number, result.data)
+            updates = {
+                d.step_path(number, "status"): status,
+                d.step_path(number, "data"): result.data,
+                d.step_path(number, "version"): current + 1,
+                d.step_path(number, "updated_at"): stamp,
+                d.step_path(number, "errors"): missing,
+            }
+            return updates, {d.step_path(number, "version"): current or None}
+
+        _, doc = self._commit(row, build, step_save=True)
+        saved_at = d.step_entry(doc, number)["updated_at"]
+        return {
+            "step": d.step_view(doc, number),
+            "progress": d.progress_view(doc, d.last_saved(doc)),
+            "saved_at": saved_at,
+        }
+
+    # --- AI ----------------------------------------------------------------------------------
+
+    def request_ai(self, session_id: str, number: int, can_access: CanAccess, request_id: str) -> dict[str, Any]:
+        """Queue the step's AI task once: ``{status, task_id, step}`` (the in-flight one if any)."""
+        row = self._row(session_id, can_access)
+        step = step_by_number(number)
+        if step.ai_task is None:
+            raise Unprocessable(
+                f"Step {number} ({step.slug}) has no AI suggestion.",
+                code="no_ai_task",
+                errors=[FieldError("number", "this step has no AI task")],
+            )
+        if row.status != ACTIVE:
+            raise e.not_active(row.status)
+        previous: dict[str, Any] = {}
+
+        def build(doc: dict[str, Any], stamp: str) -> tuple[dict[str, Any], dict[str, Any]]:
+            state = dict(d.step_entry(doc, number).get("ai") or {})
+            if state.get("status") in ai.IN_FLIGHT:
+                raise _AlreadyQueued(state)
+            previous.clear()
+            previous.update(state)
+            requests = int(state.get("requests") or 0) + 1
+            name = ai.ai_task_name(row.id, number, requests)
+            updates = {d.step_path(number, "ai"): ai.queued_ai(name, requests, stamp)}
+            return updates, {d.step_path(number, "ai.requests"): state.get("requests")}
+
+        try:
+            _, doc = self._commit(row, build)
+        except _AlreadyQueued as queued:
+            return {"status": queued.state["status"], "task_id": queued.state.get("task_id"), "step": number}
+        task_id = str(d.step_entry(doc, number)["ai"]["task_id"])
+        payload: ai.AiTaskPayload = {
+            "session_id": row.id,
+            "workspace_id": row.workspace_id,
+            "step": number,
+            "request_id": request_id,
+            "task_id": task_id,
+        }
+        try:
+            self.tasks.enqueue(TaskRequest(queue=self.ai_queue, url=self.ai_url, payload=payload, name=task_id))
+        except AlreadyExists:
+            pass  # the same request's task exists already: that is the one
+        except AdapterError as exc:
+            self._undo_ai(row, number, task_id, previous)
+            raise e.tasks_unavailable() from exc
+        return {"status": ai.QUEUED, "task_id": task_id, "step": number}
+
+    def _undo_ai(self, row: SessionRow, number: int, task_id: str, previous: Mapping[str, Any]) -> None:
+        restored = {**ai.idle_ai(), **previous} if previous else ai.idle_ai()
+        restored["requests"] = int(str(task_id).rsplit("-r", 1)[-1])
+
+        def build(_doc: dict[str, Any], _stamp: str) -> tuple[dict[str, Any], dict[str, Any]]:
+            return {d.step_path(number, "ai"): restored}, {d.step_path(number, "ai.task_id"): task_id}
+
+        try:
+            self._commit(row, build)
+        except Exception:  # the 503 below matters more; the step shows queued until retried
+            log.warning("onboarding.ai_undo_failed", extra={"session_id": row.id, "step": number})
+
+    def record_ai(self, session_id: str, number: int, task_id: str, fields: Mapping[str, Any]) -> bool:
+        """The AI worker's write: set ``ai.<field>`` for the step when ``task_id`` is still
+        its current task.  False when the session is gone or a newer request superseded it."""
+        unknown = set(fields) - set(ai.PUBLIC_AI_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown ai fields: {sorted(unknown)}")
+        row = self.repo.get(session_id)
+        if row is None:
+            return False
+
+        def build(doc: dict[str, Any], _stamp: str) -> tuple[dict[str, Any], dict[str, Any]]:
+            if (d.step_entry(doc, number).get("ai") or {}).get("task_id") != task_id:
+                raise _Superseded
+            updates = {d.step_path(number, f"ai.{name}"): value for name, value in fields.items()}
+            return updates, {d.step_path(number, "ai.task_id"): task_id}
+
+        try:
+            self._commit(row, build)
+        except (_Superseded, e.Gone):
+            return False
+        return True
+
+    # --- maintenance -----------------------------------------------------------------------
+
+    def abandon_stale(self) -> dict[str, int]:
+        """The scheduler's sweep: ``{examined, abandoned}``."""
+        return abandon_stale_sessions(self.repo, self.clock).as_dict()
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _row(self, session_id: str, can_access: CanAccess) -> SessionRow:
+        """The session row when the caller may see it; 404 alike for unknown and foreign ones."""
+        if not _is_uuid(session_id):
+            raise e.session_not_found()
+        row = self.repo.get(session_id)
+        if row is None or not can_access(row.workspace_id):
+            raise e.session_not_found()
+        return row
+
+    def _fresh_enough(self, doc: Mapping[str, Any], row: SessionRow) -> bool:
+        if row.last_saved_at is None:
+            return True
+        try:
+            return d.parse_iso(str(doc["updated_at"])) >= row.last_saved_at
+        except (KeyError, ValueError):
+            return False
+
+    def _load(self, row: SessionRow) -> tuple[dict[str, Any], str]:
+        """(document, "cache" | "store"): the cached copy when it is fresh, else Firestore (refilling the cache)."""
+        cached = self.cache.get(row.id)
+        if cached is not None and self._fresh_enough(cached, row):
+            return cached, "cache"
+        try:
+            doc = self.drafts.get(row.id)
+        except Unavailable as exc:
+            if cached is not None:  # the best copy there is; reads stay up while Firestore is down
+                log.warning("onboarding.read_stale_cache", extra={"session_id": row.id})
+                return cached, "cache"
+            raise e.drafts_unavailable() from exc
+        except AdapterError as exc:
+            raise e.drafts_unavailable() from exc
+        if doc is None:
+            raise e.session_expired()
+        self.cache.put(row.id, doc)
+        return doc, "store"
+
+    def _reload(self, row: SessionRow) -> dict[str, Any]:
+        try:
+            doc = self.drafts.get(row.id)
+        except AdapterError as exc:
+            raise e.drafts_unavailable() from exc
+        if doc is None:
+            raise e.session_expired()
+        return doc
+
+    def _commit(
+        self, row: SessionRow, build: Builder, *, step_save: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Apply ``build``'s updates in one Firestore transaction, then mirror and cache.
+
+        ``build(doc, stamp)`` returns (dotted updates, expected values); it is re-run on a
+        fresh document when another write got in first.  Returns (before, after).
+        """
+        doc, source = self._load(row)
+        for _ in range(COMMIT_ATTEMPTS):
+            revision = d.next_revision(doc, self.clock.now())
+            stamp = d.iso(revision)
+            try:
+                updates, expect = build(doc, stamp)
+            except _StaleVersion as stale:
+                if source == "cache":  # decide a conflict on the durable copy only
+                    doc, source = self._reload(row), "store"
+                    continue
+                raise e.version_conflict(stale.sent, stale.current) from None
+            updates = {**updates, "updated_at": stamp, d.TTL_FIELD: d.iso(revision + d.DRAFT_TTL)}
+            expect = {**expect, "updated_at": doc["updated_at"]}
+            try:
+                after = self.drafts.update(row.id, updates, expect=expect)
+            except Rejected:
+                doc, source = self._reload(row), "store"
+                continue
+            except Missing as exc:
+                raise e.session_expired() from exc
+            except AdapterError as exc:
+                raise e.drafts_unavailable() from exc
+            self._mirror(row, doc, after, revision, step_save=step_save)
+            self.cache.put(row.id, after)
+            return doc, after
+        raise e.drafts_unavailable()
+
+    def _mirror(
+        self, row: SessionRow, before: Mapping[str, Any], after: Mapping[str, Any], revision: Any, *, step_save: bool
+    ) -> None:
+        """Postgres follows the durable write; if it is down the save still stands (the
+        document is the truth) and the next write catches the mirror up."""
+        try:
+            if step_save:
+                prog = d.progress_view(after, None)
+                self.repo.record_write(
+                    row.id,
+                    written_at=revision,
+                    steps_complete=int(prog["complete"]),
+                    percent=round(prog["complete"] * 100 / TOTAL_STEPS, 2),
+                    first_save_user=row.user_id if d.last_saved(before) is None else None,
+                )
+            else:
+                self.repo.record_write(row.id, written_at=revision)
+        except AdapterError as exc:
+            log.warning("onboarding.mirror_failed", extra={"session_id": row.id, "error": str(exc)})
+
+
+def _envelope(body: Mapping[str, Any]) -> tuple[Any, bool, int | None]:
+    errors: list[FieldError] = []
+    if "data" not in body:
+        errors.append(FieldError("data", "is required"))
+    draft = body.get("draft", False)
+    if not isinstance(draft, bool):
+        errors.append(FieldError("draft", "must be true or false"))
+    version = body.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
+        errors.append(FieldError("version", "must be a whole number >= 0"))
+    if errors:
+        raise Unprocessable("The request body is invalid.", code="validation_failed", errors=errors)
+    return body.get("data"), bool(draft), version
+
+
+def _check_document_size(doc: Mapping[str, Any], number: int, data: Mapping[str, Any]) -> None:
+    """Firestore's 1 MiB document limit, estimated as the JSON size with the step's data replaced."""
+    old = d.step_entry(doc, number).get("data")
+    size = payload_size(doc) - (payload_size(old) if old is not None else 0) + payload_size(data)
+    if size > MAX_DOCUMENT_BYTES:
+        raise PayloadTooLarge(
+            f"The session would hold {size} bytes; all steps together may hold at most {MAX_DOCUMENT_BYTES}.",
+            code="session_too_large",
+        )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True

@@ -1,0 +1,138 @@
+"""An in-memory ``OnboardingRepo`` (hand-written, not a mock) for the onboarding unit tests.
+
+It keeps the rules the database enforces: one active session per workspace
+(``AlreadyExists``), the session and ``onboarding_status`` transitions (a
+backward move raises ``Rejected`` as the trigger would), and ``last_saved_at``
+never moving backwards.  ``down = True`` makes every call ``Unavailable``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime
+
+from lib.errors import AlreadyExists, Rejected, Unavailable
+from lib.ports import Clock
+from lib.services.onboarding.ports import SessionRow, StaleSession
+from lib.testing.fakes import ManualClock
+
+# users.onboarding_status moves the trigger allows (same state is a no-op).
+_ALLOWED = {
+    "pending": {"payment_confirmed", "abandoned"},
+    "payment_confirmed": {"in_progress", "abandoned"},
+    "in_progress": {"completed", "abandoned"},
+    "abandoned": {"in_progress"},
+    "completed": set(),
+}
+
+
+class FakeOnboardingRepo:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or ManualClock()
+        self.down = False
+        self.rows: dict[str, SessionRow] = {}
+        self.percent: dict[str, float] = {}
+        self.user_status: dict[str, str] = {}  # user id -> onboarding_status (absent = pending)
+        self.paid_workspaces: set[str] = set()  # workspaces with an active subscription
+        self._lock = threading.RLock()
+
+    def _check(self) -> None:
+        if self.down:
+            raise Unavailable("simulated outage", "postgres")
+
+    def _move_user(self, user_id: str, to: str, *, only_from: set[str]) -> None:
+        current = self.user_status.get(user_id, "pending")
+        if current not in only_from or current == to:
+            return
+        if to not in _ALLOWED[current]:
+            raise Rejected(f"users: illegal onboarding_status transition {current} -> {to}", "postgres")
+        self.user_status[user_id] = to
+
+    def get(self, session_id: str) -> SessionRow | None:
+        with self._lock:
+            self._check()
+            return self.rows.get(session_id)
+
+    def latest_for_workspace(self, workspace_id: str) -> SessionRow | None:
+        with self._lock:
+            self._check()
+            rows = [r for r in self.rows.values() if r.workspace_id == workspace_id]
+            rows.sort(key=lambda r: (r.status == "active", r.created_at), reverse=True)
+            return rows[0] if rows else None
+
+    def may_start(self, workspace_id: str, user_id: str) -> bool:
+        with self._lock:
+            self._check()
+            return workspace_id in self.paid_workspaces or self.user_status.get(user_id, "pending") != "pending"
+
+    def create_active(self, session_id: str, workspace_id: str, user_id: str) -> SessionRow:
+        with self._lock:
+            self._check()
+            if any(r.workspace_id == workspace_id and r.status == "active" for r in self.rows.values()):
+                raise AlreadyExists("duplicate key", "postgres", constraint="onboarding_sessions_one_active_idx")
+            now = self.clock.now()
+            row = SessionRow(session_id, workspace_id, user_id, "active", 0, 23, None, now, now)
+            self.rows[session_id] = row
+            return row
+
+    def reactivate(self, session_id: str, user_id: str) -> SessionRow | None:
+        with self._lock:
+            self._check()
+            row = self.rows.get(session_id)
+            if row is None or row.status != "abandoned":
+                return None
+            if any(r.workspace_id == row.workspace_id and r.status == "active" for r in self.rows.values()):
+                raise AlreadyExists("duplicate key", "postgres")
+            row = replace(row, status="active", updated_at=self.clock.now())
+            self.rows[session_id] = row
+            self._move_user(user_id, "in_progress", only_from={"abandoned"})
+            return row
+
+    def record_write(
+        self,
+        session_id: str,
+        *,
+        written_at: datetime,
+        steps_complete: int | None = None,
+        percent: float | None = None,
+        first_save_user: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._check()
+            row = self.rows.get(session_id)
+            if row is not None and (row.last_saved_at is None or row.last_saved_at < written_at):
+                self.rows[session_id] = replace(
+                    row,
+                    last_saved_at=written_at,
+                    steps_complete=row.steps_complete if steps_complete is None else steps_complete,
+                    updated_at=self.clock.now(),
+                )
+                if percent is not None:
+                    self.percent[session_id] = percent
+            if first_save_user is not None:
+                self._move_user(first_save_user, "payment_confirmed", only_from={"pending"})
+                self._move_user(first_save_user, "in_progress", only_from={"payment_confirmed", "abandoned"})
+
+    def stale_active(self, older_than: datetime, limit: int) -> list[StaleSession]:
+        with self._lock:
+            self._check()
+            rows = [
+                r for r in self.rows.values() if r.status == "active" and (r.last_saved_at or r.created_at) < older_than
+            ]
+            return [StaleSession(r.id, r.workspace_id, r.user_id) for r in rows[:limit]]
+
+    def abandon(self, session_id: str, older_than: datetime) -> bool:
+        with self._lock:
+            self._check()
+            row = self.rows.get(session_id)
+            if row is None or row.status != "active" or (row.last_saved_at or row.created_at) >= older_than:
+                return False
+            self.rows[session_id] = replace(row, status="abandoned", updated_at=self.clock.now())
+            self._move_user(row.user_id, "abandoned", only_from={"payment_confirmed", "in_progress"})
+            return True
+
+    # test helper (not part of the port)
+    def finalize(self, session_id: str) -> None:
+        with self._lock:
+            self.rows[session_id] = replace(self.rows[session_id], status="finalized")
