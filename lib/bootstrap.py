@@ -161,7 +161,6 @@ class Container:
 
         return SuggestionRunner(self.onboarding, self.llm, SystemClock(), timeout_s=self.settings.ai_timeout_s)
 
-
     # --- BCM (issue 5, BCM SERVICES helper) -------------------------------------------
     @cached_property
     def bcm_cache(self) -> ManifestCache:
@@ -192,6 +191,7 @@ class Container:
             ),
             sessions=OnboardingStoreSessions(self.onboarding),
         )
+
 
 _lock = threading.Lock()
 _container: Container | None = None

@@ -1,26 +1,41 @@
 """bcm_rebuild: rebuild one workspace's BCM from its stored business_context (Cloud Tasks).
 
-Routes per API.md; the handlers answer 501 until issue 5 replaces their bodies.
+``POST /`` ``{job_id, workspace_id}`` with a Google OIDC token.  2xx
+acknowledges (done, nothing changed, a duplicate, or failed for good on the
+last attempt); 503 asks Cloud Tasks to retry.  Decisions live in
+``lib.services.bcm.rebuild``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import functions_framework
 from flask import Request, Response
 
-from lib.errors import NotImplementedYet
-from lib.http import RequestContext, Router
+from lib import bootstrap
+from lib.errors import FieldError, Unprocessable
+from lib.http import RequestContext, ResponseLike, Router
+from lib.services.bcm.deps import BcmDeps
+from lib.services.bcm.rebuild import run_rebuild
 
 router = Router("bcm_rebuild")
-PENDING = "bcm_rebuild lands with issue 5"
+
+
+def _deps(ctx: RequestContext) -> BcmDeps:
+    container = ctx.deps.container or bootstrap.container()
+    deps: BcmDeps = container.bcm
+    return deps
 
 
 @router.route("/", methods=["POST"], auth="internal", rate=None)
-def rebuild(ctx: RequestContext) -> dict[str, Any]:
-    """One rebuild job; de-duplicated by task name."""
-    raise NotImplementedYet(detail=PENDING)
+def rebuild(ctx: RequestContext) -> ResponseLike:
+    """One rebuild job; de-duplicated by task name, idempotent on the job's status."""
+    job_id = ctx.json().get("job_id")
+    if not isinstance(job_id, str) or not job_id:
+        raise Unprocessable("job_id is required.", errors=[FieldError("job_id", "is required")])
+    outcome = run_rebuild(job_id, attempt=ctx.task_retry_count, deps=_deps(ctx))
+    if outcome.retry:
+        return outcome.body(), 503, {"Retry-After": "1"}
+    return outcome.body()
 
 
 @functions_framework.http

@@ -1,26 +1,47 @@
 """finalize: aggregate the 23 steps into the business context and the BCM.
 
-Routes per API.md; the handlers answer 501 until issue 5 replaces their bodies.
+``POST /{session_id}`` (``Idempotency-Key`` optional) -> ``200 {business_context,
+manifest: {version, checksum, token_count}, onboarding_status}``; incomplete
+steps -> 422 listing each; a session of a workspace the caller is not a member
+of -> 404; finalizing again returns the same result.  Every decision lives in
+``lib.services.bcm.finalize``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import functions_framework
 from flask import Request, Response
 
-from lib.errors import NotImplementedYet
-from lib.http import RequestContext, Router
+from lib import bootstrap
+from lib.errors import NotFound
+from lib.http import RequestContext, ResponseLike, Router
+from lib.services.bcm.deps import BcmDeps
+from lib.services.bcm.finalize import CanAccess, finalize_session
 
 router = Router("finalize")
-PENDING = "finalize lands with issue 5"
+
+
+def _deps(ctx: RequestContext) -> BcmDeps:
+    container = ctx.deps.container or bootstrap.container()
+    deps: BcmDeps = container.bcm
+    return deps
+
+
+def _member_of(ctx: RequestContext) -> CanAccess:
+    def check(workspace_id: str) -> bool:
+        try:
+            ctx.workspace_id(workspace_id)
+        except NotFound:
+            return False
+        return True
+
+    return check
 
 
 @router.route("/<session_id>", methods=["POST"], auth="user", rate="write", idempotent=True)
-def finalize_session(ctx: RequestContext, session_id: str) -> dict[str, Any]:
+def finalize(ctx: RequestContext, session_id: str) -> ResponseLike:
     """Validate, reduce, persist, mark completed."""
-    raise NotImplementedYet(detail=PENDING)
+    return finalize_session(session_id, _member_of(ctx), deps=_deps(ctx))
 
 
 @functions_framework.http

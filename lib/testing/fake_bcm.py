@@ -1,0 +1,196 @@
+"""An in-memory ``BcmRepo`` (hand-written, not a mock) for the BCM unit tests.
+
+It keeps the rules the database enforces: one business_context per session
+(``AlreadyExists``), unique (workspace, version), at most one open job per
+(workspace, source checksum), jobs finishing once, and finalize serialised
+per session as the row lock does.  ``down = True`` makes every call
+``Unavailable``; ``sessions`` / ``user_status`` stand in for the
+onboarding_sessions and users rows finalize moves.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import replace
+
+from lib.errors import AlreadyExists, Rejected, Unavailable
+from lib.ports import Clock
+from lib.services.bcm.ports import (
+    OPEN_JOB_STATUSES,
+    Finalized,
+    FinalizeWrite,
+    Job,
+    JobStatus,
+    NewManifest,
+    StoredContext,
+    StoredManifest,
+    VersionDecider,
+)
+from lib.testing.fakes import ManualClock
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+class FakeBcmRepo:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or ManualClock()
+        self.down = False
+        self.contexts: dict[str, StoredContext] = {}
+        self.manifests: list[StoredManifest] = []
+        self.jobs: dict[str, Job] = {}
+        self.sessions: dict[str, tuple[str, str]] = {}  # session id -> (status, user id)
+        self.user_status: dict[str, str] = {}
+        self.finalize_calls = 0
+        self._lock = threading.RLock()
+
+    def _check(self) -> None:
+        if self.down:
+            raise Unavailable("simulated outage", "postgres")
+
+    # --- finalize -----------------------------------------------------------------------------
+    def finalize(self, write: FinalizeWrite, decide: VersionDecider) -> Finalized:
+        with self._lock:
+            self._check()
+            self.finalize_calls += 1
+            status, user = self.sessions.get(write.session_id, ("active", write.user_id))
+            if status == "finalized":
+                done = self.finalized(write.session_id)
+                if done is not None:
+                    return done
+            if status != "active":
+                raise Rejected("the session is not active", "postgres", status=status)
+            if any(c.session_id == write.session_id for c in self.contexts.values()):
+                raise AlreadyExists("duplicate key", "postgres", constraint="business_contexts_session_id_key")
+            context = StoredContext(
+                str(uuid.uuid4()),
+                write.workspace_id,
+                write.session_id,
+                dict(write.document),
+                write.document_checksum,
+                self.clock.now(),
+            )
+            current = self.current(write.workspace_id)
+            change = decide(current)
+            if change is None and current is not None:
+                manifest = current
+            else:
+                assert change is not None
+                new = NewManifest(change, write.checksum, write.token_count, write.manifest, "onboarding")
+                manifest = self._insert(write.workspace_id, new, context.id)
+            self.contexts[context.id] = context
+            self.sessions[write.session_id] = ("finalized", user)
+            self.user_status[user] = "completed"
+            return Finalized(context, manifest, "completed", created=True)
+
+    def finalized(self, session_id: str) -> Finalized | None:
+        with self._lock:
+            self._check()
+            context = next((c for c in self.contexts.values() if c.session_id == session_id), None)
+            if context is None:
+                return None
+            made = [m for m in self.manifests if m.business_context_id == context.id]
+            manifest = min(made, key=lambda m: _key(m.version)) if made else self.current(context.workspace_id)
+            if manifest is None:
+                return None
+            return Finalized(context, manifest, self.user_status.get(self.sessions[session_id][1], "completed"))
+
+    # --- manifests ------------------------------------------------------------------------------
+    def _insert(self, workspace_id: str, new: NewManifest, context_id: str | None) -> StoredManifest:
+        if any(m.workspace_id == workspace_id and m.version == new.version.version for m in self.manifests):
+            raise AlreadyExists("duplicate key", "postgres", constraint="bcm_manifests_workspace_id_version_key")
+        stored = StoredManifest(
+            workspace_id,
+            new.version.version,
+            new.checksum,
+            new.token_count,
+            dict(new.manifest),
+            new.source,
+            new.version.change,
+            self.clock.now(),
+            context_id,
+        )
+        self.manifests.append(stored)
+        return stored
+
+    def current(self, workspace_id: str) -> StoredManifest | None:
+        with self._lock:
+            self._check()
+            mine = [m for m in self.manifests if m.workspace_id == workspace_id]
+            return max(mine, key=lambda m: _key(m.version)) if mine else None
+
+    def history(self, workspace_id: str, limit: int) -> list[StoredManifest]:
+        with self._lock:
+            self._check()
+            mine = [m for m in self.manifests if m.workspace_id == workspace_id]
+            return sorted(mine, key=lambda m: _key(m.version), reverse=True)[:limit]
+
+    def latest_context(self, workspace_id: str) -> StoredContext | None:
+        with self._lock:
+            self._check()
+            mine = [c for c in self.contexts.values() if c.workspace_id == workspace_id]
+            return mine[-1] if mine else None
+
+    def add_version(self, workspace_id: str, new: NewManifest, *, context_id: str | None) -> StoredManifest:
+        with self._lock:
+            self._check()
+            return self._insert(workspace_id, new, context_id)
+
+    # --- jobs ---------------------------------------------------------------------------------
+    def open_job(
+        self, workspace_id: str, source_checksum: str, *, reason: str | None, requested_by: str | None
+    ) -> tuple[Job, bool]:
+        with self._lock:
+            self._check()
+            for job in self.jobs.values():
+                if (
+                    job.workspace_id == workspace_id
+                    and job.source_checksum == source_checksum
+                    and job.status in OPEN_JOB_STATUSES
+                ):
+                    return job, False
+            job = Job(str(uuid.uuid4()), workspace_id, "queued", source_checksum, reason, None, None, self.clock.now())
+            self.jobs[job.id] = job
+            return job, True
+
+    def job(self, job_id: str) -> Job | None:
+        with self._lock:
+            self._check()
+            return self.jobs.get(job_id)
+
+    def latest_job(self, workspace_id: str) -> Job | None:
+        with self._lock:
+            self._check()
+            mine = [j for j in self.jobs.values() if j.workspace_id == workspace_id]
+            return mine[-1] if mine else None
+
+    def start_job(self, job_id: str) -> Job | None:
+        with self._lock:
+            self._check()
+            job = self.jobs.get(job_id)
+            if job is None or job.status not in OPEN_JOB_STATUSES:
+                return None
+            job = replace(job, status="running", started_at=job.started_at or self.clock.now())
+            self.jobs[job_id] = job
+            return job
+
+    def finish_job(
+        self, job_id: str, status: JobStatus, *, error: str | None = None, result_version: str | None = None
+    ) -> None:
+        with self._lock:
+            self._check()
+            job = self.jobs.get(job_id)
+            if job is None or job.status not in OPEN_JOB_STATUSES:
+                return
+            self.jobs[job_id] = replace(
+                job, status=status, error=error, result_version=result_version, finished_at=self.clock.now()
+            )
+
+    def note_job_error(self, job_id: str, error: str) -> None:
+        with self._lock:
+            self._check()
+            job = self.jobs.get(job_id)
+            if job is not None and job.status in OPEN_JOB_STATUSES:
+                self.jobs[job_id] = replace(job, error=error)
