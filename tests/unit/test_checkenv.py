@@ -168,6 +168,9 @@ def test_google_services_without_credentials_or_emulator_are_skipped(
 ) -> None:
     # ADC from a key file that does not exist fails at once, with no metadata-server lookup.
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json")
+    # The session's service fixture exports emulator hosts; this case is about having none.
+    for name in ("FIRESTORE_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(Skipped, match="no GCP credentials"):
         probe(Settings(), 1.0)
 
