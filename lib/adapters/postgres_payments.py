@@ -15,12 +15,10 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from lib.domain.payments import TransitionKind, next_state, subscription_period
 from lib.ports import Database
 from lib.services.payments.ports import (
     COMPLETED,
-    EXPIRED,
-    FAILED,
-    OPEN_STATES,
     Activation,
     NewOrder,
     Order,
@@ -31,8 +29,6 @@ from lib.services.payments.ports import (
     WebhookEvent,
 )
 
-# Months a paid period lasts, per billing period (DOMAIN.md: monthly 1, annual 12).
-PERIOD_MONTHS = {"monthly": 1, "annual": 12}
 # Outbox kind and Resend idempotency-key prefix of the confirmation email.
 PAYMENT_CONFIRMED = "payment-confirmed"
 
@@ -218,9 +214,10 @@ class PostgresPayments:
             order = _order(row)
             if order is None:
                 return Activation("missing", None)
-            if order.state == COMPLETED:
+            step = next_state(order.state, COMPLETED)
+            if step.kind is TransitionKind.NOOP and order.state == COMPLETED:
                 return Activation("already_completed", order, self._get_subscription(conn, order.workspace_id))
-            if order.state in (FAILED, EXPIRED):
+            if step.kind is TransitionKind.REVIEW:
                 # Money arrived after we gave up: never dropped, never granted automatically.
                 row = conn.execute(
                     "update public.payment_transactions set state = 'NEEDS_REVIEW',"
@@ -229,7 +226,7 @@ class PostgresPayments:
                     (_jsonb(payment_details), order.id),
                 ).fetchone()
                 return Activation("needs_review", _order(row))
-            if order.state not in OPEN_STATES:
+            if step.kind is not TransitionKind.MOVE:
                 return Activation("ignored", order)  # REFUNDED / NEEDS_REVIEW: a person decides
 
             row = conn.execute(
@@ -239,29 +236,33 @@ class PostgresPayments:
                 (_jsonb(payment_details), order.id),
             ).fetchone()
             completed = _must_order(row)
-            months = PERIOD_MONTHS[order.billing_period]
-            # A renewal while active (end still ahead) extends from the current end;
-            # otherwise a new period starts now.
+            # The period is the domain's rule (subscription_period), computed on the database's clock
+            # with the subscription row locked: a renewal while active extends from the current end.
+            # The workspace row lock serialises grants of one workspace even before it has a subscription.
+            conn.execute("select 1 from public.workspaces where id = %s for update", (order.workspace_id,))
+            now = conn.execute("select now() as now").fetchone()["now"]
+            current = self._get_subscription(conn, order.workspace_id, lock=True)
+            running_end = current.current_period_end if current is not None and current.status == "active" else None
+            start, end = subscription_period(running_end, order.billing_period, now)
+            if current is not None and start != now:
+                start = current.current_period_start  # a renewal keeps the running subscription's start
             sub_row = conn.execute(
                 "insert into public.subscriptions as s"
                 " (workspace_id, plan_id, billing_period, status, current_period_start, current_period_end,"
                 "  last_transaction_id)"
-                " values (%(ws)s, %(plan)s, %(period)s, 'active', now(),"
-                "  now() + make_interval(months => %(m)s), %(tx)s)"
+                " values (%(ws)s, %(plan)s, %(period)s, 'active', %(start)s, %(end)s, %(tx)s)"
                 " on conflict (workspace_id) do update set"
                 "  plan_id = excluded.plan_id, billing_period = excluded.billing_period, status = 'active',"
-                "  current_period_start = case when s.status = 'active' and s.current_period_end > now()"
-                "    then s.current_period_start else now() end,"
-                "  current_period_end = case when s.status = 'active' and s.current_period_end > now()"
-                "    then s.current_period_end + make_interval(months => %(m)s)"
-                "    else now() + make_interval(months => %(m)s) end,"
+                "  current_period_start = excluded.current_period_start,"
+                "  current_period_end = excluded.current_period_end,"
                 "  last_transaction_id = excluded.last_transaction_id"
                 f" returning {_SUB_COLS}",
                 {
                     "ws": order.workspace_id,
                     "plan": order.plan_id,
                     "period": order.billing_period,
-                    "m": months,
+                    "start": start,
+                    "end": end,
                     "tx": order.id,
                 },
             ).fetchone()
@@ -448,4 +449,4 @@ class PostgresPayments:
                 )
 
 
-__all__ = ["PAYMENT_CONFIRMED", "PERIOD_MONTHS", "PostgresPayments"]
+__all__ = ["PAYMENT_CONFIRMED", "PostgresPayments"]

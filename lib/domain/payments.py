@@ -194,8 +194,9 @@ class Plan:
             purchasable=bool(row.get("purchasable")),
         )
 
-    def price(self, period: BillingPeriod) -> int | None:
-        return self.monthly_paise if period is BillingPeriod.MONTHLY else self.annual_paise
+    def price(self, period: BillingPeriod | str) -> int | None:
+        """The price for ``period``; a plain string is parsed (an unknown one raises ValueError)."""
+        return self.monthly_paise if BillingPeriod(period) is BillingPeriod.MONTHLY else self.annual_paise
 
 
 @dataclass(frozen=True)

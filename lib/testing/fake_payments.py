@@ -1,14 +1,14 @@
 """An in-memory ``PaymentsRepo`` for unit tests (hand-written, not a mock).
 
-It follows the same rules as ``PostgresPayments``: forward-only conditional
-transitions, one grant per order under a lock, the same period arithmetic,
+It follows the same rules as ``PostgresPayments``, taken from
+``lib.domain.payments`` (ALLOWED_TRANSITIONS, next_state, subscription_period):
+forward-only conditional transitions, one grant per order under a lock,
 outbox claims with a lease.  ``down = True`` makes every call raise
 ``Unavailable`` like a stopped database.
 """
 
 from __future__ import annotations
 
-import calendar
 import threading
 import uuid
 from collections.abc import Mapping
@@ -16,17 +16,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, TransitionKind, next_state, subscription_period
 from lib.errors import AlreadyExists, Rejected, Unavailable
 from lib.ports import Clock
 from lib.services.payments.ports import (
     COMPLETED,
     CREATED,
-    EXPIRED,
     FAILED,
     NEEDS_REVIEW,
     OPEN_STATES,
     PENDING,
-    REFUNDED,
     Activation,
     EmailMessage,
     GatewayStatus,
@@ -41,29 +40,12 @@ from lib.services.payments.ports import (
 )
 from lib.testing.fakes import ManualClock
 
-# The transitions the database trigger allows (002_payments.sql).
-ALLOWED = {
-    CREATED: {PENDING, FAILED, EXPIRED, COMPLETED},
-    PENDING: {COMPLETED, FAILED, EXPIRED},
-    COMPLETED: {REFUNDED},
-    FAILED: {NEEDS_REVIEW},
-    EXPIRED: {NEEDS_REVIEW},
-}
 SEEDED_PLANS = {
     "free": Plan("free", "Free", 0, 0, True),
     "starter": Plan("starter", "Starter", 99900, 999000, True),
     "growth": Plan("growth", "Growth", 249900, 2499000, True),
     "enterprise": Plan("enterprise", "Enterprise", None, None, False),
 }
-PERIOD_MONTHS = {"monthly": 1, "annual": 12}
-
-
-def add_months(at: datetime, months: int) -> datetime:
-    """Calendar months, clamped to the month's last day (as Postgres' interval arithmetic does)."""
-    total = at.month - 1 + months
-    year, month = at.year + total // 12, total % 12 + 1
-    day = min(at.day, calendar.monthrange(year, month)[1])
-    return at.replace(year=year, month=month, day=day)
 
 
 class FakePayments:
@@ -98,7 +80,7 @@ class FakePayments:
 
     def _set(self, order: Order, **changes: Any) -> Order:
         new_state = changes.get("state", order.state)
-        if new_state != order.state and new_state not in ALLOWED.get(order.state, set()):
+        if new_state != order.state and new_state not in ALLOWED_TRANSITIONS[PaymentState(order.state)]:
             raise Rejected(f"illegal state transition {order.state} -> {new_state}", "postgres")
         if new_state == COMPLETED and order.state != COMPLETED:
             changes.setdefault("completed_at", self._now())
@@ -212,26 +194,22 @@ class FakePayments:
             order = self.orders.get(merchant_order_id)
             if order is None:
                 return Activation("missing", None)
-            if order.state == COMPLETED:
+            step = next_state(order.state, COMPLETED)
+            if step.kind is TransitionKind.NOOP and order.state == COMPLETED:
                 return Activation("already_completed", order, self.subscriptions.get(order.workspace_id))
-            if order.state in (FAILED, EXPIRED):
+            if step.kind is TransitionKind.REVIEW:
                 self.details[merchant_order_id] = payment_details
                 return Activation("needs_review", self._set(order, state=NEEDS_REVIEW, last_checked_at=self._now()))
-            if order.state not in OPEN_STATES:
+            if step.kind is not TransitionKind.MOVE:
                 return Activation("ignored", order)
             self.details[merchant_order_id] = payment_details
             completed = self._set(order, state=COMPLETED, last_checked_at=self._now())
-            now, months = self._now(), PERIOD_MONTHS[order.billing_period]
+            now = self._now()
             current = self.subscriptions.get(order.workspace_id)
-            running = (
-                current is not None
-                and current.status == "active"
-                and (current.current_period_end is not None and current.current_period_end > now)
-            )
-            if running and current is not None and current.current_period_end is not None:
-                start, end = current.current_period_start, add_months(current.current_period_end, months)
-            else:
-                start, end = now, add_months(now, months)
+            running_end = current.current_period_end if current is not None and current.status == "active" else None
+            period_start, end = subscription_period(running_end, order.billing_period, now)
+            # A renewal keeps the running subscription's start; the end is the domain's.
+            start = current.current_period_start if current is not None and period_start != now else now
             sub = Subscription(order.workspace_id, order.plan_id, order.billing_period, "active", start, end)
             self.subscriptions[order.workspace_id] = sub
             user = self.users.get(order.user_id)
@@ -462,4 +440,4 @@ class FakeMailer:
             return message.idempotency_key
 
 
-__all__ = ["FakeGateway", "FakeMailer", "FakePayments", "add_months"]
+__all__ = ["FakeGateway", "FakeMailer", "FakePayments"]

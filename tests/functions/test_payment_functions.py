@@ -26,6 +26,7 @@ from lib import bootstrap
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments
 from lib.config import Settings
+from lib.domain.payments import webhook_authorization
 from lib.http import HttpDeps
 from lib.http.auth import SupabaseJwtVerifier
 from lib.http.idempotency import PostgresIdempotencyStore
@@ -37,7 +38,7 @@ from lib.local.devserver import load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
 from lib.local.services import ServiceSet
 from lib.logs import configure_logging
-from lib.services.payments.common import PaymentConfig, PaymentDeps, SystemClock, expected_webhook_header
+from lib.services.payments.common import PaymentConfig, PaymentDeps, SystemClock
 from lib.testing.fake_payments import FakeGateway, FakeMailer
 from lib.testing.fakes import FakeKeyValue, FakeTaskQueue
 
@@ -47,7 +48,7 @@ SECRET = "functions-test-secret-that-is-long-enough-for-hs256"
 AUDIENCE = "http://functions.test"
 INVOKER = "tasks-invoker@bcm-test.iam.gserviceaccount.com"
 HOOK_USER, HOOK_PASS = "hookuser", "hookpass123"
-HEADER = expected_webhook_header(HOOK_USER, HOOK_PASS)
+HEADER = webhook_authorization(HOOK_USER, HOOK_PASS)
 PAYMENT_FUNCTIONS = ("initiate_payment", "payment_status", "payment_webhook", "payment_reconcile", "maintenance")
 # Concurrent deliveries of one webhook (the number).
 DELIVERIES = 50
@@ -229,7 +230,7 @@ def test_idempotency_key_same_body_same_order_other_body_422(env: Env) -> None:
     ("body", "code"),
     [
         ({"plan": "platinum", "billing_period": "monthly"}, "unknown_plan"),
-        ({"plan": "starter", "billing_period": "weekly"}, "validation_failed"),
+        ({"plan": "starter", "billing_period": "weekly"}, "unknown_billing_period"),
         ({"plan": "enterprise", "billing_period": "annual"}, "plan_not_purchasable"),
     ],
 )

@@ -12,6 +12,7 @@ import pytest
 
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments
+from lib.domain.payments import parse_period
 from lib.errors import AlreadyExists
 from lib.local.services import ServiceSet
 from lib.services.payments.ports import NewOrder, WebhookEvent
@@ -50,7 +51,7 @@ def sign_up(db: PostgresDatabase, name: str = "Ada") -> tuple[str, str]:
 
 def new_order(repo: PostgresPayments, user: str, ws: str, plan: str = "starter", period: str = "monthly") -> str:
     mid = f"ord_{uuid.uuid4().hex}"
-    price = repo.get_plan(plan).price(period)  # type: ignore[union-attr]
+    price = repo.get_plan(plan).price(parse_period(period))  # type: ignore[union-attr]
     assert price is not None
     repo.create_order(NewOrder(mid, ws, user, plan, period, price))
     return mid
@@ -66,12 +67,12 @@ def scalar(db: PostgresDatabase, query: str, *params: Any) -> Any:
 def test_plans_are_seeded(repo: PostgresPayments) -> None:
     starter = repo.get_plan("starter")
     assert starter is not None
-    assert starter.price("monthly") == 99900
-    assert starter.price("annual") == 999000
+    assert starter.price(parse_period("monthly")) == 99900
+    assert starter.price(parse_period("annual")) == 999000
     enterprise = repo.get_plan("enterprise")
     assert enterprise is not None
     assert not enterprise.purchasable
-    assert enterprise.price("monthly") is None
+    assert enterprise.price(parse_period("monthly")) is None
     assert repo.get_plan("nope") is None
 
 

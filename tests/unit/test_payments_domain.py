@@ -357,3 +357,11 @@ def test_is_expired() -> None:
     assert not is_expired(None, expire_at)
     assert not is_expired(expire_at, expire_at + timedelta(seconds=EXPIRY_GRACE_S))
     assert is_expired(expire_at, expire_at + timedelta(seconds=EXPIRY_GRACE_S + 1))
+
+
+def test_plan_price_accepts_the_plain_period_string() -> None:
+    plan = Plan(id="starter", name="Starter", monthly_paise=99_900, annual_paise=999_000, purchasable=True)
+    assert plan.price("monthly") == 99_900
+    assert plan.price("annual") == 999_000
+    with pytest.raises(ValueError):
+        plan.price("weekly")

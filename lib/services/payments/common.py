@@ -1,5 +1,9 @@
-"""What every payment service shares: its dependencies, the reconciliation
-ladder, webhook header checking and the one place a gateway status is applied.
+"""What every payment service shares: its dependencies, scheduling the
+reconciliation ladder and the one place a gateway status is applied.
+
+The rules themselves (order ids, the webhook header, the ladder, the state
+machine, subscription periods) live once, in ``lib.domain.payments``; this
+module applies them and re-exports the two the services import from here.
 
 A PhonePe status is the only thing that moves money state here: webhooks,
 reconciliation and ``payment_status`` all end in ``apply_gateway_status``.
@@ -8,23 +12,29 @@ reconciliation and ``payment_status`` all end in ``apply_gateway_status``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lib.config import Settings
+from lib.domain.payments import (
+    ALLOWED_TRANSITIONS,
+    PaymentState,
+    TransitionKind,
+    is_expired,
+    new_merchant_order_id,
+    next_check_delay,
+    next_state,
+    parse_state,
+    webhook_authorization_ok,
+)
 from lib.errors import AdapterError, AlreadyExists
 from lib.logs import BoundLogger, get_logger
 from lib.ports import Clock, KeyValue, TaskQueue, TaskRequest
 from lib.services.payments.emails import confirmed_subject, message_for
 from lib.services.payments.ports import (
-    COMPLETED,
     CREATED,
     FAILED,
     OPEN_STATES,
-    PENDING,
     GatewayStatus,
     Mailer,
     Order,
@@ -35,15 +45,8 @@ from lib.services.payments.ports import (
 
 PROVIDER = "phonepe"
 
-# PHONEPE.md's ladder: first check ~20 s after pay, then every 3 s for 30 s,
-# every 6 s for 60 s, every 10 s for 60 s, every 30 s for 60 s, then every minute.
-_LADDER: tuple[int, ...] = (20,) + (3,) * 10 + (6,) * 10 + (10,) * 6 + (30,) * 2
-# After the ladder: one check a minute until a final state or the order's expiry.
-LADDER_TAIL_S = 60
 # An order whose row is not (yet) visible is retried this many ladder steps, then given up (logged).
 MAX_UNKNOWN_ORDER_STEPS = 12
-# PhonePe's clock and ours may differ; an order counts as expired this long after expireAt.
-EXPIRY_GRACE_S = 60
 # A CREATED order PhonePe has never heard of this long after creation: the pay never arrived.
 CREATED_GIVE_UP_S = 120
 # Outbox: how long a claimed email is reserved for its sender before another relay may take it.
@@ -53,36 +56,25 @@ OUTBOX_MAX_ATTEMPTS = 8
 # Outbox: first retry after 60 s, doubling, at most an hour.
 OUTBOX_BACKOFF_BASE_S = 60
 OUTBOX_BACKOFF_MAX_S = 3600
+# A last check after the ladder said "stop" while the order is still open (it then settles as expired).
+FINAL_CHECK_DELAY_S = 1.0
 
 log = get_logger("lib.services.payments")
-
-
-def ladder_delay(step: int) -> int:
-    """Seconds to wait before reconciliation step ``step`` (0 = the first check after pay)."""
-    return _LADDER[step] if 0 <= step < len(_LADDER) else LADDER_TAIL_S
 
 
 def outbox_backoff(attempts: int) -> int:
     return int(min(OUTBOX_BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), OUTBOX_BACKOFF_MAX_S))
 
 
-def new_merchant_order_id() -> str:
-    """Unique, <= 63 chars of [A-Za-z0-9_-] (PhonePe's rule): 'ord_' + 32 hex."""
-    return f"ord_{secrets.token_hex(16)}"
+def sources_of(to_state: PaymentState) -> tuple[str, ...]:
+    """The states an order may move to ``to_state`` from (``ALLOWED_TRANSITIONS``, the trigger's
+    edges): the ``from_states`` of a conditional update."""
+    return tuple(sorted(s.value for s, targets in ALLOWED_TRANSITIONS.items() if to_state in targets))
 
 
-def expected_webhook_header(username: str, password: str) -> str:
-    """PhonePe sends lowercase hex sha256 of 'username:password'."""
-    return hashlib.sha256(f"{username}:{password}".encode()).hexdigest()
-
-
-def webhook_authorization_ok(header: str | None, username: str, password: str) -> bool:
-    """Constant-time comparison of the Authorization header; anything else (missing,
-    prefixed, other case) fails."""
-    if not header:
-        return False
-    expected = expected_webhook_header(username, password)
-    return hmac.compare_digest(header.encode("utf-8", "replace"), expected.encode())
+def until_expiry_s(expire_at: datetime | None, now: datetime) -> float | None:
+    """Seconds until ``expire_at`` (negative once passed; None when unknown), for the ladder."""
+    return None if expire_at is None else (expire_at - now).total_seconds()
 
 
 class SystemClock:
@@ -132,16 +124,36 @@ class PaymentDeps:
 
 
 def schedule_reconcile(
-    deps: PaymentDeps, merchant_order_id: str, *, step: int, chain: str, delay_s: float | None = None
+    deps: PaymentDeps,
+    merchant_order_id: str,
+    *,
+    step: int,
+    chain: str,
+    elapsed_s: float = 0.0,
+    expire_at: datetime | None = None,
+    delay_s: float | None = None,
 ) -> bool:
     """Queue one reconciliation step (named, so a repeat is a no-op); False when the queue is down
-    (the maintenance sweep picks up every open order it has not heard about)."""
+    (the maintenance sweep picks up every open order it has not heard about).
+
+    ``elapsed_s`` is where the order stands on PhonePe's ladder (seconds after pay, counted in
+    ladder time, not wall time); the delay is ``next_check_delay`` unless ``delay_s`` is given.
+    The task carries the ladder position it will run at, so each run knows the next delay."""
+    if delay_s is None:
+        delay_s = next_check_delay(elapsed_s, until_expiry_s=until_expiry_s(expire_at, deps.clock.now()))
+        if delay_s is None:
+            delay_s = FINAL_CHECK_DELAY_S
     task = TaskRequest(
         queue=deps.config.queue,
         url=deps.config.reconcile_url,
-        payload={"merchant_order_id": merchant_order_id, "step": step, "chain": chain},
+        payload={
+            "merchant_order_id": merchant_order_id,
+            "step": step,
+            "chain": chain,
+            "elapsed_s": round(elapsed_s + delay_s, 3),
+        },
         name=f"reconcile-{merchant_order_id}-{chain}-{step}",
-        delay_s=ladder_delay(step) if delay_s is None else delay_s,
+        delay_s=delay_s,
     )
     try:
         deps.tasks.enqueue(task)
@@ -155,11 +167,6 @@ def schedule_reconcile(
     return True
 
 
-def _expired(order: Order, status: GatewayStatus, now: datetime) -> bool:
-    expire_at = status.expire_at or order.expires_at
-    return expire_at is not None and (now - expire_at).total_seconds() > EXPIRY_GRACE_S
-
-
 @dataclass(frozen=True)
 class Applied:
     """What applying one gateway status did to an order."""
@@ -170,7 +177,7 @@ class Applied:
 
 
 def apply_gateway_status(deps: PaymentDeps, order: Order, status: GatewayStatus) -> Applied:
-    """Confirm a PhonePe status against our row, then move the state machine.
+    """Confirm a PhonePe status against our row, then move the state machine (``next_state``).
 
     Nothing is granted unless PhonePe says COMPLETED for exactly our amount and,
     when PhonePe echoes the owner in ``metaInfo.udf1``, for our workspace."""
@@ -179,7 +186,9 @@ def apply_gateway_status(deps: PaymentDeps, order: Order, status: GatewayStatus)
     now = deps.clock.now()
     if not status.found:
         if order.state == CREATED and (now - order.created_at).total_seconds() > CREATED_GIVE_UP_S:
-            failed = deps.repo.transition(mid, FAILED, from_states=(CREATED,), error_code="ORDER_NOT_AT_GATEWAY")
+            failed = deps.repo.transition(
+                mid, FAILED, from_states=sources_of(PaymentState.FAILED), error_code="ORDER_NOT_AT_GATEWAY"
+            )
             return Applied("failed", failed or deps.repo.get_order(mid))
         deps.repo.touch_checked(mid)
         return Applied("not_found", order)
@@ -195,10 +204,13 @@ def apply_gateway_status(deps: PaymentDeps, order: Order, status: GatewayStatus)
         bound.error("payment owner differs from the order; not granted", extra={"gateway_owner": str(owner)})
         deps.repo.transition(mid, order.state, from_states=(order.state,), error_code="OWNER_MISMATCH")
         return Applied("owner_mismatch", order)
-    if status.state == COMPLETED:
+    reported = parse_state(status.state)
+    step = next_state(order.state, status.state)
+    if reported is PaymentState.COMPLETED:
         if status.amount_paise is None:
             bound.error("COMPLETED status without an amount; not granted")
             return Applied("amount_missing", order)
+        # The repo re-applies next_state under the row lock: of concurrent callers exactly one grants.
         plan = deps.repo.get_plan(order.plan_id)
         activation = deps.repo.activate(
             mid,
@@ -213,20 +225,25 @@ def apply_gateway_status(deps: PaymentDeps, order: Order, status: GatewayStatus)
         elif activation.granted:
             bound.info("payment completed; subscription granted", extra={"plan": order.plan_id})
         return Applied(activation.outcome, activation.order, activation.outbox_id)
-    if status.state == FAILED:
+    if reported is PaymentState.FAILED and step.kind is TransitionKind.MOVE:
         failed = deps.repo.transition(
             mid,
             FAILED,
-            from_states=OPEN_STATES,
+            from_states=sources_of(PaymentState.FAILED),
             error_code=status.error_code or "FAILED",
             payment_details=status.payment_details,
         )
         return Applied("failed", failed or deps.repo.get_order(mid))
+    if reported is PaymentState.FAILED:
+        # Already FAILED (a repeat), or FAILED after another final state: never backwards.
+        return Applied("failed" if step.kind is TransitionKind.NOOP else "ignored", order)
     # PENDING (or an unknown state, read leniently as "not final yet").
-    if _expired(order, status, now):
-        expired = deps.repo.transition(mid, "EXPIRED", from_states=OPEN_STATES, error_code="EXPIRED")
+    if order.state in OPEN_STATES and is_expired(status.expire_at or order.expires_at, now):
+        expired = deps.repo.transition(
+            mid, PaymentState.EXPIRED, from_states=sources_of(PaymentState.EXPIRED), error_code="EXPIRED"
+        )
         return Applied("expired", expired or deps.repo.get_order(mid))
-    if order.state == CREATED and status.state == PENDING:
+    if step.kind is TransitionKind.MOVE and step.to is PaymentState.PENDING:
         # Our pay call timed out but reached PhonePe: the order exists there.
         pending = deps.repo.mark_pending(mid, phonepe_order_id=None, checkout_url=None, expires_at=status.expire_at)
         if pending is not None:
@@ -264,3 +281,20 @@ def send_claimed(deps: PaymentDeps, row: OutboxEmail) -> bool:
         # Sent but not marked: the retry carries the same idempotency key, so no second email.
         deps.log.warning("email sent but not marked", extra={"outbox_id": row.id, "error": str(exc)})
     return True
+
+
+__all__ = [
+    "PROVIDER",
+    "Applied",
+    "PaymentConfig",
+    "PaymentDeps",
+    "SystemClock",
+    "apply_gateway_status",
+    "deliver_email",
+    "new_merchant_order_id",
+    "schedule_reconcile",
+    "send_claimed",
+    "sources_of",
+    "until_expiry_s",
+    "webhook_authorization_ok",
+]

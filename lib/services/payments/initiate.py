@@ -11,15 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lib.errors import AdapterError, FieldError, ServiceUnavailable, Unprocessable
-from lib.services.payments.common import PaymentDeps, new_merchant_order_id, schedule_reconcile
+from lib.domain.payments import UnknownPlan, new_merchant_order_id, quote
+from lib.errors import AdapterError, FieldError, ServiceUnavailable
+from lib.services.payments.common import PaymentDeps, schedule_reconcile
 from lib.services.payments.ports import CREATED, FAILED, NewOrder, Order
 
-PERIODS = ("monthly", "annual")
 # What a 503 tells the client to wait before retrying the checkout.
 GATEWAY_RETRY_AFTER_S = 30
-# Where enterprise buyers are sent (not purchasable online).
-SALES_CONTACT = "sales@example.com"
 
 
 @dataclass(frozen=True)
@@ -49,30 +47,20 @@ def _order_json(order: Order) -> dict[str, Any]:
 
 
 def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[str, Any], int]:
-    errors: list[FieldError] = []
     if not isinstance(cmd.plan, str) or not cmd.plan:
-        errors.append(FieldError("plan", "required: one of free, starter, growth"))
-    if cmd.billing_period not in PERIODS:
-        errors.append(FieldError("billing_period", "must be monthly or annual"))
-    if errors:
-        raise Unprocessable("The checkout request is invalid.", errors=errors)
+        raise UnknownPlan("Unknown plan.", errors=[FieldError("plan", "required: one of free, starter, growth")])
+    period = cmd.billing_period if isinstance(cmd.billing_period, str) else ""
     plan = deps.repo.get_plan(cmd.plan)
-    if plan is None:
-        raise Unprocessable("Unknown plan.", errors=[FieldError("plan", "unknown plan")], code="unknown_plan")
-    price = plan.price(cmd.billing_period)
-    if not plan.purchasable or price is None:
-        raise Unprocessable(
-            f"The {plan.name} plan is not sold online; contact {SALES_CONTACT}.",
-            errors=[FieldError("plan", f"not purchasable online; contact {SALES_CONTACT}")],
-            code="plan_not_purchasable",
-            extra={"contact": SALES_CONTACT},
-        )
-    if price == 0:
-        subscription = deps.repo.activate_free(cmd.workspace_id, cmd.user_id, cmd.billing_period)
-        return {"state": "COMPLETED", "plan": plan.id, "subscription": subscription.as_json()}, 200
+    # The domain's pricing rule: unknown plan or period, or no online price, is a 422.
+    priced = quote({plan.id: plan} if plan else {}, cmd.plan, period)
+    billing = priced.billing_period.value
+    if not priced.needs_checkout:
+        subscription = deps.repo.activate_free(cmd.workspace_id, cmd.user_id, billing)
+        return {"state": "COMPLETED", "plan": priced.plan_id, "subscription": subscription.as_json()}, 200
 
-    mid = new_merchant_order_id()
-    order = deps.repo.create_order(NewOrder(mid, cmd.workspace_id, cmd.user_id, plan.id, cmd.billing_period, price))
+    price = priced.amount_paise
+    mid = new_merchant_order_id(deps.clock.now())
+    order = deps.repo.create_order(NewOrder(mid, cmd.workspace_id, cmd.user_id, priced.plan_id, billing, price))
     schedule_reconcile(deps, mid, step=0, chain="pay")
     try:
         paid = deps.gateway.pay(
@@ -80,7 +68,7 @@ def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[s
             amount_paise=price,
             redirect_url=f"{deps.config.frontend_url}/billing/return?order={mid}",
             expire_after_s=deps.config.order_expire_s,
-            meta_info={"udf1": cmd.workspace_id, "udf2": cmd.user_id, "udf3": f"{plan.id}:{cmd.billing_period}"},
+            meta_info={"udf1": cmd.workspace_id, "udf2": cmd.user_id, "udf3": f"{priced.plan_id}:{billing}"},
         )
     except AdapterError as exc:
         bound = deps.log.bind(merchant_order_id=mid)

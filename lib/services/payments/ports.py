@@ -3,7 +3,8 @@
 ``PaymentsRepo`` is the payments slice of Postgres (``PostgresPayments``,
 ``lib.testing.fake_payments.FakePayments``); ``PaymentGateway`` is PhonePe
 (``lib.adapters.phonepe`` behind ``PhonePeGateway``); ``Mailer`` is Resend.
-Values are frozen dataclasses so a service never holds a live DB row.
+Values are frozen dataclasses so a service never holds a live DB row.  States and
+``Plan`` come from ``lib.domain.payments`` (the one definition of the rules).
 """
 
 from __future__ import annotations
@@ -13,32 +14,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-# Order states (DOMAIN.md); the database's trigger enforces the transitions.
-CREATED = "CREATED"
-PENDING = "PENDING"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
-EXPIRED = "EXPIRED"
-REFUNDED = "REFUNDED"
-NEEDS_REVIEW = "NEEDS_REVIEW"
-OPEN_STATES = (CREATED, PENDING)
-FINAL_STATES = (COMPLETED, FAILED, EXPIRED, REFUNDED, NEEDS_REVIEW)
+from lib.domain.payments import FINAL_STATES as DOMAIN_FINAL_STATES
+from lib.domain.payments import OPEN_STATES as DOMAIN_OPEN_STATES
+from lib.domain.payments import PaymentState, Plan
 
-BillingPeriod = Literal["monthly", "annual"]
+# Order states and plans are the domain's (lib.domain.payments): one definition, re-exported here
+# so the services and adapters compare rows (plain strings) against the same StrEnum members.
+CREATED = PaymentState.CREATED
+PENDING = PaymentState.PENDING
+COMPLETED = PaymentState.COMPLETED
+FAILED = PaymentState.FAILED
+EXPIRED = PaymentState.EXPIRED
+REFUNDED = PaymentState.REFUNDED
+NEEDS_REVIEW = PaymentState.NEEDS_REVIEW
+# Plain strings (not enum members) so they bind as text in SQL arrays.
+OPEN_STATES: tuple[str, ...] = tuple(sorted(s.value for s in DOMAIN_OPEN_STATES))
+FINAL_STATES: tuple[str, ...] = tuple(sorted(s.value for s in DOMAIN_FINAL_STATES))
+
 ActivationOutcome = Literal["granted", "already_completed", "needs_review", "ignored", "missing"]
-
-
-@dataclass(frozen=True)
-class Plan:
-    id: str
-    name: str
-    monthly_paise: int | None
-    annual_paise: int | None
-    purchasable: bool
-
-    def price(self, period: str) -> int | None:
-        """Paise for one period, or None when the plan has no online price (enterprise)."""
-        return self.monthly_paise if period == "monthly" else self.annual_paise
 
 
 @dataclass(frozen=True)
@@ -271,3 +264,31 @@ class Mailer(Protocol):
     def send(self, message: EmailMessage) -> str:
         """Send; returns the provider's message id."""
         ...
+
+
+__all__ = [
+    "COMPLETED",
+    "CREATED",
+    "EXPIRED",
+    "FAILED",
+    "FINAL_STATES",
+    "NEEDS_REVIEW",
+    "OPEN_STATES",
+    "PENDING",
+    "REFUNDED",
+    "Activation",
+    "ActivationOutcome",
+    "EmailMessage",
+    "GatewayStatus",
+    "Mailer",
+    "NewOrder",
+    "Order",
+    "OutboxEmail",
+    "PayResult",
+    "PaymentGateway",
+    "PaymentsRepo",
+    "Plan",
+    "RecordedEvent",
+    "Subscription",
+    "WebhookEvent",
+]

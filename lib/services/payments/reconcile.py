@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lib.domain.payments import LADDER_PHASES
 from lib.errors import AdapterError, BadRequest
 from lib.services.payments.common import (
     MAX_UNKNOWN_ORDER_STEPS,
@@ -30,22 +31,31 @@ SWEEP_STALE_AFTER_S = 300
 SWEEP_BATCH = 200
 # Emails sent per sweep run.
 OUTBOX_BATCH = 50
-# Ladder step a swept order restarts at (the once-a-minute tail).
-SWEEP_STEP = 29
+# Ladder position a swept order restarts at: the end of the phases, i.e. the once-a-minute tail.
+SWEEP_ELAPSED_S = LADDER_PHASES[-1][0]
+# Step number of a swept order's first task (names the task; any number past the pay chain's).
+SWEEP_STEP = 1000
 
 
 @dataclass(frozen=True)
 class ReconcileCommand:
+    """One ladder step; ``elapsed_s`` is the ladder position this run stands at (seconds after pay
+    in ladder time; None for a task queued before it was carried: then wall time since creation)."""
+
     merchant_order_id: str
     step: int = 0
     chain: str = "pay"
+    elapsed_s: float | None = None
 
 
 def parse_reconcile(body: dict[str, Any]) -> ReconcileCommand:
     mid, step, chain = body.get("merchant_order_id"), body.get("step", 0), body.get("chain", "pay")
+    elapsed = body.get("elapsed_s")
     if not isinstance(mid, str) or not mid or not isinstance(step, int) or step < 0 or not isinstance(chain, str):
         raise BadRequest("merchant_order_id (string) and step (int >= 0) are required.", code="bad_task")
-    return ReconcileCommand(mid, step, chain)
+    if elapsed is not None and (isinstance(elapsed, bool) or not isinstance(elapsed, int | float) or elapsed < 0):
+        raise BadRequest("elapsed_s must be a number >= 0.", code="bad_task")
+    return ReconcileCommand(mid, step, chain, None if elapsed is None else float(elapsed))
 
 
 def reconcile_order(cmd: ReconcileCommand, *, deps: PaymentDeps) -> dict[str, Any]:
@@ -53,9 +63,12 @@ def reconcile_order(cmd: ReconcileCommand, *, deps: PaymentDeps) -> dict[str, An
     a PhonePe outage just moves on to the next step."""
     mid = cmd.merchant_order_id
     order = deps.repo.get_order(mid)
+    elapsed = cmd.elapsed_s
+    if elapsed is None:
+        elapsed = (deps.clock.now() - order.created_at).total_seconds() if order is not None else 0.0
     if order is None:
         if cmd.step < MAX_UNKNOWN_ORDER_STEPS:
-            schedule_reconcile(deps, mid, step=cmd.step + 1, chain=cmd.chain)
+            schedule_reconcile(deps, mid, step=cmd.step + 1, chain=cmd.chain, elapsed_s=elapsed)
             return {"merchant_order_id": mid, "state": None, "outcome": "order_unknown", "next_step": cmd.step + 1}
         deps.log.error("reconciliation gave up on an order that never appeared", extra={"merchant_order_id": mid})
         return {"merchant_order_id": mid, "state": None, "outcome": "order_unknown", "next_step": None}
@@ -68,7 +81,7 @@ def reconcile_order(cmd: ReconcileCommand, *, deps: PaymentDeps) -> dict[str, An
         if not exc.retryable:
             raise
         deps.log.warning("status check failed; next ladder step", extra={"merchant_order_id": mid, "error": str(exc)})
-        schedule_reconcile(deps, mid, step=cmd.step + 1, chain=cmd.chain)
+        schedule_reconcile(deps, mid, step=cmd.step + 1, chain=cmd.chain, elapsed_s=elapsed, expire_at=order.expires_at)
         return {
             "merchant_order_id": mid,
             "state": order.state,
@@ -78,9 +91,17 @@ def reconcile_order(cmd: ReconcileCommand, *, deps: PaymentDeps) -> dict[str, An
     applied = apply_gateway_status(deps, order, status)
     if applied.outbox_id:
         deliver_email(deps, applied.outbox_id)
-    state = applied.order.state if applied.order else order.state
+    current = applied.order or order
+    state = current.state
     if state in OPEN_STATES:
-        schedule_reconcile(deps, mid, step=cmd.step + 1, chain=cmd.chain)
+        schedule_reconcile(
+            deps,
+            mid,
+            step=cmd.step + 1,
+            chain=cmd.chain,
+            elapsed_s=elapsed,
+            expire_at=status.expire_at or current.expires_at,
+        )
         return {"merchant_order_id": mid, "state": state, "outcome": applied.outcome, "next_step": cmd.step + 1}
     deps.repo.finish_order_events(PROVIDER, mid, outcome=f"reconciled:{applied.outcome}")
     return {"merchant_order_id": mid, "state": state, "outcome": applied.outcome, "next_step": None}
@@ -93,7 +114,9 @@ def sweep_stale_orders(*, deps: PaymentDeps, older_than_s: int = SWEEP_STALE_AFT
     queued = sum(
         1
         for o in stale
-        if schedule_reconcile(deps, o.merchant_order_id, step=SWEEP_STEP, chain=f"sweep{minute}", delay_s=0)
+        if schedule_reconcile(
+            deps, o.merchant_order_id, step=SWEEP_STEP, chain=f"sweep{minute}", elapsed_s=SWEEP_ELAPSED_S, delay_s=0
+        )
     )
     return {"stale": len(stale), "queued": queued}
 

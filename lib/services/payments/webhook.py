@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lib.domain.payments import ORDER_EVENTS, parse_event
 from lib.errors import AdapterError, BadRequest, ServiceUnavailable, Unauthorized
 from lib.services.payments.common import (
     PROVIDER,
@@ -33,7 +34,6 @@ from lib.services.payments.ports import WebhookEvent
 UNKNOWN_ORDER_RECHECK_S = 5
 # Raw bodies kept for inspection are cut to this many characters.
 MAX_STORED_RAW = 16_384
-ORDER_EVENTS = frozenset({"checkout.order.completed", "checkout.order.failed"})
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def _process(raw: bytes, deps: PaymentDeps) -> dict[str, Any]:
     recorded = deps.repo.record_webhook_event(WebhookEvent(PROVIDER, key, event, mid, payload, raw_text, True))
     if recorded.processed:
         return {"received": True, "duplicate": True}
-    if event not in ORDER_EVENTS or mid is None:
+    if parse_event(event) not in ORDER_EVENTS or mid is None:
         # Refund events and unknown kinds are kept in the ledger; nothing here acts on them yet.
         deps.repo.finish_webhook_event(PROVIDER, key, outcome="ignored")
         return {"received": True}

@@ -10,14 +10,11 @@ from typing import Any
 
 import pytest
 
+from lib.domain import payments as domain
+from lib.domain.payments import add_months, next_check_delay, webhook_authorization
 from lib.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
-from lib.services.payments.common import (
-    PaymentConfig,
-    PaymentDeps,
-    expected_webhook_header,
-    ladder_delay,
-    webhook_authorization_ok,
-)
+from lib.services.payments import common
+from lib.services.payments.common import PaymentConfig, PaymentDeps, webhook_authorization_ok
 from lib.services.payments.emails import render_confirmed, rupees
 from lib.services.payments.initiate import InitiateCommand, initiate_payment
 from lib.services.payments.ports import GatewayStatus
@@ -30,11 +27,11 @@ from lib.services.payments.reconcile import (
 )
 from lib.services.payments.status import StatusQuery, get_payment_status
 from lib.services.payments.webhook import WebhookCommand, apply_webhook
-from lib.testing.fake_payments import FakeGateway, FakeMailer, FakePayments, add_months
+from lib.testing.fake_payments import FakeGateway, FakeMailer, FakePayments
 from lib.testing.fakes import FakeKeyValue, FakeTaskQueue, ManualClock
 
 USER, PASSWORD = "hookuser", "hookpass123"
-HEADER = expected_webhook_header(USER, PASSWORD)
+HEADER = webhook_authorization(USER, PASSWORD)
 
 
 @dataclass
@@ -89,8 +86,10 @@ def test_initiate_prices_from_plans_and_schedules_reconciliation(world: World) -
     assert world.gateway.orders[body["merchant_order_id"]]["amount"] == 2499000
     (task,) = world.tasks.tasks
     assert task.url == "http://fn.local/payment_reconcile/"
-    assert task.payload == {"merchant_order_id": body["merchant_order_id"], "step": 0, "chain": "pay"}
+    assert task.payload == {"merchant_order_id": body["merchant_order_id"], "step": 0, "chain": "pay", "elapsed_s": 20}
     assert task.delay_s == 20
+    assert body["merchant_order_id"].startswith("ord_")
+    assert domain.is_valid_merchant_id(body["merchant_order_id"])
 
 
 @pytest.mark.parametrize(
@@ -176,8 +175,33 @@ def test_bad_header_is_401_and_records_nothing(world: World, header: str | None)
 
 
 def test_header_check_is_exact() -> None:
-    assert webhook_authorization_ok(expected_webhook_header("u", "p"), "u", "p")
-    assert not webhook_authorization_ok(expected_webhook_header("u", "q"), "u", "p")
+    assert webhook_authorization_ok(webhook_authorization("u", "p"), "u", "p")
+    assert not webhook_authorization_ok(webhook_authorization("u", "q"), "u", "p")
+    assert not webhook_authorization_ok(webhook_authorization("u", "p").upper(), "u", "p")
+
+
+def test_upper_cased_valid_header_is_401_and_nothing_recorded(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.complete(mid)
+    assert HEADER.upper() != HEADER  # the digest has letters, so the case really differs
+    with pytest.raises(Unauthorized):
+        world.webhook(mid, header=HEADER.upper())
+    assert world.repo.events == {}
+    assert world.repo.orders[mid].state == "PENDING"
+    assert world.repo.subscriptions == {}
+    assert world.gateway.calls["order_status"] == 0
+
+
+def test_one_implementation_of_each_rule() -> None:
+    """The services and the fake use the domain's functions, not copies."""
+    assert common.webhook_authorization_ok is domain.webhook_authorization_ok
+    assert common.new_merchant_order_id is domain.new_merchant_order_id
+    for name in ("ladder_delay", "expected_webhook_header", "EXPIRY_GRACE_S", "LADDER_TAIL_S"):
+        assert not hasattr(common, name), name
+    import lib.testing.fake_payments as fake
+
+    for name in ("ALLOWED", "add_months", "PERIOD_MONTHS"):
+        assert not hasattr(fake, name), name
 
 
 def test_malformed_body_with_valid_header_is_400_and_recorded(world: World) -> None:
@@ -260,12 +284,13 @@ def test_phonepe_down_during_webhook_is_503_and_retry_applies(world: World) -> N
 
 def test_dropped_webhook_reconciliation_completes(world: World) -> None:
     mid = world.initiate()["merchant_order_id"]
-    out = reconcile_order(ReconcileCommand(mid, 0), deps=world.deps)
+    out = reconcile_order(ReconcileCommand(mid, 0, elapsed_s=20), deps=world.deps)
     assert out["state"] == "PENDING"
     assert out["next_step"] == 1
-    assert world.tasks.tasks[-1].delay_s == ladder_delay(1) == 3
+    assert world.tasks.tasks[-1].delay_s == next_check_delay(20) == 3
+    assert world.tasks.tasks[-1].payload["elapsed_s"] == 23
     world.gateway.complete(mid)
-    out = reconcile_order(ReconcileCommand(mid, 1), deps=world.deps)
+    out = reconcile_order(ReconcileCommand(mid, 1, elapsed_s=23), deps=world.deps)
     assert out["state"] == "COMPLETED"
     assert out["next_step"] is None
     assert len(world.mailer.sent) == 1
@@ -286,14 +311,28 @@ def test_reconcile_finds_the_order_that_appeared_later(world: World) -> None:
     assert first["next_step"] == 1
 
 
-def test_ladder_shape() -> None:
-    delays = [ladder_delay(i) for i in range(40)]
-    assert delays[0] == 20
-    assert delays[1:11] == [3] * 10
-    assert delays[11:21] == [6] * 10
-    assert delays[21:27] == [10] * 6
-    assert delays[27:29] == [30] * 2
-    assert set(delays[29:]) == {60}
+def test_reconcile_follows_the_domain_ladder(world: World) -> None:
+    """Running every task the chain queues walks exactly ``reconciliation_delays`` (PHONEPE.md's ladder)."""
+    world.initiate()
+    delays: list[float] = []
+    task = world.tasks.tasks[-1]
+    while len(delays) < 40:
+        delays.append(task.delay_s or 0)
+        world.clock.advance(task.delay_s or 0)
+        before = len(world.tasks.tasks)
+        out = reconcile_order(parse_reconcile(dict(task.payload)), deps=world.deps)
+        if out["next_step"] is None or len(world.tasks.tasks) == before:
+            break
+        task = world.tasks.tasks[-1]
+    assert delays == domain.reconciliation_delays(1200)[: len(delays)]
+    assert delays[:3] == [20, 3, 3]
+
+
+def test_reconcile_without_elapsed_uses_time_since_creation(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.clock.advance(60)
+    reconcile_order(ReconcileCommand(mid, 3), deps=world.deps)
+    assert world.tasks.tasks[-1].delay_s == next_check_delay(60) == 6
 
 
 def test_parse_reconcile_rejects_garbage() -> None:
