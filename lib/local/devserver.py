@@ -266,6 +266,11 @@ def build_suite(
     """
     ensure_dev_routes(settings)
     container = bootstrap.Container(settings)
+    if "firestore" in services.missing:
+        # No emulator on this machine: an in-memory document store, lost on exit (the banner says so).
+        from lib.testing.fakes import FakeDocuments
+
+        container.documents = FakeDocuments()
     bootstrap.install(container)
     oidc = LocalOidcSigner.load_or_create(local_dir / "oidc" / "signer.pem") if local_dir else LocalOidcSigner()
     invoker = settings.tasks_invoker_email
