@@ -52,6 +52,11 @@ class Documents(Protocol):
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
 
+    def get_with_version(self, collection: str, doc_id: str) -> tuple[dict[str, Any], str] | None:
+        """The document and an opaque version token (Firestore: its ``update_time``) that
+        changes with every write; None when absent."""
+        ...
+
     def set(self, collection: str, doc_id: str, data: Mapping[str, Any], *, merge: bool = False) -> None: ...
 
     def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
@@ -69,6 +74,13 @@ class Documents(Protocol):
         """Transactionally apply dotted-path ``updates`` when every ``expect`` path
         currently holds the given value; returns the new document.  Raises
         ``Missing`` when absent and ``Rejected`` (details: ``path``) on mismatch."""
+        ...
+
+    def update_if_unchanged(self, collection: str, doc_id: str, updates: Mapping[str, Any], *, version: str) -> str:
+        """Apply dotted-path ``updates`` in one write when the document is still at
+        ``version`` (from ``get_with_version`` or an earlier call); returns the new
+        version.  ``Rejected`` (details: ``path="update_time"``) when it was written or
+        deleted since: re-read and decide again."""
         ...
 
     def delete(self, collection: str, doc_id: str) -> None: ...

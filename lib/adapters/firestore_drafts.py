@@ -5,6 +5,11 @@ service works with ISO-8601 strings; here ``expires_at`` becomes a real
 timestamp on the way in (Firestore's TTL policy only acts on timestamp
 fields) and an ISO string again on the way out, so a document read back from
 Firestore equals the one read from the cache.
+
+A save is one ``update`` RPC with an ``update_time`` precondition
+(``update_unchanged``): the new document is computed here from the one the
+caller read at that version, which the precondition guarantees is still the
+stored one.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from lib.errors import Unavailable
+from lib.adapters.dotted import apply_updates
 from lib.ports import Documents
 
 COLLECTION = "onboarding_drafts"
@@ -52,12 +57,16 @@ class FirestoreDrafts:
         doc = self._docs.get(self._collection, session_id)
         return None if doc is None else _from_store(doc)
 
+    def get_versioned(self, session_id: str) -> tuple[dict[str, Any], str] | None:
+        found = self._docs.get_with_version(self._collection, session_id)
+        return None if found is None else (_from_store(found[0]), found[1])
+
     def update(self, session_id: str, updates: Mapping[str, Any], *, expect: Mapping[str, Any]) -> dict[str, Any]:
-        try:
-            doc = self._docs.update_if(self._collection, session_id, _to_store(updates), expect=expect)
-        except ValueError as exc:
-            # google-cloud-firestore: when BeginTransaction itself fails (server down), the
-            # SDK's rollback raises "The transaction has no transaction ID" instead of the
-            # RPC error; nothing was written, so it is an outage like any other.
-            raise Unavailable(f"transaction could not begin: {exc}", "firestore") from exc
+        doc = self._docs.update_if(self._collection, session_id, _to_store(updates), expect=expect)
         return _from_store(doc)
+
+    def update_unchanged(
+        self, session_id: str, base: Mapping[str, Any], updates: Mapping[str, Any], *, version: str
+    ) -> tuple[dict[str, Any], str]:
+        new_version = self._docs.update_if_unchanged(self._collection, session_id, _to_store(updates), version=version)
+        return apply_updates(base, updates), new_version

@@ -17,6 +17,14 @@ from lib.services.onboarding.ports import SessionRow, StaleSession
 _COLUMNS = "id, workspace_id, user_id, status, steps_complete, steps_total, last_saved_at, created_at, updated_at"
 
 
+# Progress comes from the newest document only: an older write landing late changes nothing.
+_RECORD_WRITE = (
+    "update public.onboarding_sessions set last_saved_at = %(at)s,"
+    " steps_complete = coalesce(%(complete)s, steps_complete), percent = coalesce(%(percent)s, percent)"
+    " where id = %(id)s and (last_saved_at is null or last_saved_at < %(at)s)"
+)
+
+
 def _row(row: dict[str, Any] | None) -> SessionRow | None:
     if row is None:
         return None
@@ -102,27 +110,27 @@ class PostgresOnboarding:
         percent: float | None = None,
         first_save_user: str | None = None,
     ) -> None:
+        params = {"id": session_id, "at": written_at, "complete": steps_complete, "percent": percent}
+        if first_save_user is None:
+            # Every save but the first: one statement on an autocommit connection (no BEGIN/COMMIT
+            # round trips on the hot path).
+            with self._db.connection() as conn:
+                conn.execute(_RECORD_WRITE, params)
+            return
         with self._db.transaction() as conn:
-            # Progress comes from the newest document only: an older write landing late changes nothing.
+            conn.execute(_RECORD_WRITE, params)
+            # Forward only: pending -> payment_confirmed (a paid or free workspace let them
+            # start) -> in_progress; abandoned -> in_progress.  Finished users stay put.
             conn.execute(
-                "update public.onboarding_sessions set last_saved_at = %(at)s,"
-                " steps_complete = coalesce(%(complete)s, steps_complete), percent = coalesce(%(percent)s, percent)"
-                " where id = %(id)s and (last_saved_at is null or last_saved_at < %(at)s)",
-                {"id": session_id, "at": written_at, "complete": steps_complete, "percent": percent},
+                "update public.users set onboarding_status = 'payment_confirmed'"
+                " where id = %s and onboarding_status = 'pending'",
+                (first_save_user,),
             )
-            if first_save_user is not None:
-                # Forward only: pending -> payment_confirmed (a paid or free workspace let them
-                # start) -> in_progress; abandoned -> in_progress.  Finished users stay put.
-                conn.execute(
-                    "update public.users set onboarding_status = 'payment_confirmed'"
-                    " where id = %s and onboarding_status = 'pending'",
-                    (first_save_user,),
-                )
-                conn.execute(
-                    "update public.users set onboarding_status = 'in_progress'"
-                    " where id = %s and onboarding_status in ('payment_confirmed', 'abandoned')",
-                    (first_save_user,),
-                )
+            conn.execute(
+                "update public.users set onboarding_status = 'in_progress'"
+                " where id = %s and onboarding_status in ('payment_confirmed', 'abandoned')",
+                (first_save_user,),
+            )
 
     def stale_active(self, older_than: datetime, limit: int) -> list[StaleSession]:
         with self._db.connection() as conn:

@@ -1,10 +1,14 @@
 """The hot onboarding session cache on Redis (``SessionCache``).
 
-One key per session holding the whole document as JSON, with a 7-day TTL
-refreshed on every write.  The cache is an accelerator, never a source of
-truth: every error is swallowed (logged) and reads as a miss, and after a
-failure Redis is skipped for a few seconds so a stopped server does not add
-its timeout to every save and read (``OnboardingService`` detects stale
+One key per session holding ``{"doc": <the whole document>, "version": <its
+Firestore update_time or null>}`` as JSON, with a 7-day TTL refreshed on every
+write (a bare document, the earlier format, reads as one without a version).
+The version lets the next save write without reading Firestore first.
+
+The cache is an accelerator, never a source of truth: every error is
+swallowed (logged) and reads as a miss, and after a failure Redis is skipped
+for a few seconds so a stopped server does not add its timeout to every save
+and read (``OnboardingService`` detects stale
 copies, so skipped writes cannot serve old data later).
 """
 
@@ -27,6 +31,7 @@ KEY_PREFIX = "onb:session:"
 SESSION_TTL_S = 7 * 24 * 3600
 # After a Redis error, go straight to Firestore for this long before trying Redis again.
 BREAKER_OPEN_S = 5.0
+_DOC, _VERSION = "doc", "version"  # the two fields of a cached entry
 
 
 def session_key(session_id: str) -> str:
@@ -61,6 +66,10 @@ class RedisSessionCache:
         log.warning("onboarding.cache_unavailable", extra={"op": op, "error": str(exc)})
 
     def get(self, session_id: str) -> dict[str, Any] | None:
+        found = self.get_versioned(session_id)
+        return None if found is None else found[0]
+
+    def get_versioned(self, session_id: str) -> tuple[dict[str, Any], str | None] | None:
         if self._skipping():
             return None
         try:
@@ -74,12 +83,17 @@ class RedisSessionCache:
             value = json.loads(raw)
         except ValueError:
             return None
-        return value if isinstance(value, dict) else None
+        if not isinstance(value, dict):
+            return None
+        doc, version = value.get(_DOC), value.get(_VERSION)
+        if isinstance(doc, dict):
+            return doc, version if isinstance(version, str) else None
+        return value, None  # a bare document (the earlier format)
 
-    def put(self, session_id: str, doc: Mapping[str, Any]) -> bool:
+    def put(self, session_id: str, doc: Mapping[str, Any], version: str | None = None) -> bool:
         if self._skipping():
             return False
-        raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+        raw = json.dumps({_DOC: doc, _VERSION: version}, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             self._kv.set(session_key(session_id), raw, ttl_s=self._ttl)
         except AdapterError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -195,6 +196,11 @@ def _matches(doc: Mapping[str, Any], field_path: str, op: str, value: Any) -> bo
         return False
 
 
+def _fake_version(n: int) -> str:
+    """The fake's version token: opaque to callers, like Firestore's update_time."""
+    return f"v{n}"
+
+
 class FakeDocuments(_Switchable):
     """``Documents`` in memory: collections of deep-copied dicts."""
 
@@ -203,32 +209,55 @@ class FakeDocuments(_Switchable):
     def __init__(self) -> None:
         super().__init__()
         self._data: dict[str, dict[str, dict[str, Any]]] = {}
+        # Every write stamps the document with the next number, as Firestore stamps update_time.
+        self._versions: dict[tuple[str, str], int] = {}
+        self._writes = 0
+        self.calls: Counter[str] = Counter()  # calls per method: tests count round trips with it
+
+    def _called(self, method: str) -> None:
+        self.calls[method] += 1
+        self._check()
 
     def _coll(self, collection: str) -> dict[str, dict[str, Any]]:
         return self._data.setdefault(collection, {})
 
+    def _stamp(self, collection: str, doc_id: str) -> str:
+        self._writes += 1
+        self._versions[(collection, doc_id)] = self._writes
+        return _fake_version(self._writes)
+
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         with self._lock:
-            self._check()
+            self._called("get")
             doc = self._coll(collection).get(doc_id)
             return copy.deepcopy(doc) if doc is not None else None
 
+    def get_with_version(self, collection: str, doc_id: str) -> tuple[dict[str, Any], str] | None:
+        with self._lock:
+            self._called("get_with_version")
+            doc = self._coll(collection).get(doc_id)
+            if doc is None:
+                return None
+            return copy.deepcopy(doc), _fake_version(self._versions[(collection, doc_id)])
+
     def set(self, collection: str, doc_id: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
         with self._lock:
-            self._check()
+            self._called("set")
             coll = self._coll(collection)
             if merge and doc_id in coll:
                 coll[doc_id] = deep_merge(coll[doc_id], data)
             else:
                 coll[doc_id] = copy.deepcopy(dict(data))
+            self._stamp(collection, doc_id)
 
     def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
         with self._lock:
-            self._check()
+            self._called("create")
             coll = self._coll(collection)
             if doc_id in coll:
                 raise AlreadyExists(f"{collection}/{doc_id} exists", self.service)
             coll[doc_id] = copy.deepcopy(dict(data))
+            self._stamp(collection, doc_id)
 
     def update_if(
         self,
@@ -239,7 +268,7 @@ class FakeDocuments(_Switchable):
         expect: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         with self._lock:
-            self._check()
+            self._called("update_if")
             coll = self._coll(collection)
             current = coll.get(doc_id)
             if current is None:
@@ -248,18 +277,30 @@ class FakeDocuments(_Switchable):
             if bad is not None:
                 raise Rejected(f"{collection}/{doc_id}: {bad} changed", self.service, path=bad)
             coll[doc_id] = apply_updates(current, updates)
+            self._stamp(collection, doc_id)
             return copy.deepcopy(coll[doc_id])
+
+    def update_if_unchanged(self, collection: str, doc_id: str, updates: Mapping[str, Any], *, version: str) -> str:
+        with self._lock:
+            self._called("update_if_unchanged")
+            coll = self._coll(collection)
+            current = coll.get(doc_id)
+            if current is None or _fake_version(self._versions[(collection, doc_id)]) != version:
+                raise Rejected(f"{collection}/{doc_id} changed since {version}", self.service, path="update_time")
+            coll[doc_id] = apply_updates(current, updates)
+            return self._stamp(collection, doc_id)
 
     def delete(self, collection: str, doc_id: str) -> None:
         with self._lock:
-            self._check()
+            self._called("delete")
             self._coll(collection).pop(doc_id, None)
+            self._versions.pop((collection, doc_id), None)
 
     def query(
         self, collection: str, *, where: list[tuple[str, str, Any]], limit: int = 100
     ) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:
-            self._check()
+            self._called("query")
             filters = []
             for field_path, op, value in where:
                 name = normalize_operator(op)
@@ -277,7 +318,7 @@ class FakeDocuments(_Switchable):
 
     def ping(self) -> None:
         with self._lock:
-            self._check()
+            self._called("ping")
 
 
 # --- Blobs -----------------------------------------------------------------------

@@ -157,6 +157,59 @@ def test_docs_update_if(docs: Docs) -> None:
     assert s.update_if(c, "sess", {"steps.s02": {"status": "draft"}})["steps"]["s02"] == {"status": "draft"}
 
 
+def test_docs_versions_and_update_if_unchanged(docs: Docs) -> None:
+    s, c = docs.store, docs.coll
+    assert s.get_with_version(c, "v") is None
+    s.create(c, "v", {"n": 1, "steps": {}})
+    found = s.get_with_version(c, "v")
+    assert found is not None
+    doc, v1 = found
+    assert doc == {"n": 1, "steps": {}}
+    assert s.get_with_version(c, "v") == (doc, v1)  # reading does not move the version
+
+    v2 = s.update_if_unchanged(c, "v", {"n": 2, "steps.s01.status": "draft"}, version=v1)
+    assert v2 != v1
+    assert s.get_with_version(c, "v") == ({"n": 2, "steps": {"s01": {"status": "draft"}}}, v2)
+
+    with pytest.raises(Rejected) as err:  # someone wrote since v1: nothing is written
+        s.update_if_unchanged(c, "v", {"n": 99}, version=v1)
+    assert err.value.details == {"path": "update_time"}
+    assert s.get(c, "v") == {"n": 2, "steps": {"s01": {"status": "draft"}}}
+
+    s.set(c, "v", {"n": 3}, merge=True)  # every kind of write moves the version
+    after_set = s.get_with_version(c, "v")
+    assert after_set is not None
+    assert after_set[1] not in (v1, v2)
+    with pytest.raises(Rejected):
+        s.update_if_unchanged(c, "v", {"n": 4}, version=v2)
+    s.update_if(c, "v", {"n": 4}, expect={"n": 3})
+    with pytest.raises(Rejected):
+        s.update_if_unchanged(c, "v", {"n": 5}, version=after_set[1])
+
+    latest = s.get_with_version(c, "v")
+    assert latest is not None
+    s.delete(c, "v")
+    with pytest.raises(Rejected):  # deleted since: the same "read again" answer
+        s.update_if_unchanged(c, "v", {"n": 6}, version=latest[1])
+    assert s.get(c, "v") is None
+
+
+def test_docs_update_if_unchanged_lets_exactly_one_of_two_racers_win(docs: Docs) -> None:
+    s, c = docs.store, docs.coll
+    s.create(c, "race", {"steps": {}})
+    found = s.get_with_version(c, "race")
+    assert found is not None
+    outcomes = []
+    for writer in ("a", "b"):  # both read the same version, then write in turn
+        try:
+            s.update_if_unchanged(c, "race", {f"steps.{writer}": True}, version=found[1])
+            outcomes.append(writer)
+        except Rejected:
+            outcomes.append("rejected")
+    assert outcomes == ["a", "rejected"]
+    assert s.get(c, "race") == {"steps": {"a": True}}
+
+
 def test_docs_query(docs: Docs) -> None:
     s, c = docs.store, docs.coll
     s.set(c, "b", {"status": "active", "age": 5})

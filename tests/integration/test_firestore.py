@@ -1,11 +1,13 @@
 """FirestoreDocuments against the Firestore emulator: the transaction in
-``update_if`` under contention, nested paths, and an unreachable emulator."""
+``update_if`` under contention, nested paths, and an unreachable emulator
+(every call, the transaction's own RPCs included, gives up within its budget)."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
+from typing import Any
 
 import pytest
 
@@ -67,3 +69,41 @@ def test_explicit_emulator_host_wins_and_unreachable_is_unavailable() -> None:
     with pytest.raises(Unavailable):
         docs.get("c", "d")
     assert time.monotonic() - start < 5
+
+
+SOME_VERSION = "2026-01-01T00:00:00.000001Z"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda d: d.update_if("c", "d", {"a": 1}, expect={"a": 0}), id="update_if"),
+        pytest.param(lambda d: d.update_if_unchanged("c", "d", {"a": 1}, version=SOME_VERSION), id="if_unchanged"),
+        pytest.param(lambda d: d.get_with_version("c", "d"), id="get_with_version"),
+    ],
+)
+def test_unreachable_emulator_every_call_is_unavailable_within_its_budget(call: Any) -> None:
+    """The transaction's BeginTransaction used the SDK's one-minute default retry and then
+    surfaced as a bare ValueError; now it is ``Unavailable`` within the adapter's budget."""
+    docs = FirestoreDocuments("bcm-test", emulator_host=f"127.0.0.1:{free_port()}", timeout_s=0.5, retry_budget_s=1)
+    start = time.monotonic()
+    with pytest.raises(Unavailable) as err:
+        call(docs)
+    assert time.monotonic() - start < 5
+    assert err.value.retryable
+
+
+@pytest.mark.services
+def test_update_if_unchanged_keeps_nanosecond_versions(docs: FirestoreDocuments) -> None:
+    """The version is the server's update_time to the nanosecond: a chain of one-RPC writes,
+    each on the version the previous one returned, never trips its own precondition."""
+    coll = f"chain-{uuid.uuid4().hex}"
+    docs.create(coll, "d", {"n": 0})
+    found = docs.get_with_version(coll, "d")
+    assert found is not None
+    version = found[1]
+    for n in range(1, 6):
+        version = docs.update_if_unchanged(coll, "d", {"n": n}, version=version)
+    assert docs.get_with_version(coll, "d") == ({"n": 5}, version)
+    with pytest.raises(Rejected):
+        docs.update_if_unchanged(coll, "d", {"n": 6}, version="not a timestamp")

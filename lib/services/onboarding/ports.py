@@ -104,19 +104,38 @@ class DraftStore(Protocol):
 
     def get(self, session_id: str) -> dict[str, Any] | None: ...
 
+    def get_versioned(self, session_id: str) -> tuple[dict[str, Any], str] | None:
+        """The document and its store version (Firestore ``update_time``), or None when gone."""
+        ...
+
     def update(self, session_id: str, updates: Mapping[str, Any], *, expect: Mapping[str, Any]) -> dict[str, Any]:
         """Atomically apply dotted-path ``updates`` when every ``expect`` path holds its
         value; the new document.  ``Rejected`` (details ``path``) on a mismatch,
         ``Missing`` when gone, ``Unavailable`` when the store is down."""
         ...
 
+    def update_unchanged(
+        self, session_id: str, base: Mapping[str, Any], updates: Mapping[str, Any], *, version: str
+    ) -> tuple[dict[str, Any], str]:
+        """Apply dotted-path ``updates`` in ONE write when the stored document is still at
+        ``version``, ``base`` being that document (from ``get_versioned``, the cache or
+        the previous call); (the new document, its version).  ``Rejected`` when it was
+        written or deleted since (read again), ``Unavailable`` when the store is down."""
+        ...
+
 
 class SessionCache(Protocol):
-    """Best effort: never raises; a miss and an outage look the same to the caller."""
+    """Best effort: never raises; a miss and an outage look the same to the caller.
+
+    Each copy may carry the store version it was read or written at (None when
+    unknown), so the next save can be one conditional write without a read.
+    """
 
     def get(self, session_id: str) -> dict[str, Any] | None: ...
 
-    def put(self, session_id: str, doc: Mapping[str, Any]) -> bool: ...
+    def get_versioned(self, session_id: str) -> tuple[dict[str, Any], str | None] | None: ...
+
+    def put(self, session_id: str, doc: Mapping[str, Any], version: str | None = None) -> bool: ...
 
     def drop(self, session_id: str) -> bool: ...
 

@@ -11,10 +11,14 @@ document's new ``updated_at``.  So a copy left behind while Redis was
 unreachable, or written late by a slower instance, is never served: the
 cache can be lost, stale or down without losing or hiding a save.
 
-Every write is one Firestore transaction (``update_if``) that checks the
-document's ``updated_at`` (its revision) and, for a step save, the step's
-``version``: a stale client version answers 409, a concurrent write to another
-step is re-read and retried.
+Every write is ONE Firestore ``update`` with the precondition "the document is
+still at the ``update_time`` I built this write from" (``update_unchanged``).
+The cache keeps that version next to its copy, so a save with a warm cache
+reads nothing from Firestore.  The step ``version`` is checked on that copy; a
+concurrent write anywhere in the document fails the precondition, and the save
+re-reads the durable document (with its version) and decides again: a stale
+client version answers 409 on the durable copy only, a write to another step
+is retried on top of it.
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ MAX_DOCUMENT_BYTES = 1_000_000
 MAX_SAVE_BODY = 2 * MAX_STEP_BYTES
 
 CanAccess = Callable[[str], bool]
-Builder = Callable[[dict[str, Any], str], tuple[dict[str, Any], dict[str, Any]]]
+# build(document, stamp) -> the dotted-path updates of one write, decided on that document.
+Builder = Callable[[dict[str, Any], str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ class OnboardingService:
         if active is None:
             return None
         # A write refreshes expires_at (and the cache): the resumed draft lives another 30 days.
-        _, doc = self._commit(active, lambda _doc, _stamp: ({}, {}))
+        _, doc = self._commit(active, lambda _doc, _stamp: {})
         return StartResult(d.session_view(active, doc), created=False, resumed=True)
 
     def _load_or_repair(self, row: SessionRow) -> dict[str, Any]:
@@ -211,19 +216,18 @@ class OnboardingService:
         status = d.COMPLETE if result.complete else d.DRAFT
         missing = [m.as_dict() for m in result.missing]
 
-        def build(doc: dict[str, Any], stamp: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        def build(doc: dict[str, Any], stamp: str) -> dict[str, Any]:
             current = d.step_version(doc, number)
             if version is not None and version != current:
                 raise _StaleVersion(version, current)
             _check_document_size(doc, number, result.data)
-            updates = {
+            return {
                 d.step_path(number, "status"): status,
                 d.step_path(number, "data"): result.data,
                 d.step_path(number, "version"): current + 1,
                 d.step_path(number, "updated_at"): stamp,
                 d.step_path(number, "errors"): missing,
             }
-            return updates, {d.step_path(number, "version"): current or None}
 
         _, doc = self._commit(row, build, step_save=True)
         saved_at = d.step_entry(doc, number)["updated_at"]
@@ -249,7 +253,7 @@ class OnboardingService:
             raise e.not_active(row.status)
         previous: dict[str, Any] = {}
 
-        def build(doc: dict[str, Any], stamp: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        def build(doc: dict[str, Any], stamp: str) -> dict[str, Any]:
             state = dict(d.step_entry(doc, number).get("ai") or {})
             if state.get("status") in ai.IN_FLIGHT:
                 raise _AlreadyQueued(state)
@@ -257,8 +261,7 @@ class OnboardingService:
             previous.update(state)
             requests = int(state.get("requests") or 0) + 1
             name = ai.ai_task_name(row.id, number, requests)
-            updates = {d.step_path(number, "ai"): ai.queued_ai(name, requests, stamp)}
-            return updates, {d.step_path(number, "ai.requests"): state.get("requests")}
+            return {d.step_path(number, "ai"): ai.queued_ai(name, requests, stamp)}
 
         try:
             _, doc = self._commit(row, build)
@@ -285,11 +288,15 @@ class OnboardingService:
         restored = {**ai.idle_ai(), **previous} if previous else ai.idle_ai()
         restored["requests"] = int(str(task_id).rsplit("-r", 1)[-1])
 
-        def build(_doc: dict[str, Any], _stamp: str) -> tuple[dict[str, Any], dict[str, Any]]:
-            return {d.step_path(number, "ai"): restored}, {d.step_path(number, "ai.task_id"): task_id}
+        def build(doc: dict[str, Any], _stamp: str) -> dict[str, Any]:
+            if (d.step_entry(doc, number).get("ai") or {}).get("task_id") != task_id:
+                raise _Superseded  # a newer request got in: leave it
+            return {d.step_path(number, "ai"): restored}
 
         try:
             self._commit(row, build)
+        except _Superseded:
+            pass
         except Exception:  # the 503 below matters more; the step shows queued until retried
             log.warning("onboarding.ai_undo_failed", extra={"session_id": row.id, "step": number})
 
@@ -303,11 +310,10 @@ class OnboardingService:
         if row is None:
             return False
 
-        def build(doc: dict[str, Any], _stamp: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        def build(doc: dict[str, Any], _stamp: str) -> dict[str, Any]:
             if (d.step_entry(doc, number).get("ai") or {}).get("task_id") != task_id:
                 raise _Superseded
-            updates = {d.step_path(number, f"ai.{name}"): value for name, value in fields.items()}
-            return updates, {d.step_path(number, "ai.task_id"): task_id}
+            return {d.step_path(number, f"ai.{name}"): value for name, value in fields.items()}
 
         try:
             self._commit(row, build)
@@ -340,66 +346,70 @@ class OnboardingService:
         except (KeyError, ValueError):
             return False
 
-    def _load(self, row: SessionRow) -> tuple[dict[str, Any], str]:
-        """(document, "cache" | "store"): the cached copy when it is fresh, else Firestore (refilling the cache)."""
-        cached = self.cache.get(row.id)
-        if cached is not None and self._fresh_enough(cached, row):
-            return cached, "cache"
+    def _load(self, row: SessionRow) -> tuple[dict[str, Any], str, str | None]:
+        """(document, "cache" | "store", its store version if known): the cached copy when it
+        is fresh, else Firestore (refilling the cache)."""
+        cached = self.cache.get_versioned(row.id)
+        if cached is not None and self._fresh_enough(cached[0], row):
+            return cached[0], "cache", cached[1]
         try:
-            doc = self.drafts.get(row.id)
+            found = self.drafts.get_versioned(row.id)
         except Unavailable as exc:
             if cached is not None:  # the best copy there is; reads stay up while Firestore is down
                 log.warning("onboarding.read_stale_cache", extra={"session_id": row.id})
-                return cached, "cache"
+                return cached[0], "cache", cached[1]
             raise e.drafts_unavailable() from exc
         except AdapterError as exc:
             raise e.drafts_unavailable() from exc
-        if doc is None:
+        if found is None:
             raise e.session_expired()
-        self.cache.put(row.id, doc)
-        return doc, "store"
+        self.cache.put(row.id, *found)
+        return found[0], "store", found[1]
 
-    def _reload(self, row: SessionRow) -> dict[str, Any]:
+    def _reload(self, row: SessionRow) -> tuple[dict[str, Any], str, str]:
+        """The durable document and its version (after a conflict, or to learn the version)."""
         try:
-            doc = self.drafts.get(row.id)
+            found = self.drafts.get_versioned(row.id)
         except AdapterError as exc:
             raise e.drafts_unavailable() from exc
-        if doc is None:
+        if found is None:
             raise e.session_expired()
-        return doc
+        return found[0], "store", found[1]
 
     def _commit(
         self, row: SessionRow, build: Builder, *, step_save: bool = False
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Apply ``build``'s updates in one Firestore transaction, then mirror and cache.
+        """Apply ``build``'s updates in one conditional Firestore write, then mirror and cache.
 
-        ``build(doc, stamp)`` returns (dotted updates, expected values); it is re-run on a
-        fresh document when another write got in first.  Returns (before, after).
+        ``build(doc, stamp)`` decides the dotted updates on ``doc``; the write lands only if
+        the stored document is still the one ``doc`` was read as (its version), else it is
+        re-read and ``build`` runs again.  Returns (before, after).
         """
-        doc, source = self._load(row)
+        doc, source, version = self._load(row)
+        if version is None:  # a copy cached without its version (just created): learn it
+            doc, source, version = self._reload(row)
         for _ in range(COMMIT_ATTEMPTS):
             revision = d.next_revision(doc, self.clock.now())
             stamp = d.iso(revision)
             try:
-                updates, expect = build(doc, stamp)
+                updates = build(doc, stamp)
             except _StaleVersion as stale:
                 if source == "cache":  # decide a conflict on the durable copy only
-                    doc, source = self._reload(row), "store"
+                    doc, source, version = self._reload(row)
                     continue
                 raise e.version_conflict(stale.sent, stale.current) from None
             updates = {**updates, "updated_at": stamp, d.TTL_FIELD: d.iso(revision + d.DRAFT_TTL)}
-            expect = {**expect, "updated_at": doc["updated_at"]}
             try:
-                after = self.drafts.update(row.id, updates, expect=expect)
-            except Rejected:
-                doc, source = self._reload(row), "store"
+                after, new_version = self.drafts.update_unchanged(row.id, doc, updates, version=version)
+            except Rejected:  # written (or deleted) since we read it: decide again on the durable copy
+                doc, source, version = self._reload(row)
                 continue
             except Missing as exc:
                 raise e.session_expired() from exc
             except AdapterError as exc:
                 raise e.drafts_unavailable() from exc
             self._mirror(row, doc, after, revision, step_save=step_save)
-            self.cache.put(row.id, after)
+            self.cache.put(row.id, after, new_version)
             return doc, after
         raise e.drafts_unavailable()
 
