@@ -175,6 +175,15 @@ def _timed_loop(op: Operation, iterations: int, budget_s: float) -> list[int]:
     return samples
 
 
+def _failed(result: Result, exc: Exception) -> Result:
+    """``result`` marked skipped (``ScenarioSkipped``) or errored (anything else)."""
+    if isinstance(exc, ScenarioSkipped):
+        result.status, result.detail = "skipped", str(exc)
+    else:
+        result.status, result.detail = "error", f"{type(exc).__name__}: {exc}"
+    return result
+
+
 def measure(sc: Scenario, ctx: BenchContext) -> Result:
     divisor = QUICK_DIVISOR if ctx.quick else 1
     iterations = max(MIN_SAMPLES, sc.iterations // divisor)
@@ -183,22 +192,14 @@ def measure(sc: Scenario, ctx: BenchContext) -> Result:
     try:
         steps = sc.setup(ctx)
         op = next(steps)
-    except ScenarioSkipped as exc:
-        result.status, result.detail = "skipped", str(exc)
-        return result
-    except Exception as exc:  # a broken scenario is a row, not a crash
-        result.status, result.detail = "error", f"{type(exc).__name__}: {exc}"
-        return result
+    except Exception as exc:  # a skipped or broken scenario is a row, not a crash
+        return _failed(result, exc)
     try:
         for _ in range(warmup):
             op()
         samples = _timed_loop(op, iterations, sc.budget_s / divisor)
-    except ScenarioSkipped as exc:
-        result.status, result.detail = "skipped", str(exc)
-        return result
-    except Exception as exc:  # a broken scenario is a row, not a crash
-        result.status, result.detail = "error", f"{type(exc).__name__}: {exc}"
-        return result
+    except Exception as exc:
+        return _failed(result, exc)
     finally:
         steps.close()
     result.n = len(samples)

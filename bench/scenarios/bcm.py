@@ -127,20 +127,18 @@ def _stack(ctx: BenchContext) -> Iterator[Any]:
     ctx.require("postgres", "redis", "firestore")
     from limits.storage import MemoryStorage
 
-    from lib import bootstrap
     from lib.http.ratelimit import RedisRateLimiter
     from tests.functions.bcm_env import build_env, load_apps
+    from tests.functions.support import installed
 
     env = build_env(ctx.env, exports_bucket="bcm-exports-bench")
     # Same limiter code, limits out of reach: thousands of timed reads must not turn into 429s.
     env.container.http.rate_limiter = RedisRateLimiter(MemoryStorage, limits=UNREACHABLE_LIMITS)
-    saved = bootstrap._container
-    bootstrap._container = env.container
     try:
-        load_apps(env)
-        yield env
+        with installed(env.container):
+            load_apps(env)
+            yield env
     finally:
-        bootstrap._container = saved
         env.container.db.close()
 
 

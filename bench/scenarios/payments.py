@@ -22,7 +22,6 @@ Valkey, the Cloud Tasks dispatcher, the PhonePe simulator and the mail catcher):
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Generator, Iterator
@@ -63,13 +62,12 @@ class _Suite:
 @contextmanager
 def _served(ctx: BenchContext) -> Iterator[_Suite]:
     ctx.require("postgres", "redis", "schema")
-    from werkzeug.serving import make_server
-
     from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
     from lib.config import Settings
     from lib.domain.payments import webhook_authorization
     from lib.local.devserver import LocalApp, build_suite, build_wsgi
     from lib.local.services import ServiceSet, free_port
+    from tests.e2e.support import serving
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -91,22 +89,18 @@ def _served(ctx: BenchContext) -> Iterator[_Suite]:
     dev.container.kv.delete(PHONEPE_TOKEN_KEY)
     app = LocalApp(dev, build_wsgi(dev))
     dev.dispatcher.start()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     try:
-        import httpx
+        with serving(app, port):
+            import httpx
 
-        signup = httpx.post(f"{base}/_dev/token", json={"email": f"bench-{uuid.uuid4().hex[:8]}@example.com"})
-        signup.raise_for_status()
-        who = signup.json()
-        header = webhook_authorization(
-            settings.phonepe_webhook_username, settings.phonepe_webhook_password.get_secret_value()
-        )
-        yield _Suite(base, settings, dev.container, who["user_id"], who["workspace_id"], header)
+            signup = httpx.post(f"{base}/_dev/token", json={"email": f"bench-{uuid.uuid4().hex[:8]}@example.com"})
+            signup.raise_for_status()
+            who = signup.json()
+            header = webhook_authorization(
+                settings.phonepe_webhook_username, settings.phonepe_webhook_password.get_secret_value()
+            )
+            yield _Suite(base, settings, dev.container, who["user_id"], who["workspace_id"], header)
     finally:
-        server.shutdown()
-        server.server_close()
         app.stop()
 
 

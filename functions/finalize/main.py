@@ -13,10 +13,9 @@ import functions_framework
 from flask import Request, Response
 
 from lib import bootstrap
-from lib.errors import NotFound
 from lib.http import RequestContext, ResponseLike, Router
 from lib.services.bcm.deps import BcmDeps
-from lib.services.bcm.finalize import CanAccess, finalize_session
+from lib.services.bcm.finalize import finalize_session
 
 router = Router("finalize")
 
@@ -27,21 +26,10 @@ def _deps(ctx: RequestContext) -> BcmDeps:
     return deps
 
 
-def _member_of(ctx: RequestContext) -> CanAccess:
-    def check(workspace_id: str) -> bool:
-        try:
-            ctx.workspace_id(workspace_id)
-        except NotFound:
-            return False
-        return True
-
-    return check
-
-
 @router.route("/<session_id>", methods=["POST"], auth="user", rate="write", idempotent=True)
 def finalize(ctx: RequestContext, session_id: str) -> ResponseLike:
     """Validate, reduce, persist, mark completed."""
-    return finalize_session(session_id, _member_of(ctx), deps=_deps(ctx))
+    return finalize_session(session_id, ctx.is_member, deps=_deps(ctx))
 
 
 @functions_framework.http

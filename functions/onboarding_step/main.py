@@ -14,10 +14,8 @@ import functions_framework
 from flask import Request, Response
 
 from lib import bootstrap
-from lib.errors import NotFound
 from lib.http import RequestContext, ResponseLike, Router
 from lib.services.onboarding import MAX_SAVE_BODY, OnboardingService
-from lib.services.onboarding.service import CanAccess
 
 router = Router("onboarding_step")
 
@@ -26,19 +24,6 @@ def _service(ctx: RequestContext) -> OnboardingService:
     container = ctx.deps.container or bootstrap.container()
     service: OnboardingService = container.onboarding
     return service
-
-
-def _member_of(ctx: RequestContext) -> CanAccess:
-    """May the caller see this workspace's sessions?  (Membership, checked per call.)"""
-
-    def check(workspace_id: str) -> bool:
-        try:
-            ctx.workspace_id(workspace_id)
-        except NotFound:
-            return False
-        return True
-
-    return check
 
 
 @router.route("/steps", methods=["GET"], auth="user", rate="read")
@@ -61,7 +46,7 @@ def start_session(ctx: RequestContext) -> ResponseLike:
 @router.route("/sessions/<session_id>", methods=["GET"], auth="user", rate="read")
 def get_session(ctx: RequestContext, session_id: str) -> ResponseLike:
     """Progress and every step's status, data and AI state."""
-    return _service(ctx).get(session_id, _member_of(ctx))
+    return _service(ctx).get(session_id, ctx.is_member)
 
 
 # rate="read": autosave must keep working while Redis is down (issue 4), and only
@@ -71,13 +56,13 @@ def get_session(ctx: RequestContext, session_id: str) -> ResponseLike:
 )
 def save_step(ctx: RequestContext, session_id: str, number: int) -> ResponseLike:
     """Save a step as draft or complete (optimistic concurrency on ``version``)."""
-    return _service(ctx).save_step(session_id, number, ctx.json(), _member_of(ctx))
+    return _service(ctx).save_step(session_id, number, ctx.json(), ctx.is_member)
 
 
 @router.route("/sessions/<session_id>/steps/<int:number>/ai", methods=["POST"], auth="user", rate="expensive")
 def request_ai(ctx: RequestContext, session_id: str, number: int) -> ResponseLike:
     """Queue an AI suggestion for a step (202; the in-flight one when already queued)."""
-    return _service(ctx).request_ai(session_id, number, _member_of(ctx), ctx.request_id), 202
+    return _service(ctx).request_ai(session_id, number, ctx.is_member, ctx.request_id), 202
 
 
 @functions_framework.http

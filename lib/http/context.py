@@ -115,3 +115,11 @@ class RequestContext:
         if requested is not None and not isinstance(requested, str):
             raise NotFound("No such workspace.", code="workspace_not_found")
         return resolver.resolve(self.user_id, requested)
+
+    def is_member(self, workspace_id: str) -> bool:
+        """``workspace_id`` answered as a yes/no (a service's ``CanAccess`` check), not a 404."""
+        try:
+            self.workspace_id(workspace_id)
+        except NotFound:
+            return False
+        return True

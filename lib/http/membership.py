@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 
+from lib.domain.ids import canonical_uuid
 from lib.errors import NotFound
 from lib.ports import Database
 
@@ -26,13 +26,6 @@ MEMBERSHIP_CACHE_MAX = 10_000
 
 def _not_found() -> NotFound:
     return NotFound("No such workspace.", code="workspace_not_found")
-
-
-def _canonical_uuid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        return None
 
 
 class _TtlCache:
@@ -81,7 +74,7 @@ class MembershipResolver:
         self._cache = _TtlCache(ttl_s, max_entries, clock)
 
     def is_member(self, user_id: str, workspace_id: str) -> bool:
-        user, workspace = _canonical_uuid(user_id), _canonical_uuid(workspace_id)
+        user, workspace = canonical_uuid(user_id), canonical_uuid(workspace_id)
         if user is None or workspace is None:
             return False
         if self._cache.get(("member", user, workspace)) is not None:
@@ -98,7 +91,7 @@ class MembershipResolver:
 
     def default_workspace(self, user_id: str) -> str | None:
         """The first workspace the user owns; failing that, the first they joined."""
-        user = _canonical_uuid(user_id)
+        user = canonical_uuid(user_id)
         if user is None:
             return None
         cached = self._cache.get(("default", user))
@@ -124,7 +117,7 @@ class MembershipResolver:
             if workspace is None:
                 raise _not_found()
             return workspace
-        workspace = _canonical_uuid(requested)
+        workspace = canonical_uuid(requested)
         if workspace is None or not self.is_member(user_id, workspace):
             raise _not_found()
         return workspace

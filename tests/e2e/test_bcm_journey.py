@@ -9,7 +9,6 @@ Storage emulator; a second user gets 404 for all of it.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,13 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 
 from lib.config import Settings
 from lib.domain.steps import STEPS
 from lib.local.devserver import build_app
 from lib.local.services import ServiceSet, free_port
 from tests.conftest import needs
+from tests.e2e.support import local_settings, serving
 
 pytestmark = pytest.mark.services
 FIXTURE = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "steps_complete.json"
@@ -36,27 +35,11 @@ REBUILD_DEADLINE_S = 20.0
 def base(services: ServiceSet, settings: Settings) -> Iterator[str]:
     needs(services, "firestore")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    local = settings.model_copy(
-        update={
-            "functions_base_url": url,
-            "frontend_url": url,
-            "supabase_url": f"{url}/_dev/auth",
-            "supabase_jwt_secret": None,
-            "oidc_local_jwks_url": f"{url}/_dev/oidc/jwks",
-            "tasks_local_url": f"{url}/_dev/tasks",
-            "resend_base_url": f"{url}/_dev/resend",
-        }
-    )
-    app = build_app(local, services)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+    app = build_app(local_settings(settings, port), services)
     try:
-        yield url
+        with serving(app, port) as url:
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
         app.stop()
 
 

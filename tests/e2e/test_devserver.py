@@ -32,7 +32,6 @@ import psutil
 import psycopg
 import pytest
 import resend
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from lib import bootstrap
@@ -51,6 +50,7 @@ from lib.local.devserver import (
 from lib.local.mailcatcher import MailCatcher
 from lib.local.services import ServiceSet, free_port
 from tests.conftest import BUCKETS
+from tests.e2e.support import local_settings, serving
 
 pytestmark = pytest.mark.services
 
@@ -75,21 +75,6 @@ class Served:
         return dict(response.json())
 
 
-def _local_settings(settings: Settings, port: int) -> Settings:
-    base = f"http://127.0.0.1:{port}"
-    return settings.model_copy(
-        update={
-            "functions_base_url": base,
-            "frontend_url": base,
-            "supabase_url": f"{base}/_dev/auth",
-            "supabase_jwt_secret": None,  # only the dev key's ES256 tokens, as with real Supabase keys
-            "oidc_local_jwks_url": f"{base}/_dev/oidc/jwks",
-            "tasks_local_url": f"{base}/_dev/tasks",
-            "resend_base_url": f"{base}/_dev/resend",
-        }
-    )
-
-
 def _echo_mount(suite: DevSuite) -> Any:
     """A stand-in registered the way the PhonePe simulator and the Gemini stand-in are."""
 
@@ -103,23 +88,17 @@ def _echo_mount(suite: DevSuite) -> Any:
 @pytest.fixture(scope="module")
 def served(services: ServiceSet, settings: Settings) -> Iterator[Served]:
     port = free_port()
-    local = _local_settings(settings, port)
+    local = local_settings(settings, port)
     saved_mounts = list(DEV_MOUNTS)
     register_dev_mount("/_dev/echo", _echo_mount)
     try:
         app = build_app(local, services)
     finally:
         DEV_MOUNTS[:] = saved_mounts
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=15) as client:
+        with serving(app, port) as base, httpx.Client(base_url=base, timeout=15) as client:
             yield Served(app, base, local, client)
     finally:
-        server.shutdown()
-        server.server_close()
         app.stop()
 
 

@@ -10,35 +10,24 @@ get HS256 Supabase tokens; the rebuild worker gets local OIDC tokens.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-from limits.storage import MemoryStorage
 
 from lib import bootstrap
 from lib.config import Settings
-from lib.http import HttpDeps
-from lib.http.auth import SupabaseJwtVerifier
-from lib.http.idempotency import PostgresIdempotencyStore
-from lib.http.jwks import JwksCache
-from lib.http.membership import MembershipResolver
-from lib.http.oidc import GoogleOidcVerifier
-from lib.http.ratelimit import RedisRateLimiter
 from lib.local.devserver import load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
 from lib.local.services import ServiceSet
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import BUCKETS, needs
+from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, user_token
 
 SECRET = "bcm-functions-secret-that-is-long-enough-for-hs256"
-AUDIENCE = "http://functions.test"
-INVOKER = "tasks-invoker@bcm-test.iam.gserviceaccount.com"
 FIXTURE = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "steps_complete.json"
 BCM_FUNCTIONS = ("finalize", "context", "bcm_rebuild")
 
@@ -79,17 +68,8 @@ class BcmEnv:
                 conn.execute(
                     "update public.users set onboarding_status = 'payment_confirmed' where id = %s", (user_id,)
                 )
-        now = int(time.time())
-        claims = {
-            "aud": "authenticated",
-            "iss": self.settings.jwt_issuer,
-            "sub": user_id,
-            "role": "authenticated",
-            "email": email,
-            "iat": now,
-            "exp": now + 3600,
-        }
-        return User(user_id, str(ws["id"]), jwt.encode(claims, SECRET, algorithm="HS256"))
+        token = user_token(SECRET, sub=user_id, email=email, issuer=self.settings.jwt_issuer, ttl_s=3600)
+        return User(user_id, str(ws["id"]), token)
 
     def completed_session(self, user: User, *, skip: tuple[int, ...] = ()) -> str:
         """An onboarding session with every step saved complete (through issue 4's service)."""
@@ -157,22 +137,8 @@ def build_env(env: Mapping[str, str], *, exports_bucket: str = BUCKETS[0]) -> Bc
         db_pool_max=20,
     )
     container = bootstrap.Container(settings)
-    tasks = FakeTaskQueue()
-    container.__dict__["tasks"] = tasks
-    signer = LocalOidcSigner()
-    container.__dict__["http"] = HttpDeps(
-        settings=settings,
-        jwt=SupabaseJwtVerifier.from_settings(settings, use_jwks=False),
-        oidc=GoogleOidcVerifier(
-            audience=settings.internal_audience,
-            allowed_emails=[INVOKER],
-            jwks=JwksCache("local-signer", fetcher=lambda _url: signer.jwks()),
-        ),
-        rate_limiter=RedisRateLimiter(MemoryStorage),
-        idempotency=PostgresIdempotencyStore(container.db),
-        membership=MembershipResolver(container.db),
-        container=container,
-    )
+    tasks, signer = FakeTaskQueue(), LocalOidcSigner()
+    preset(container, tasks=tasks, http=http_deps(settings, signer, db=container.db, container=container))
     return BcmEnv({}, container, tasks, signer, settings)
 
 
@@ -184,8 +150,7 @@ def load_apps(env: BcmEnv) -> None:
 def bcm_env(services: ServiceSet) -> Iterator[BcmEnv]:
     needs(services, "firestore")
     env = build_env(services.env)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bootstrap, "_container", env.container)
+    with installed(env.container):
         load_apps(env)
         yield env
     env.container.db.close()  # type: ignore[attr-defined]

@@ -22,17 +22,14 @@ from lib.adapters.redis_sessions import RedisSessionCache
 from lib.config import Settings
 from lib.errors import Unavailable
 from lib.http import HttpDeps
-from lib.http.jwks import JwksCache
-from lib.http.oidc import GoogleOidcVerifier
 from lib.local.devserver import load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
 from lib.services.onboarding import OnboardingService
 from lib.services.onboarding_ai import SuggestionRunner
 from lib.testing.fake_onboarding import FakeOnboardingRepo
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
+from tests.functions.support import AUDIENCE, INVOKER, installed, local_oidc, preset
 
-AUDIENCE = "http://functions.test"
-INVOKER = "tasks-invoker@bcm-test.iam.gserviceaccount.com"
 WORKSPACE, USER = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 
 
@@ -107,19 +104,9 @@ def env() -> Iterator[Env]:
     model = SwitchModel()
     signer = LocalOidcSigner()
     settings = Settings(app_env="test", functions_base_url=AUDIENCE, tasks_invoker_email=INVOKER)
-    deps = HttpDeps(
-        settings=settings,
-        oidc=GoogleOidcVerifier(
-            audience=settings.internal_audience,
-            allowed_emails=[INVOKER],
-            jwks=JwksCache("local-signer", fetcher=lambda _url: signer.jwks()),
-        ),
-        container=Box(SuggestionRunner(service, model, clock, timeout_s=30.0)),
-    )
-    container = bootstrap.Container(settings)
-    container.__dict__["http"] = deps
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bootstrap, "_container", container)
+    runner = SuggestionRunner(service, model, clock, timeout_s=30.0)
+    deps = HttpDeps(settings=settings, oidc=local_oidc(settings, signer), container=Box(runner))
+    with installed(preset(bootstrap.Container(settings), http=deps)):
         yield Env(load_function_app("onboarding_ai"), signer, service, tasks, model, session_id)
 
 

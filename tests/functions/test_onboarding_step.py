@@ -7,15 +7,12 @@ Valkey and the Firestore emulator; Cloud Tasks is the in-memory fake.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import pytest
-from limits.storage import MemoryStorage
 
 from lib import bootstrap
 from lib.adapters.firestore import FirestoreDocuments
@@ -25,12 +22,6 @@ from lib.adapters.postgres_onboarding import PostgresOnboarding
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.config import Settings
-from lib.http import HttpDeps
-from lib.http.auth import SupabaseJwtVerifier
-from lib.http.jwks import JwksCache
-from lib.http.membership import MembershipResolver
-from lib.http.oidc import GoogleOidcVerifier
-from lib.http.ratelimit import RedisRateLimiter
 from lib.local.devserver import load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
 from lib.local.services import ServiceSet
@@ -38,13 +29,12 @@ from lib.services.onboarding import OnboardingService
 from lib.services.onboarding.ports import SystemClock
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
+from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, user_token
 from tests.unit.onboarding_support import complete_data
 
 pytestmark = pytest.mark.services
 
 SECRET = "onboarding-test-secret-that-is-long-enough-for-hs256"
-AUDIENCE = "http://functions.test"
-INVOKER = "tasks-invoker@bcm-test.iam.gserviceaccount.com"
 
 
 @dataclass
@@ -90,22 +80,8 @@ def env(services: ServiceSet) -> Iterator[Env]:
         functions_base_url=AUDIENCE,
     )
     signer = LocalOidcSigner()
-    http = HttpDeps(
-        settings=settings,
-        jwt=SupabaseJwtVerifier.from_settings(settings, use_jwks=False),
-        oidc=GoogleOidcVerifier(
-            audience=settings.internal_audience,
-            allowed_emails=[INVOKER],
-            jwks=JwksCache("local-signer", fetcher=lambda _url: signer.jwks()),
-        ),
-        rate_limiter=RedisRateLimiter(MemoryStorage),
-        membership=MembershipResolver(db),
-        container=Box(service),
-    )
-    container = bootstrap.Container(settings)
-    container.__dict__["http"] = http
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bootstrap, "_container", container)
+    http = http_deps(settings, signer, db=db, container=Box(service))
+    with installed(preset(bootstrap.Container(settings), http=http)):
         step = load_function_app("onboarding_step").test_client()
         maintenance = load_function_app("maintenance").test_client()
         yield Env(step, maintenance, db, kv, tasks, signer, settings)
@@ -124,17 +100,7 @@ def sign_up(env: Env, *, paid: bool) -> tuple[str, str, dict[str, str]]:
                 "insert into public.subscriptions (workspace_id, plan_id, status) values (%s, 'free', 'active')",
                 (ws["id"],),
             )
-    now = int(time.time())
-    claims = {
-        "aud": "authenticated",
-        "iss": env.settings.jwt_issuer,
-        "sub": str(row["id"]),
-        "role": "authenticated",
-        "email": email,
-        "iat": now,
-        "exp": now + 600,
-    }
-    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    token = user_token(SECRET, sub=str(row["id"]), email=email, issuer=env.settings.jwt_issuer)
     return str(row["id"]), str(ws["id"]), {"Authorization": f"Bearer {token}"}
 
 

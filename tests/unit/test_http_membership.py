@@ -143,3 +143,21 @@ def test_cache_is_bounded_and_can_be_cleared() -> None:
     r.forget()
     r.resolve(USER, rows[-1][0])
     assert db.queries == before + 2
+
+
+def test_request_context_is_member_answers_yes_or_no_instead_of_404() -> None:
+    """``RequestContext.is_member`` is the ``CanAccess`` check the session handlers pass to services."""
+    from flask import Flask
+
+    from lib.config import Settings
+    from lib.http import HttpDeps
+    from lib.http.context import Principal, RequestContext
+    from lib.logs import get_logger
+
+    deps = HttpDeps(settings=Settings(app_env="test"), membership=resolver(MembersDb([(WS_OWNED, USER, "owner")])))
+    with Flask(__name__).test_request_context("/") as request_ctx:
+        ctx = RequestContext(request_ctx.request, "req-1", "fn", deps, get_logger("test"))
+        ctx.principal = Principal(USER, None, "authenticated")
+        assert ctx.is_member(WS_OWNED) is True
+        assert ctx.is_member(WS_FOREIGN) is False
+        assert ctx.is_member("not-a-uuid") is False

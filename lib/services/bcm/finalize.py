@@ -17,12 +17,12 @@ unique ``business_contexts.session_id`` is the backstop).
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from lib.domain.bcm import canonical_json, next_version
 from lib.domain.context import BUSINESS_CONTEXT_VERSION, build_business_context, validate_business_context
+from lib.domain.ids import is_uuid
 from lib.domain.steps import STEPS, TOTAL_STEPS
 from lib.errors import AlreadyExists, Conflict, FieldError, NotFound, Rejected, Unprocessable
 from lib.services.bcm.deps import BcmDeps
@@ -36,14 +36,6 @@ VOLATILE_CONTEXT_FIELDS = ("generated_at",)
 
 def _not_found() -> NotFound:
     return NotFound("No such onboarding session.", code="session_not_found")
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        return False
-    return True
 
 
 def context_checksum(document: Mapping[str, Any]) -> str:
@@ -81,7 +73,7 @@ def result_view(done: Finalized) -> dict[str, Any]:
 
 def finalize_session(session_id: str, can_access: CanAccess, *, deps: BcmDeps) -> dict[str, Any]:
     """``{business_context, manifest: {version, checksum, token_count}, onboarding_status}``."""
-    if not _is_uuid(session_id):
+    if not is_uuid(session_id):
         raise _not_found()
     done = deps.repo.finalized(session_id)
     if done is not None:

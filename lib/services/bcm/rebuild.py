@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from lib.domain.bcm import next_version
+from lib.domain.ids import is_uuid
 from lib.errors import AdapterError, AlreadyExists, AppError, NotFound, ServiceUnavailable, Unprocessable
 from lib.ports import TaskRequest
 from lib.services.bcm.deps import BcmDeps
@@ -97,7 +97,7 @@ class RebuildOutcome:
 
 def run_rebuild(job_id: str, *, attempt: int, deps: BcmDeps) -> RebuildOutcome:
     """One delivery of a rebuild task (``attempt`` = X-CloudTasks-TaskRetryCount, from 0)."""
-    if not _is_uuid(job_id):
+    if not is_uuid(job_id):
         return RebuildOutcome(job_id, "unknown")  # a malformed task never succeeds: acknowledge it
     existing = deps.repo.job(job_id)
     if existing is None:
@@ -127,14 +127,6 @@ def run_rebuild(job_id: str, *, attempt: int, deps: BcmDeps) -> RebuildOutcome:
     deps.repo.finish_job(job_id, status, result_version=version)
     _note(deps, job_id, job.workspace_id)
     return RebuildOutcome(job_id, status, version)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _note(deps: BcmDeps, job_id: str, workspace_id: str) -> None:
