@@ -11,14 +11,17 @@ the rest see COMPLETED and do nothing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from lib.domain.payments import TransitionKind, next_state, subscription_period
+from lib.domain.payments import PaymentState, TransitionKind, next_state, subscription_period
 from lib.ports import Database
+from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
 from lib.services.payments.ports import (
     COMPLETED,
+    FAILED,
     Activation,
     NewOrder,
     Order,
@@ -27,10 +30,14 @@ from lib.services.payments.ports import (
     RecordedEvent,
     Subscription,
     WebhookEvent,
+    sources_of,
 )
 
-# Outbox kind and Resend idempotency-key prefix of the confirmation email.
-PAYMENT_CONFIRMED = "payment-confirmed"
+# Outbox kinds, each also the Resend idempotency-key prefix (``<kind>/<outbox id>``).
+PAYMENT_CONFIRMED = CONFIRMED_KIND
+PAYMENT_FAILED = FAILED_KIND
+# The states a PhonePe FAILED may move an order from (the domain's edges).
+_FAIL_SOURCES = sources_of(PaymentState.FAILED)
 
 _ORDER_COLS = (
     "id, merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency, state, "
@@ -273,12 +280,38 @@ class PostgresPayments:
                 " where id = %s and onboarding_status = 'pending'",
                 (order.user_id,),
             )
-            outbox_id = self._enqueue_confirmation(conn, completed, subscription, email_subject)
+            period_end = subscription.current_period_end if subscription else None
+            next_billing = {"next_billing_date": period_end.date().isoformat() if period_end else None}
+            outbox_id = self._enqueue_email(conn, PAYMENT_CONFIRMED, completed, email_subject, next_billing)
             return Activation("granted", completed, subscription, outbox_id)
 
-    def _enqueue_confirmation(
-        self, conn: Any, order: Order, subscription: Subscription | None, subject: str
-    ) -> str | None:
+    def fail(
+        self,
+        merchant_order_id: str,
+        *,
+        error_code: str,
+        payment_details: Any,
+        email_subject: str,
+        email_extra: Mapping[str, Any] | None = None,
+    ) -> tuple[Order | None, str | None]:
+        # The conditional update takes the row lock; a concurrent caller waits, re-reads the row, finds it
+        # FAILED and matches nothing, so only the mover writes the outbox row (in the same transaction).
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "update public.payment_transactions set state = %s, error_code = %s,"
+                " payment_details = coalesce(%s, payment_details), last_checked_at = now()"
+                f" where merchant_order_id = %s and state = any(%s) returning {_ORDER_COLS}",
+                (FAILED, error_code, _jsonb(payment_details), merchant_order_id, list(_FAIL_SOURCES)),
+            ).fetchone()
+            failed = _order(row)
+            if failed is None:
+                return None, None
+            return failed, self._enqueue_email(conn, PAYMENT_FAILED, failed, email_subject, email_extra or {})
+
+    @staticmethod
+    def _enqueue_email(conn: Any, kind: str, order: Order, subject: str, extra: Mapping[str, Any]) -> str | None:
+        """One outbox row of ``kind`` for the order's owner, in the caller's transaction: the shared facts
+        (plan, amount, order id, workspace, name) plus ``extra``; None when the owner has no address."""
         facts = conn.execute(
             "select u.email, u.full_name, w.name as workspace_name, p.name as plan_name"
             " from public.users u, public.workspaces w, public.plans p"
@@ -286,9 +319,8 @@ class PostgresPayments:
             (order.user_id, order.workspace_id, order.plan_id),
         ).fetchone()
         if facts is None or not facts["email"]:
-            return None  # no address to write to; the grant stands
+            return None  # no address to write to; the state change stands
         outbox_id = str(uuid.uuid4())
-        end = subscription.current_period_end if subscription else None
         payload = {
             "merchant_order_id": order.merchant_order_id,
             "plan_id": order.plan_id,
@@ -298,12 +330,12 @@ class PostgresPayments:
             "currency": order.currency,
             "workspace_name": facts["workspace_name"],
             "full_name": facts["full_name"],
-            "next_billing_date": end.date().isoformat() if end else None,
+            **extra,
         }
         conn.execute(
             "insert into public.email_outbox (id, kind, to_email, subject, payload, idempotency_key)"
             " values (%s, %s, %s, %s, %s, %s)",
-            (outbox_id, PAYMENT_CONFIRMED, facts["email"], subject, Jsonb(payload), f"{PAYMENT_CONFIRMED}/{outbox_id}"),
+            (outbox_id, kind, facts["email"], subject, Jsonb(payload), f"{kind}/{outbox_id}"),
         )
         return outbox_id
 
@@ -449,4 +481,4 @@ class PostgresPayments:
                 )
 
 
-__all__ = ["PAYMENT_CONFIRMED", "PostgresPayments"]
+__all__ = ["PAYMENT_CONFIRMED", "PAYMENT_FAILED", "PostgresPayments"]

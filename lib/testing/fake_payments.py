@@ -19,6 +19,7 @@ from typing import Any
 from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, TransitionKind, next_state, subscription_period
 from lib.errors import AlreadyExists, Rejected, Unavailable
 from lib.ports import Clock
+from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
 from lib.services.payments.ports import (
     COMPLETED,
     CREATED,
@@ -37,6 +38,7 @@ from lib.services.payments.ports import (
     RecordedEvent,
     Subscription,
     WebhookEvent,
+    sources_of,
 )
 from lib.testing.fakes import ManualClock
 
@@ -213,35 +215,61 @@ class FakePayments:
             sub = Subscription(order.workspace_id, order.plan_id, order.billing_period, "active", start, end)
             self.subscriptions[order.workspace_id] = sub
             user = self.users.get(order.user_id)
-            outbox_id = None
-            if user is not None:
-                if user["onboarding_status"] == "pending":
-                    user["onboarding_status"] = "payment_confirmed"
-                outbox_id = str(uuid.uuid4())
-                plan = self.plans[order.plan_id]
-                self.outbox[outbox_id] = {
-                    "id": outbox_id,
-                    "kind": "payment-confirmed",
-                    "to_email": user["email"],
-                    "subject": email_subject,
-                    "payload": {
-                        "merchant_order_id": order.merchant_order_id,
-                        "plan_id": order.plan_id,
-                        "plan_name": plan.name,
-                        "billing_period": order.billing_period,
-                        "amount_paise": order.amount_paise,
-                        "currency": order.currency,
-                        "workspace_name": self.workspaces.get(order.workspace_id, ""),
-                        "full_name": user["full_name"],
-                        "next_billing_date": end.date().isoformat(),
-                    },
-                    "idempotency_key": f"payment-confirmed/{outbox_id}",
-                    "status": "pending",
-                    "attempts": 0,
-                    "last_error": None,
-                    "next_attempt_at": now,
-                }
+            if user is not None and user["onboarding_status"] == "pending":
+                user["onboarding_status"] = "payment_confirmed"
+            next_billing = {"next_billing_date": end.date().isoformat()}
+            outbox_id = self._enqueue_email(CONFIRMED_KIND, completed, email_subject, next_billing)
             return Activation("granted", completed, sub, outbox_id)
+
+    def fail(
+        self,
+        merchant_order_id: str,
+        *,
+        error_code: str,
+        payment_details: Any,
+        email_subject: str,
+        email_extra: Mapping[str, Any] | None = None,
+    ) -> tuple[Order | None, str | None]:
+        with self._lock:
+            self._check()
+            order = self.orders.get(merchant_order_id)
+            if order is None or order.state not in sources_of(PaymentState.FAILED):
+                return None, None
+            if payment_details is not None:
+                self.details[merchant_order_id] = payment_details
+            failed = self._set(order, state=FAILED, error_code=error_code, last_checked_at=self._now())
+            return failed, self._enqueue_email(FAILED_KIND, failed, email_subject, email_extra or {})
+
+    def _enqueue_email(self, kind: str, order: Order, subject: str, extra: Mapping[str, Any]) -> str | None:
+        """One outbox row (under the caller's lock), the same facts as ``PostgresPayments._enqueue_email``."""
+        user = self.users.get(order.user_id)
+        if user is None or not user["email"]:
+            return None
+        outbox_id = str(uuid.uuid4())
+        plan = self.plans[order.plan_id]
+        self.outbox[outbox_id] = {
+            "id": outbox_id,
+            "kind": kind,
+            "to_email": user["email"],
+            "subject": subject,
+            "payload": {
+                "merchant_order_id": order.merchant_order_id,
+                "plan_id": order.plan_id,
+                "plan_name": plan.name,
+                "billing_period": order.billing_period,
+                "amount_paise": order.amount_paise,
+                "currency": order.currency,
+                "workspace_name": self.workspaces.get(order.workspace_id, ""),
+                "full_name": user["full_name"],
+                **extra,
+            },
+            "idempotency_key": f"{kind}/{outbox_id}",
+            "status": "pending",
+            "attempts": 0,
+            "last_error": None,
+            "next_attempt_at": self._now(),
+        }
+        return outbox_id
 
     def activate_free(self, workspace_id: str, user_id: str, billing_period: str) -> Subscription:
         with self._lock:

@@ -23,7 +23,6 @@ import httpx
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from werkzeug.serving import make_server
 
 from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
 from lib.adapters.phonepe_gateway import build_gateway
@@ -33,6 +32,7 @@ from lib.local.devserver import LocalApp, build_suite, build_wsgi
 from lib.local.services import ServiceSet, free_port
 from lib.services.payments.common import SystemClock
 from lib.services.payments.ports import NewOrder
+from tests.e2e.support import base_url, local_settings, serving
 
 pytestmark = pytest.mark.services
 
@@ -131,21 +131,14 @@ def signed_body(mid: str, state: str = "COMPLETED", amount: int = 99900) -> byte
 @pytest.fixture(scope="module")
 def suite(services: ServiceSet, settings: Settings) -> Iterator[Suite]:
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    local = settings.model_copy(
-        update={
-            "functions_base_url": base,
-            "frontend_url": base,
-            "supabase_url": f"{base}/_dev/auth",
-            "supabase_jwt_secret": None,
-            "oidc_local_jwks_url": f"{base}/_dev/oidc/jwks",
-            "tasks_mode": "local",
-            "tasks_local_url": f"{base}/_dev/tasks",
-            "resend_base_url": f"{base}/_dev/resend",
-            "resend_timeout_s": MAILER_READ_TIMEOUT_S,
-            "phonepe_api_base": f"{base}/_dev/phonepe/apis/pg-sandbox",
-            "phonepe_token_url": f"{base}/_dev/phonepe/apis/pg-sandbox/v1/oauth/token",
-        }
+    base = base_url(port)
+    local = local_settings(
+        settings,
+        port,
+        tasks_mode="local",
+        resend_timeout_s=MAILER_READ_TIMEOUT_S,
+        phonepe_api_base=f"{base}/_dev/phonepe/apis/pg-sandbox",
+        phonepe_token_url=f"{base}/_dev/phonepe/apis/pg-sandbox/v1/oauth/token",
     )
     # build_app() runs the dispatcher at real speed; the same pieces with a fast ladder.
     dev = build_suite(local, services, time_scale=TIME_SCALE)
@@ -153,15 +146,10 @@ def suite(services: ServiceSet, settings: Settings) -> Iterator[Suite]:
     dev.container.kv.delete(PHONEPE_TOKEN_KEY)
     app = LocalApp(dev, build_wsgi(dev))
     dev.dispatcher.start()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     try:
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with serving(app, port), httpx.Client(base_url=base, timeout=30) as client:
             yield Suite(app, base, local, client, services.env["DATABASE_URL"])
     finally:
-        server.shutdown()
-        server.server_close()
         app.stop()
 
 
@@ -311,7 +299,38 @@ def test_completed_after_failed_needs_review_nothing_granted(suite: Suite) -> No
     assert suite.order_row(mid)["state"] == "NEEDS_REVIEW"
     assert suite.row("select 1 as x from public.subscriptions where workspace_id = %s", user["workspace_id"]) is None
     assert suite.status(user, mid).json()["state"] == "NEEDS_REVIEW"
-    assert suite.mail_to(user["email"]) == []
+    # The failure's email only: the late payment sends no confirmation.
+    suite.wait_for(lambda: len(suite.mail_to(user["email"])) == 1, "the payment-failed email")
+    (mail,) = suite.mail_to(user["email"])
+    assert mail["idempotency_key"].startswith("payment-failed/")
+
+
+def test_failed_payment_one_payment_failed_email_escaped(suite: Suite) -> None:
+    user = suite.user()
+    mid = suite.order(user)
+    settled = suite.settle(mid, "fail", webhook="deliver", error_code="PAYMENT_DECLINED")
+    assert settled["webhook"]["statuses"] == [200]
+    status = suite.status(user, mid)
+    assert status.status_code == 200, status.text
+    assert status.json()["state"] == "FAILED"
+    suite.wait_for(lambda: len(suite.mail_to(user["email"])) == 1, "the payment-failed email")
+    # Redelivered FAILED webhooks and the ladder's later status checks write no second email.
+    assert suite.webhook(signed_body(mid, "FAILED")).status_code == 200
+    outbox = suite.row("select id, kind, status from public.email_outbox where payload->>'merchant_order_id' = %s", mid)
+    assert outbox is not None
+    assert outbox["kind"] == "payment-failed"
+    assert suite.count("select 1 from public.email_outbox where payload->>'merchant_order_id' = %s", mid) == 1
+    (mail,) = suite.mail_to(user["email"])
+    assert mail["idempotency_key"] == f"payment-failed/{outbox['id']}"
+    assert mail["subject"] == "Payment failed: Starter plan"
+    assert "₹999.00" in mail["text"]
+    assert mid in mail["text"]
+    assert "declined" in mail["text"]
+    assert "/billing" in mail["text"]
+    assert "Pay <b>Tester</b>" in mail["text"]
+    assert "Pay &lt;b&gt;Tester&lt;/b&gt;" in mail["html"]
+    assert "<b>Tester</b>" not in mail["html"]
+    assert suite.row("select 1 as x from public.subscriptions where workspace_id = %s", user["workspace_id"]) is None
 
 
 def test_amount_differs_not_granted(suite: Suite) -> None:

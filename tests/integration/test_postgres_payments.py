@@ -223,3 +223,91 @@ def test_stale_open_orders_and_outbox_backoff(repo: PostgresPayments, db: Postgr
     assert again.attempts == 2
     repo.mark_email_failed(again.id, error="rejected", retry_in_s=None)
     assert scalar(db, "select status from public.email_outbox where id = %s", again.id) == "failed"
+
+
+def outbox_rows(db: PostgresDatabase, mid: str) -> list[dict[str, Any]]:
+    with db.connection() as conn:
+        return list(
+            conn.execute(
+                "select id, kind, subject, payload, idempotency_key, status from public.email_outbox"
+                " where payload->>'merchant_order_id' = %s",
+                (mid,),
+            ).fetchall()
+        )
+
+
+def test_fail_commits_the_failed_state_and_its_outbox_row_together(
+    repo: PostgresPayments, db: PostgresDatabase
+) -> None:
+    user, ws = sign_up(db, "Lin <i>")
+    mid = new_order(repo, user, ws)
+    repo.mark_pending(mid, phonepe_order_id="OMO", checkout_url="http://pay", expires_at=None)
+    # The outbox insert fails (a payload that is not JSON): the FAILED move is rolled back with it.
+    with pytest.raises(TypeError):
+        repo.fail(
+            mid, error_code="PAYMENT_DECLINED", payment_details=None, email_subject="s", email_extra={"x": object()}
+        )
+    assert scalar(db, "select state from public.payment_transactions where merchant_order_id = %s", mid) == "PENDING"
+    assert outbox_rows(db, mid) == []
+
+    failed, outbox_id = repo.fail(
+        mid,
+        error_code="PAYMENT_DECLINED",
+        payment_details=[{"paymentMode": "UPI_INTENT", "state": "FAILED"}],
+        email_subject="Payment failed: Starter plan",
+        email_extra={"reason": "declined", "retry_url": "http://app/billing"},
+    )
+    assert failed is not None
+    assert failed.state == "FAILED"
+    assert failed.error_code == "PAYMENT_DECLINED"
+    assert outbox_id is not None
+    (row,) = outbox_rows(db, mid)
+    assert str(row["id"]) == outbox_id
+    assert row["kind"] == "payment-failed"
+    assert row["idempotency_key"] == f"payment-failed/{outbox_id}"
+    assert row["subject"] == "Payment failed: Starter plan"
+    assert row["status"] == "pending"
+    payload = row["payload"]
+    assert payload["plan_name"] == "Starter"
+    assert payload["amount_paise"] == 99900
+    assert payload["full_name"] == "Lin <i>"
+    assert payload["workspace_name"]
+    assert payload["reason"] == "declined"
+    assert payload["retry_url"] == "http://app/billing"
+    # A repeat matches nothing and writes nothing; neither does COMPLETED-after-FAILED.
+    assert repo.fail(mid, error_code="PAYMENT_DECLINED", payment_details=None, email_subject="s") == (None, None)
+    assert repo.activate(mid, payment_details=None, email_subject="s").outcome == "needs_review"
+    assert len(outbox_rows(db, mid)) == 1
+    claimed = repo.claim_email(outbox_id, lease_s=60)
+    assert claimed is not None
+    assert claimed.kind == "payment-failed"
+
+
+def test_concurrent_failed_deliveries_write_one_email(repo: PostgresPayments, db: PostgresDatabase) -> None:
+    user, ws = sign_up(db)
+    mid = new_order(repo, user, ws)
+    repo.mark_pending(mid, phonepe_order_id="OMO", checkout_url="http://pay", expires_at=None)
+    barrier = threading.Barrier(RACERS)
+
+    def race(_: int) -> str | None:
+        barrier.wait()
+        return repo.fail(mid, error_code="PAYMENT_DECLINED", payment_details=None, email_subject="s")[1]
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        outbox_ids = [i for i in pool.map(race, range(RACERS)) if i is not None]
+    assert len(outbox_ids) == 1
+    assert [str(r["id"]) for r in outbox_rows(db, mid)] == outbox_ids
+    assert scalar(db, "select state from public.payment_transactions where merchant_order_id = %s", mid) == "FAILED"
+
+
+def test_fail_from_created_and_never_from_a_final_state(repo: PostgresPayments, db: PostgresDatabase) -> None:
+    user, ws = sign_up(db)
+    created = new_order(repo, user, ws)
+    assert repo.fail(created, error_code="E", payment_details=None, email_subject="s")[1] is not None
+    expired = new_order(repo, user, ws)
+    assert repo.transition(expired, "EXPIRED", from_states=("CREATED", "PENDING")) is not None
+    assert repo.fail(expired, error_code="E", payment_details=None, email_subject="s") == (None, None)
+    assert outbox_rows(db, expired) == []
+    assert scalar(db, "select state from public.payment_transactions where merchant_order_id = %s", expired) == (
+        "EXPIRED"
+    )

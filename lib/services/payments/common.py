@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 
 from lib.config import Settings
 from lib.domain.payments import (
-    ALLOWED_TRANSITIONS,
     PaymentState,
     TransitionKind,
     is_expired,
@@ -30,7 +29,7 @@ from lib.domain.payments import (
 from lib.errors import AdapterError, AlreadyExists
 from lib.logs import BoundLogger, get_logger
 from lib.ports import Clock, KeyValue, TaskQueue, TaskRequest
-from lib.services.payments.emails import confirmed_subject, message_for
+from lib.services.payments.emails import confirmed_subject, failed_email_extra, failed_subject, message_for
 from lib.services.payments.ports import (
     CREATED,
     FAILED,
@@ -41,6 +40,7 @@ from lib.services.payments.ports import (
     OutboxEmail,
     PaymentGateway,
     PaymentsRepo,
+    sources_of,
 )
 
 PROVIDER = "phonepe"
@@ -56,6 +56,8 @@ OUTBOX_MAX_ATTEMPTS = 8
 # Outbox: first retry after 60 s, doubling, at most an hour.
 OUTBOX_BACKOFF_BASE_S = 60
 OUTBOX_BACKOFF_MAX_S = 3600
+# PhonePe reports an order that expired unpaid as FAILED with this code: recorded as EXPIRED, no email.
+EXPIRED_UNPAID_CODES = frozenset({"TXN_NOT_COMPLETED"})
 # A last check after the ladder said "stop" while the order is still open (it then settles as expired).
 FINAL_CHECK_DELAY_S = 1.0
 
@@ -64,12 +66,6 @@ log = get_logger("lib.services.payments")
 
 def outbox_backoff(attempts: int) -> int:
     return int(min(OUTBOX_BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), OUTBOX_BACKOFF_MAX_S))
-
-
-def sources_of(to_state: PaymentState) -> tuple[str, ...]:
-    """The states an order may move to ``to_state`` from (``ALLOWED_TRANSITIONS``, the trigger's
-    edges): the ``from_states`` of a conditional update."""
-    return tuple(sorted(s.value for s, targets in ALLOWED_TRANSITIONS.items() if to_state in targets))
 
 
 def until_expiry_s(expire_at: datetime | None, now: datetime) -> float | None:
@@ -226,14 +222,17 @@ def apply_gateway_status(deps: PaymentDeps, order: Order, status: GatewayStatus)
             bound.info("payment completed; subscription granted", extra={"plan": order.plan_id})
         return Applied(activation.outcome, activation.order, activation.outbox_id)
     if reported is PaymentState.FAILED and step.kind is TransitionKind.MOVE:
-        failed = deps.repo.transition(
-            mid,
-            FAILED,
-            from_states=sources_of(PaymentState.FAILED),
-            error_code=status.error_code or "FAILED",
-            payment_details=status.payment_details,
-        )
-        return Applied("failed", failed or deps.repo.get_order(mid))
+        if _expired_unpaid(order, status, now):
+            # Nobody paid before expireAt: an expiry, not a failed payment (no "payment failed" email).
+            expired = deps.repo.transition(
+                mid,
+                PaymentState.EXPIRED,
+                from_states=sources_of(PaymentState.EXPIRED),
+                error_code=status.error_code,
+                payment_details=status.payment_details,
+            )
+            return Applied("expired", expired or deps.repo.get_order(mid))
+        return _fail(deps, order, status)
     if reported is PaymentState.FAILED:
         # Already FAILED (a repeat), or FAILED after another final state: never backwards.
         return Applied("failed" if step.kind is TransitionKind.NOOP else "ignored", order)
@@ -250,6 +249,31 @@ def apply_gateway_status(deps: PaymentDeps, order: Order, status: GatewayStatus)
             return Applied("pending", pending)
     deps.repo.touch_checked(mid)
     return Applied("pending", order)
+
+
+def _expired_unpaid(order: Order, status: GatewayStatus, now: datetime) -> bool:
+    """PhonePe's FAILED for an order it let expire (its expiry code, at or after ``expireAt``; no grace:
+    PhonePe has already decided)."""
+    expire_at = status.expire_at or order.expires_at
+    return status.error_code in EXPIRED_UNPAID_CODES and expire_at is not None and now >= expire_at
+
+
+def _fail(deps: PaymentDeps, order: Order, status: GatewayStatus) -> Applied:
+    """PhonePe says FAILED: the move and its payment-failed outbox row commit together (``repo.fail``);
+    only the caller whose conditional update matched gets an outbox id, so a repeat sends nothing."""
+    mid = order.merchant_order_id
+    plan = deps.repo.get_plan(order.plan_id)
+    error_code = status.error_code or "FAILED"
+    failed, outbox_id = deps.repo.fail(
+        mid,
+        error_code=error_code,
+        payment_details=status.payment_details,
+        email_subject=failed_subject(plan.name if plan else order.plan_id),
+        email_extra=failed_email_extra(status.error_code, deps.config.frontend_url),
+    )
+    if failed is not None:
+        deps.log.bind(merchant_order_id=mid).info("payment failed", extra={"error_code": error_code})
+    return Applied("failed", failed or deps.repo.get_order(mid), outbox_id)
 
 
 def deliver_email(deps: PaymentDeps, outbox_id: str) -> bool:

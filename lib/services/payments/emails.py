@@ -25,8 +25,42 @@ def rupees(paise: int) -> str:
     return f"₹{whole:,}.{frac:02d}"
 
 
+# PhonePe's failure codes (``errorCode``) in plain words; an unknown code gets no reason line.
+FAILURE_REASONS: Mapping[str, str] = {
+    "PAYMENT_DECLINED": "the payment was declined by your bank or payment app",
+    "AUTHORIZATION_FAILED": "the payment could not be authorised",
+    "INSUFFICIENT_FUNDS": "there were not enough funds in the account",
+    "TIMED_OUT": "the payment timed out",
+    "TXN_TIMED_OUT": "the payment timed out",
+    "TXN_NOT_COMPLETED": "the payment was not completed",
+    "USER_CANCELLED": "the payment was cancelled",
+    "PAYMENT_ERROR": "PhonePe could not process the payment",
+    "INTERNAL_SERVER_ERROR": "PhonePe could not process the payment",
+}
+# Where a failed payment is retried (the frontend's billing page).
+BILLING_PATH = "/billing"
+
+
 def confirmed_subject(plan_name: str) -> str:
     return f"Payment confirmed: {plan_name} plan"
+
+
+def failed_subject(plan_name: str) -> str:
+    return f"Payment failed: {plan_name} plan"
+
+
+def failure_reason(error_code: str | None) -> str | None:
+    """PhonePe's ``errorCode`` in plain words, or None when we do not know the code."""
+    return FAILURE_REASONS.get((error_code or "").strip().upper())
+
+
+def failed_email_extra(error_code: str | None, frontend_url: str) -> dict[str, Any]:
+    """What a payment-failed outbox row adds to the shared facts: the code, its plain words, the retry link."""
+    return {
+        "error_code": error_code,
+        "reason": failure_reason(error_code),
+        "retry_url": f"{frontend_url.rstrip('/')}{BILLING_PATH}",
+    }
 
 
 @dataclass(frozen=True)
@@ -72,19 +106,35 @@ def render_confirmed(subject: str, payload: Mapping[str, Any]) -> Rendered:
 
 def render_failed(subject: str, payload: Mapping[str, Any]) -> Rendered:
     plan = _field(payload, "plan_name", _field(payload, "plan_id"))
+    amount = rupees(int(payload.get("amount_paise") or 0))
     order_id = _field(payload, "merchant_order_id")
     workspace = _field(payload, "workspace_name")
     name = _field(payload, "full_name") or "there"
+    reason = _field(payload, "reason")
+    retry_url = _field(payload, "retry_url")
+    because = f": {reason}" if reason else ""
+    retry = f"You can try again from the billing page: {retry_url}" if retry_url else "You can try again any time."
     text = (
-        f"Hi {name},\n\nYour payment for the {plan} plan of {workspace} did not go through "
-        f"(order {order_id}). No money was taken for it; you can try again from the billing page.\n"
+        f"Hi {name},\n\n"
+        f"Your payment for the {plan} plan of {workspace} did not go through{because}.\n"
+        "Your plan was not activated.\n\n"
+        f"Amount: {amount}\nOrder: {order_id}\n\n{retry}\n"
     )
     e = html.escape
+    link = (
+        f'<p>You can try again from the <a href="{e(retry_url)}">billing page</a>.</p>'
+        if retry_url
+        else "<p>You can try again any time.</p>"
+    )
     body = (
         "<!doctype html><html><body>"
-        f"<p>Hi {e(name)},</p><p>Your payment for the <strong>{e(plan)}</strong> plan of "
-        f"<strong>{e(workspace)}</strong> did not go through (order {e(order_id)}).</p>"
-        "<p>You can try again from the billing page.</p></body></html>"
+        f"<p>Hi {e(name)},</p>"
+        f"<p>Your payment for the <strong>{e(plan)}</strong> plan of <strong>{e(workspace)}</strong>"
+        f" did not go through{e(because)}. Your plan was not activated.</p>"
+        "<table>"
+        f"<tr><td>Amount</td><td>{e(amount)}</td></tr>"
+        f"<tr><td>Order</td><td>{e(order_id)}</td></tr>"
+        f"</table>{link}</body></html>"
     )
     return Rendered(subject, body, text)
 
@@ -98,4 +148,16 @@ def message_for(row: OutboxEmail) -> EmailMessage:
     )
 
 
-__all__ = ["CONFIRMED_KIND", "FAILED_KIND", "confirmed_subject", "message_for", "render_confirmed", "rupees"]
+__all__ = [
+    "CONFIRMED_KIND",
+    "FAILED_KIND",
+    "FAILURE_REASONS",
+    "confirmed_subject",
+    "failed_email_extra",
+    "failed_subject",
+    "failure_reason",
+    "message_for",
+    "render_confirmed",
+    "render_failed",
+    "rupees",
+]

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, Plan
 from lib.domain.payments import FINAL_STATES as DOMAIN_FINAL_STATES
 from lib.domain.payments import OPEN_STATES as DOMAIN_OPEN_STATES
-from lib.domain.payments import PaymentState, Plan
 
 # Order states and plans are the domain's (lib.domain.payments): one definition, re-exported here
 # so the services and adapters compare rows (plain strings) against the same StrEnum members.
@@ -30,6 +30,13 @@ NEEDS_REVIEW = PaymentState.NEEDS_REVIEW
 # Plain strings (not enum members) so they bind as text in SQL arrays.
 OPEN_STATES: tuple[str, ...] = tuple(sorted(s.value for s in DOMAIN_OPEN_STATES))
 FINAL_STATES: tuple[str, ...] = tuple(sorted(s.value for s in DOMAIN_FINAL_STATES))
+
+
+def sources_of(to_state: PaymentState) -> tuple[str, ...]:
+    """The states an order may move to ``to_state`` from (``ALLOWED_TRANSITIONS``, the trigger's
+    edges): the ``from_states`` of a conditional update, for the services and the repos alike."""
+    return tuple(sorted(s.value for s, targets in ALLOWED_TRANSITIONS.items() if to_state in targets))
+
 
 ActivationOutcome = Literal["granted", "already_completed", "needs_review", "ignored", "missing"]
 
@@ -173,6 +180,21 @@ class PaymentsRepo(Protocol):
         FAILED/EXPIRED -> NEEDS_REVIEW instead.  Concurrent callers: exactly one gets ``granted``."""
         ...
 
+    def fail(
+        self,
+        merchant_order_id: str,
+        *,
+        error_code: str,
+        payment_details: Any,
+        email_subject: str,
+        email_extra: Mapping[str, Any] | None = None,
+    ) -> tuple[Order | None, str | None]:
+        """ONE transaction on a PhonePe FAILED: the conditional move to FAILED (from ``sources_of(FAILED)``)
+        and, only when THIS call moved it, a ``payment-failed`` outbox row (``email_extra`` joins its
+        payload).  Returns (the failed order or None when nothing matched, the outbox id or None);
+        of concurrent callers at most one gets an outbox id."""
+        ...
+
     def activate_free(self, workspace_id: str, user_id: str, billing_period: str) -> Subscription:
         """The free plan: subscription and onboarding status at once, no order, no email."""
         ...
@@ -291,4 +313,5 @@ __all__ = [
     "RecordedEvent",
     "Subscription",
     "WebhookEvent",
+    "sources_of",
 ]

@@ -15,7 +15,7 @@ from lib.domain.payments import add_months, next_check_delay, webhook_authorizat
 from lib.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
 from lib.services.payments import common
 from lib.services.payments.common import PaymentConfig, PaymentDeps, webhook_authorization_ok
-from lib.services.payments.emails import render_confirmed, rupees
+from lib.services.payments.emails import failure_reason, render_confirmed, render_failed, rupees
 from lib.services.payments.initiate import InitiateCommand, initiate_payment
 from lib.services.payments.ports import GatewayStatus
 from lib.services.payments.reconcile import (
@@ -137,7 +137,10 @@ def test_phonepe_down_is_503_with_retry_after_and_a_reconciliation(world: World)
     world.clock.advance(200)
     out = reconcile_order(ReconcileCommand(order.merchant_order_id, 0), deps=world.deps)
     assert out["state"] == "FAILED"
+    assert world.repo.orders[order.merchant_order_id].error_code == "ORDER_NOT_AT_GATEWAY"
     assert world.gateway.calls["pay"] == 1
+    assert world.repo.outbox == {}  # it never reached PhonePe: no "payment failed" email
+    assert world.mailer.sent == {}
 
 
 # --------------------------------------------------------------- webhook ----
@@ -250,7 +253,8 @@ def test_completed_after_failed_is_needs_review_with_error_log(world: World, cap
         world.webhook(mid, "COMPLETED")
     assert world.repo.orders[mid].state == "NEEDS_REVIEW"
     assert world.repo.subscriptions == {}
-    assert world.mailer.sent == {}
+    # The failure's email only: the late payment sends no confirmation.
+    assert [m.idempotency_key.split("/")[0] for m in world.mailer.sent.values()] == ["payment-failed"]
     assert any("NEEDS_REVIEW" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
 
 
@@ -277,6 +281,117 @@ def test_phonepe_down_during_webhook_is_503_and_retry_applies(world: World) -> N
     world.gateway.down = False
     world.webhook(mid)  # PhonePe's redelivery: the unprocessed ledger row is processed now
     assert world.repo.orders[mid].state == "COMPLETED"
+
+
+# ------------------------------------------------------- payment failed ----
+
+
+def test_failed_payment_sends_one_payment_failed_email(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.fail(mid)
+    for _ in range(3):  # PhonePe's redeliveries of the same event
+        assert world.webhook(mid, "FAILED")["received"] is True
+    order = world.repo.orders[mid]
+    assert order.state == "FAILED"
+    assert order.error_code == "PAYMENT_DECLINED"
+    (row,) = world.repo.outbox.values()
+    assert row["kind"] == "payment-failed"
+    assert row["idempotency_key"] == f"payment-failed/{row['id']}"
+    assert row["status"] == "sent"
+    assert row["payload"]["reason"] == failure_reason("PAYMENT_DECLINED")
+    assert row["payload"]["retry_url"] == "http://app.local/billing"
+    (msg,) = world.mailer.sent.values()
+    assert msg.idempotency_key == row["idempotency_key"]
+    assert msg.subject == "Payment failed: Starter plan"
+    assert "₹999.00" in msg.text
+    assert mid in msg.text
+    assert "declined" in msg.text
+    assert "http://app.local/billing" in msg.text
+    assert "&lt;script&gt;" in msg.html
+    assert "<script>" not in msg.html
+    assert world.repo.subscriptions == {}
+
+
+def test_repeated_failed_status_sends_no_second_email(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.fail(mid)
+    world.webhook(mid, "FAILED")
+    # A reconciliation and a status check later both see FAILED again: nothing moves, nothing is written.
+    out = reconcile_order(ReconcileCommand(mid, 3), deps=world.deps)
+    assert out["state"] == "FAILED"
+    order = world.repo.orders[mid]
+    again = common.apply_gateway_status(world.deps, order, world.gateway.order_status(mid))
+    assert again.outcome == "failed"
+    assert again.outbox_id is None
+    assert len(world.repo.outbox) == 1
+    assert len(world.mailer.sent) == 1
+
+
+def test_fail_moves_once_and_only_the_mover_gets_an_email(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    first = world.repo.fail(mid, error_code="X", payment_details=None, email_subject="s")
+    second = world.repo.fail(mid, error_code="X", payment_details=None, email_subject="s")
+    assert first[0] is not None
+    assert first[0].state == "FAILED"
+    assert first[1] is not None
+    assert second == (None, None)
+    assert len(world.repo.outbox) == 1
+
+
+def test_failed_with_an_unknown_code_has_no_reason_line(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.status_override[mid] = GatewayStatus(
+        found=True, state="FAILED", amount_paise=99900, error_code="SOMETHING_NEW"
+    )
+    world.webhook(mid, "FAILED")
+    (msg,) = world.mailer.sent.values()
+    assert "did not go through.\n" in msg.text
+    assert world.repo.orders[mid].error_code == "SOMETHING_NEW"
+
+
+def test_expired_unpaid_reported_as_failed_is_expired_without_email(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.clock.advance(1200 + 5)
+    world.gateway.status_override[mid] = GatewayStatus(
+        found=True, state="FAILED", amount_paise=99900, error_code="TXN_NOT_COMPLETED"
+    )
+    out = reconcile_order(ReconcileCommand(mid, 40), deps=world.deps)
+    assert out["state"] == "EXPIRED"
+    assert world.repo.outbox == {}
+    assert world.mailer.sent == {}
+
+
+def test_not_completed_before_expiry_is_a_failure_with_email(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.status_override[mid] = GatewayStatus(
+        found=True, state="FAILED", amount_paise=99900, error_code="TXN_NOT_COMPLETED"
+    )
+    world.webhook(mid, "FAILED")
+    assert world.repo.orders[mid].state == "FAILED"
+    (msg,) = world.mailer.sent.values()
+    assert "not completed" in msg.text
+
+
+def test_expired_order_sends_no_email(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.clock.advance(1200 + 120)
+    assert reconcile_order(ReconcileCommand(mid, 40), deps=world.deps)["state"] == "EXPIRED"
+    world.gateway.fail(mid)  # a FAILED after EXPIRED never moves it back, nor writes mail
+    world.webhook(mid, "FAILED")
+    assert world.repo.orders[mid].state == "EXPIRED"
+    assert world.repo.outbox == {}
+
+
+def test_failed_email_goes_to_the_sweep_when_resend_is_down(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.fail(mid)
+    world.mailer.fail_next = 1
+    world.webhook(mid, "FAILED")
+    assert world.mailer.sent == {}
+    world.clock.advance(common.outbox_backoff(1) + 1)
+    assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0}
+    (msg,) = world.mailer.sent.values()
+    assert msg.idempotency_key.startswith("payment-failed/")
 
 
 # ------------------------------------------------------------ reconcile ----
@@ -444,6 +559,29 @@ def test_rupees_and_template() -> None:
     assert "&lt;b&gt;Acme&lt;/b&gt;" in out.html
     assert "<b>Acme</b>" in out.text
     assert "2025-02-01" in out.html
+
+
+def test_failed_template_escapes_and_explains() -> None:
+    out = render_failed(
+        "Payment failed",
+        {
+            "plan_name": "Starter",
+            "amount_paise": 99900,
+            "merchant_order_id": "ord_1",
+            "workspace_name": "<b>Acme</b>",
+            "full_name": "A & B",
+            "reason": failure_reason("payment_declined"),
+            "retry_url": 'https://app.example/billing"><script>',
+        },
+    )
+    assert "&lt;b&gt;Acme&lt;/b&gt;" in out.html
+    assert "A &amp; B" in out.html
+    assert "<script>" not in out.html
+    assert "<b>Acme</b>" in out.text
+    assert "₹999.00" in out.text
+    assert "ord_1" in out.html
+    assert "declined" in out.html
+    assert failure_reason(None) is None
 
 
 def test_add_months_clamps() -> None:
