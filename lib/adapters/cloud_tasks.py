@@ -11,7 +11,6 @@ not this module's.  The client is built on first use.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 
+from lib.adapters.lazy import Lazy
 from lib.adapters.task_names import MAX_TASK_ID, function_audience, task_id
 from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
 from lib.ports import Clock, TaskRequest
@@ -48,20 +48,19 @@ class CloudTasksQueue:
         self._location = location
         self._invoker_email = invoker_email
         self._audience = audience
-        self._client = client
+        self._client: Lazy[Any] = Lazy(self._build_client, client)
         self._clock = clock
-        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    from google.cloud import tasks_v2
+        return self._client.get()
 
-                    with _translated():
-                        self._client = tasks_v2.CloudTasksClient()
-        return self._client
+    @staticmethod
+    def _build_client() -> Any:
+        from google.cloud import tasks_v2
+
+        with _translated():
+            return tasks_v2.CloudTasksClient()
 
     def queue_path(self, queue: str) -> str:
         return f"projects/{self._project}/locations/{self._location}/queues/{queue}"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -34,6 +33,7 @@ from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.auth import exceptions as auth_exc
 
 from lib.adapters.dotted import apply_updates, first_mismatch, normalize_operator
+from lib.adapters.lazy import Lazy
 from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
 
 SERVICE = "firestore"
@@ -70,17 +70,12 @@ class FirestoreDocuments:
         )
         self._database = database
         self._emulator_host = emulator_host
-        self._client = client
-        self._lock = threading.Lock()
+        self._client: Lazy[Any] = Lazy(self._build_client, client)
 
     @property
     def client(self) -> Any:
         """The shared ``firestore.Client``, created on first use."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._build_client()
-        return self._client
+        return self._client.get()
 
     def _build_client(self) -> Any:
         from google.auth.credentials import AnonymousCredentials

@@ -28,6 +28,7 @@ import requests
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 
+from lib.adapters.lazy import Lazy
 from lib.errors import Missing, Rejected, Unavailable
 
 SERVICE = "storage"
@@ -61,7 +62,7 @@ class GcsBlobs:
         if self._emulator_host and "://" not in self._emulator_host:
             self._emulator_host = f"http://{self._emulator_host}"
         self._signing_account = signing_service_account
-        self._client = client
+        self._client: Lazy[Any] = Lazy(self._build_client, client)
         self._credentials = credentials
         self._emulator_signer: Any | None = None
         self._lock = threading.Lock()
@@ -69,11 +70,7 @@ class GcsBlobs:
     # --- lazily built clients -------------------------------------------------------
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._build_client()
-        return self._client
+        return self._client.get()
 
     def _build_client(self) -> Any:
         from google.auth.credentials import AnonymousCredentials

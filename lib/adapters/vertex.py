@@ -21,13 +21,13 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import threading
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from google.auth import exceptions as auth_errors
 from google.genai import errors as genai_errors
 
+from lib.adapters.lazy import Lazy
 from lib.errors import Rejected, Unavailable
 from lib.services.onboarding_ai.ports import InvalidOutput
 
@@ -79,8 +79,7 @@ class VertexSuggestions:
         self.base_url = base_url
         self.timeout_s = timeout_s
         self.temperature = temperature
-        self._client: genai.Client | None = None
-        self._lock = threading.Lock()
+        self._client: Lazy[genai.Client] = Lazy(self._build_client)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VertexSuggestions:
@@ -94,11 +93,7 @@ class VertexSuggestions:
 
     def client(self) -> genai.Client:
         """The google-genai client, built once (credentials are resolved on the first call)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._build_client()
-        return self._client
+        return self._client.get()
 
     def _build_client(self) -> genai.Client:
         from google import genai

@@ -162,4 +162,4 @@ def test_nothing_listening_is_unavailable() -> None:
 
 def test_building_the_adapter_touches_nothing() -> None:
     adapter = VertexSuggestions(project=PROJECT, location=LOCATION, model=MODEL)
-    assert adapter._client is None  # no client (and no credential lookup) until the first call
+    assert not adapter._client.built  # no client (and no credential lookup) until the first call

@@ -126,4 +126,4 @@ def test_vendor_errors_are_translated(vendor: Exception, ours: type[AdapterError
 
 def test_no_client_is_built_until_first_use() -> None:
     queue = CloudTasksQueue("p", "l", invoker_email="e@x")
-    assert queue._client is None  # building needs credentials: only on first enqueue
+    assert not queue._client.built  # building needs credentials: only on first enqueue
