@@ -447,6 +447,19 @@ def export_firestore(services: ServiceSet, project: str, data_dir: Path) -> bool
     return True
 
 
+def stop_local(suite: DevSuite | None, services: ServiceSet, local_dir: Path) -> None:
+    """``make dev``'s shutdown once the HTTP server has stopped: the suite, then Firestore's
+    data exported under ``local_dir`` (so the next start imports it), then every service.
+
+    Shared by ``run()`` and the restart tests, so they stop exactly as ``make dev`` does.
+    """
+    if suite is not None:
+        with contextlib.suppress(Exception):
+            stop_suite(suite)
+        export_firestore(services, suite.settings.gcp_project, local_dir / "firestore")
+    services.stop()
+
+
 def _set_environment(env: dict[str, str]) -> Settings:
     """Hand ``env`` to ``lib.config`` (the only reader of the environment) and re-read it."""
     import os
@@ -511,10 +524,6 @@ def run() -> int:
         if server is not None:
             server.shutdown()
             server.server_close()
-        if suite is not None:
-            with contextlib.suppress(Exception):
-                stop_suite(suite)
-            export_firestore(services, suite.settings.gcp_project, local_dir / "firestore")
-        services.stop()
+        stop_local(suite, services, local_dir)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
