@@ -57,6 +57,7 @@ class _Suite:
     user_id: str
     workspace_id: str
     header: str
+    http: Any  # a keep-alive httpx.Client for the untimed preparation (a new client per call costs a TLS context)
 
 
 @contextmanager
@@ -99,7 +100,8 @@ def _served(ctx: BenchContext) -> Iterator[_Suite]:
             header = webhook_authorization(
                 settings.phonepe_webhook_username, settings.phonepe_webhook_password.get_secret_value()
             )
-            yield _Suite(base, settings, dev.container, who["user_id"], who["workspace_id"], header)
+            with httpx.Client(base_url=base, timeout=10) as prep:
+                yield _Suite(base, settings, dev.container, who["user_id"], who["workspace_id"], header, prep)
     finally:
         app.stop()
 
@@ -121,14 +123,12 @@ class _InstantGateway:
 
 def _paid_order(suite: _Suite) -> str:
     """A PENDING order, paid at the simulator with its webhook dropped (untimed preparation)."""
-    import httpx
-
     from lib.services.payments.initiate import InitiateCommand, initiate_payment
 
     cmd = InitiateCommand(suite.user_id, suite.workspace_id, "starter", "monthly")
     body, _ = initiate_payment(cmd, deps=suite.container.payment_deps)
     mid = str(body["merchant_order_id"])
-    done = httpx.post(f"{suite.base}/_dev/phonepe/orders/{mid}/complete", params={"webhook": "drop"})
+    done = suite.http.post(f"/_dev/phonepe/orders/{mid}/complete", params={"webhook": "drop"})
     done.raise_for_status()
     return mid
 

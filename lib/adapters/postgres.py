@@ -15,6 +15,8 @@ here into ``lib.errors`` adapter errors so services never see a vendor type:
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +33,12 @@ SERVICE = "postgres"
 # Seconds a caller waits for a free pooled connection before giving up with
 # Unavailable: a request must fail fast rather than queue behind a stuck pool.
 POOL_WAIT_TIMEOUT_S = 5.0
+
+# A pooled connection returned this recently is handed out without the empty-query liveness check
+# (one round trip per borrow otherwise); one idle longer is checked, since a server or pooler may
+# have dropped it.  A connection that died inside the window fails its statement (Unavailable, a
+# 5xx the caller retries) and the pool discards it on return.
+CHECK_IDLE_AFTER_S = 5.0
 
 DictConnection = psycopg.Connection[dict[str, Any]]
 
@@ -91,6 +99,8 @@ class PostgresDatabase:
         self._connect_timeout_s = connect_timeout_s
         self._pool: psycopg_pool.ConnectionPool[DictConnection] | None = None
         self._lock = threading.Lock()
+        # When each pooled connection was last given back (monotonic seconds), for ``_check``.
+        self._returned_at: weakref.WeakKeyDictionary[DictConnection, float] = weakref.WeakKeyDictionary()
 
     def _get_pool(self) -> psycopg_pool.ConnectionPool[DictConnection]:
         with self._lock:
@@ -110,7 +120,7 @@ class PostgresDatabase:
                         "prepare_threshold": None,
                     },
                     configure=self._configure,
-                    check=psycopg_pool.ConnectionPool.check_connection,
+                    check=self._check,
                     name="postgres",
                 )
                 try:
@@ -127,12 +137,23 @@ class PostgresDatabase:
         ``options`` startup parameter, which connection poolers may refuse."""
         conn.execute("select set_config('statement_timeout', %s, false)", (str(int(self._statement_timeout_ms)),))
 
+    def _check(self, conn: DictConnection) -> None:
+        """The pool's check on borrow: skipped for a connection back in the pool less than
+        ``CHECK_IDLE_AFTER_S`` ago (it just worked), the empty-query round trip otherwise."""
+        returned = self._returned_at.get(conn)
+        if returned is not None and time.monotonic() - returned < CHECK_IDLE_AFTER_S:
+            return
+        psycopg_pool.ConnectionPool.check_connection(conn)
+
     @contextmanager
     def _borrow(self) -> Iterator[DictConnection]:
         pool = self._get_pool()
         try:
             with pool.connection(timeout=POOL_WAIT_TIMEOUT_S) as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    self._returned_at[conn] = time.monotonic()
         except psycopg.Error as exc:
             raise translate(exc) from exc
         except psycopg_pool.PoolTimeout as exc:

@@ -246,8 +246,10 @@ class PostgresPayments:
             # The period is the domain's rule (subscription_period), computed on the database's clock
             # with the subscription row locked: a renewal while active extends from the current end.
             # The workspace row lock serialises grants of one workspace even before it has a subscription.
-            conn.execute("select 1 from public.workspaces where id = %s for update", (order.workspace_id,))
-            now = conn.execute("select now() as now").fetchone()["now"]
+            # (The lock and the transaction's clock in one round trip.)
+            now = conn.execute(
+                "select now() as now from public.workspaces where id = %s for update", (order.workspace_id,)
+            ).fetchone()["now"]
             current = self._get_subscription(conn, order.workspace_id, lock=True)
             running_end = current.current_period_end if current is not None and current.status == "active" else None
             start, end = subscription_period(running_end, order.billing_period, now)
@@ -390,30 +392,37 @@ class PostgresPayments:
 
     # ---------------------------------------------------- webhook ledger ----
     def record_webhook_event(self, event: WebhookEvent) -> RecordedEvent:
+        # One round trip: the insert, the first delivery's status when this is a repeat, and the
+        # event's order.  The reads see the statement's snapshot: a repeat racing the first delivery's
+        # commit may see no ledger row and is then processed again, which the row-locked activation
+        # makes harmless (exactly as with separate statements).
         with self._db.connection() as conn:
             row = conn.execute(
-                "insert into public.webhook_events"
+                "with ins as (insert into public.webhook_events"
                 " (provider, event_key, event_type, merchant_order_id, payload, raw_body, valid)"
-                " values (%s, %s, %s, %s, %s, %s, %s)"
-                " on conflict (provider, event_key) do nothing returning id",
-                (
-                    event.provider,
-                    event.event_key,
-                    event.event_type,
-                    event.merchant_order_id,
-                    _jsonb(dict(event.payload) if event.payload is not None else None),
-                    event.raw_body,
-                    event.valid,
-                ),
+                " values (%(provider)s, %(key)s, %(type)s, %(mid)s, %(payload)s, %(raw)s, %(valid)s)"
+                " on conflict (provider, event_key) do nothing returning id)"
+                " select (select id from ins) as inserted_id, e.processed_at as ev_processed_at,"
+                f" e.outcome as ev_outcome, {', '.join('t.' + c for c in _ORDER_COLS.split(', '))}"
+                " from (select 1) as one"
+                " left join public.webhook_events e on e.provider = %(provider)s and e.event_key = %(key)s"
+                " left join public.payment_transactions t on t.merchant_order_id = %(mid)s",
+                {
+                    "provider": event.provider,
+                    "key": event.event_key,
+                    "type": event.event_type,
+                    "mid": event.merchant_order_id,
+                    "payload": _jsonb(dict(event.payload) if event.payload is not None else None),
+                    "raw": event.raw_body,
+                    "valid": event.valid,
+                },
             ).fetchone()
-            if row is not None:
-                return RecordedEvent(inserted=True, processed=False, outcome=None)
-            existing = conn.execute(
-                "select processed_at, outcome from public.webhook_events where provider = %s and event_key = %s",
-                (event.provider, event.event_key),
-            ).fetchone()
-        processed = existing is not None and existing["processed_at"] is not None
-        return RecordedEvent(inserted=False, processed=processed, outcome=existing["outcome"] if existing else None)
+        assert row is not None  # a select from (select 1) always yields one row
+        order = _order(row) if row["id"] is not None else None
+        if row["inserted_id"] is not None:
+            return RecordedEvent(inserted=True, processed=False, outcome=None, order=order)
+        processed = row["ev_processed_at"] is not None
+        return RecordedEvent(inserted=False, processed=processed, outcome=row["ev_outcome"], order=order)
 
     def finish_webhook_event(self, provider: str, event_key: str, *, outcome: str, error: str | None = None) -> None:
         with self._db.connection() as conn:

@@ -298,13 +298,18 @@ class FakePayments:
             return self.subscriptions.get(workspace_id)
 
     # webhook ledger ------------------------------------------------------------
+    def _order_of(self, event: WebhookEvent) -> Order | None:
+        """The event's order as the adapter reads it alongside the insert (caller holds the lock)."""
+        return self.orders.get(event.merchant_order_id) if event.merchant_order_id else None
+
     def record_webhook_event(self, event: WebhookEvent) -> RecordedEvent:
         with self._lock:
             self._check()
             key = (event.provider, event.event_key)
             existing = self.events.get(key)
             if existing is not None:
-                return RecordedEvent(False, existing["processed_at"] is not None, existing["outcome"])
+                order = self._order_of(event)
+                return RecordedEvent(False, existing["processed_at"] is not None, existing["outcome"], order)
             self.events[key] = {
                 "event": event,
                 "outcome": None,
@@ -312,7 +317,7 @@ class FakePayments:
                 "processed_at": None,
                 "merchant_order_id": event.merchant_order_id,
             }
-            return RecordedEvent(True, False, None)
+            return RecordedEvent(True, False, None, self._order_of(event))
 
     def finish_webhook_event(self, provider: str, event_key: str, *, outcome: str, error: str | None = None) -> None:
         with self._lock:

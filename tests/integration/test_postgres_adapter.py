@@ -171,3 +171,43 @@ def test_concurrent_borrowers_share_the_pool(db: PostgresDatabase) -> None:
         second.execute("insert into kv values (%s, 2)", (keys[1],))
     with db.connection() as conn:
         assert conn.execute("select count(*) as n from kv").fetchone() == {"n": 2}
+
+
+def _kill_pooled_backend(database: PostgresDatabase, url: str) -> None:
+    """Terminate the (single) pooled connection's server process from another connection."""
+    with database.connection() as conn:
+        pid = conn.execute("select pg_backend_pid() as pid").fetchone()["pid"]  # type: ignore[index]
+    killer = PostgresDatabase(url, min_size=1, max_size=1)
+    try:
+        with killer.connection() as conn:
+            conn.execute("select pg_terminate_backend(%s)", (pid,))
+    finally:
+        killer.close()
+
+
+def test_a_connection_idle_past_the_window_is_checked_and_replaced(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lib.adapters.postgres as pg
+
+    monkeypatch.setattr(pg, "CHECK_IDLE_AFTER_S", 0.0)  # every borrow counts as idle: always checked
+    database = PostgresDatabase(url, min_size=1, max_size=1)
+    try:
+        _kill_pooled_backend(database, url)
+        database.ping()  # the check found the dead connection and the pool handed out a new one
+    finally:
+        database.close()
+
+
+def test_a_recently_used_connection_skips_the_check_and_a_dead_one_is_dropped_after_one_failure(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lib.adapters.postgres as pg
+
+    monkeypatch.setattr(pg, "CHECK_IDLE_AFTER_S", 3600.0)  # never idle long enough to be checked
+    database = PostgresDatabase(url, min_size=1, max_size=1)
+    try:
+        _kill_pooled_backend(database, url)
+        with pytest.raises(Unavailable):
+            database.ping()  # unchecked: the statement meets the dead connection (a 5xx the caller retries)
+        database.ping()  # the pool discarded it on return; the next borrow gets a fresh one
+    finally:
+        database.close()

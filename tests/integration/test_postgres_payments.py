@@ -206,6 +206,26 @@ def test_webhook_ledger_records_once(repo: PostgresPayments) -> None:
     assert done.outcome == "granted"
 
 
+def test_webhook_ledger_reads_the_order_in_the_same_call(repo: PostgresPayments, db: PostgresDatabase) -> None:
+    user, ws = sign_up(db)
+    mid = new_order(repo, user, ws)
+    key = f"checkout.order.completed:{mid}:COMPLETED"
+    event = WebhookEvent("phonepe", key, "checkout.order.completed", mid, {"merchantOrderId": mid}, "{}", True)
+    first = repo.record_webhook_event(event)
+    assert first.inserted
+    assert first.order is not None
+    assert first.order.merchant_order_id == mid
+    assert first.order.workspace_id == ws
+    repeat = repo.record_webhook_event(event)
+    assert not repeat.inserted
+    assert repeat.order == repo.get_order(mid)
+    unknown_key = f"checkout.order.completed:ord_{uuid.uuid4().hex}:COMPLETED"
+    unknown = WebhookEvent("phonepe", unknown_key, "checkout.order.completed", "ord_missing", {}, "{}", True)
+    recorded = repo.record_webhook_event(unknown)
+    assert recorded.inserted
+    assert recorded.order is None  # not visible yet: the webhook schedules a reconciliation instead
+
+
 def test_stale_open_orders_and_outbox_backoff(repo: PostgresPayments, db: PostgresDatabase) -> None:
     user, ws = sign_up(db)
     mid = new_order(repo, user, ws)

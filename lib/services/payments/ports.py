@@ -124,6 +124,9 @@ class RecordedEvent:
     inserted: bool
     processed: bool
     outcome: str | None
+    # The event's order, read in the same round trip as the insert (None: the event names no order,
+    # or its row is not visible yet).
+    order: Order | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Order of work, each step for a reason:
 1. the Authorization header is checked in constant time on the raw request,
    before the body is parsed (a forged call costs nothing and records nothing);
 2. the event is recorded once in ``webhook_events`` (unique provider + key), so
-   a duplicate already processed is answered 200 at once;
+   a duplicate already processed is answered 200 at once (the order row is read in the
+   same round trip);
 3. PhonePe's order-status API is asked (the header signs nothing), and only
    its answer moves the state machine (``apply_gateway_status``).
 An order whose row is not visible yet gets a reconciliation task, so the event
@@ -99,7 +100,7 @@ def _process(raw: bytes, deps: PaymentDeps) -> dict[str, Any]:
         deps.repo.finish_webhook_event(PROVIDER, key, outcome="ignored")
         return {"received": True}
     bound = deps.log.bind(merchant_order_id=mid, event=event)
-    order = deps.repo.get_order(mid)
+    order = recorded.order  # read with the ledger insert, in the same round trip
     if order is None:
         # Not visible yet (or not ours): the ledger has it and a status check is coming.
         schedule_reconcile(deps, mid, step=0, chain=f"wh{_digest(key.encode())[:12]}", delay_s=UNKNOWN_ORDER_RECHECK_S)
