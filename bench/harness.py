@@ -50,22 +50,28 @@ Setup = Callable[["BenchContext"], Generator[Operation, None, None]]
 
 @dataclass(frozen=True)
 class Target:
-    """What passing means: p95 at most ``p95_ms`` and/or p50 at most ``max_ratio`` x the baseline's p50."""
+    """What passing means: p50 at most ``p50_ms``, p95 at most ``p95_ms``, and/or p50 at most
+    ``max_ratio`` x the baseline's p50 (each bound that is set must hold)."""
 
     p95_ms: float | None = None
     max_ratio: float | None = None
+    p50_ms: float | None = None
 
     def describe(self) -> str:
         parts = []
         if self.max_ratio is not None:
             parts.append(f"<={self.max_ratio:g}x")
+        if self.p50_ms is not None:
+            parts.append(f"p50<={self.p50_ms:g}ms")
         if self.p95_ms is not None:
             parts.append(f"p95<={self.p95_ms:g}ms")
         return " ".join(parts) or "-"
 
-    def met(self, p95_ns: float, ratio: float | None) -> bool | None:
+    def met(self, p95_ns: float, ratio: float | None, *, p50_ns: float = 0.0) -> bool | None:
         """True/False, or None when the ratio it needs is unknown (baseline skipped)."""
         if self.p95_ms is not None and p95_ns > self.p95_ms * 1e6:
+            return False
+        if self.p50_ms is not None and p50_ns > self.p50_ms * 1e6:
             return False
         if self.max_ratio is not None:
             if ratio is None:
@@ -243,7 +249,7 @@ def run(scenarios: list[Scenario], ctx: BenchContext, progress: Callable[[str], 
             if base is not None and base.status == "ok" and base.p50_ns:
                 result.ratio = result.p50_ns / base.p50_ns
             if sc.target is not None:
-                result.passed = sc.target.met(result.p95_ns, result.ratio)
+                result.passed = sc.target.met(result.p95_ns, result.ratio, p50_ns=result.p50_ns)
         done[sc.name] = result
     return list(done.values())
 

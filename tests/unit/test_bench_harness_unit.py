@@ -86,6 +86,9 @@ def test_target_on_p95_and_unknown_ratio() -> None:
     assert Target(p95_ms=1.0).met(1_000_001, None) is False
     assert Target(max_ratio=1.0).met(1, None) is None
     assert Target(max_ratio=1.5, p95_ms=2).describe() == "<=1.5x p95<=2ms"
+    assert Target(p50_ms=2.0).met(9e9, None, p50_ns=1_999_999) is True
+    assert Target(p50_ms=2.0).met(0, None, p50_ns=2_000_001) is False
+    assert Target(p50_ms=2.0).describe() == "p50<=2ms"
 
 
 def test_select_by_prefix_pulls_in_baselines_first(monkeypatch: pytest.MonkeyPatch) -> None:
