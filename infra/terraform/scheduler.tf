@@ -1,7 +1,19 @@
+# One Scheduler job per maintenance route (functions/maintenance/main.py): each sweep
+# runs, fails and is retried on its own.
+locals {
+  maintenance_jobs = {
+    "expire-sessions"    = "Mark onboarding sessions abandoned after 7 days without a save."
+    "sweep-outbox"       = "Send email outbox rows that were not delivered right after commit."
+    "reconcile-payments" = "Re-queue the status-check ladder for old PENDING orders."
+  }
+}
+
 resource "google_cloud_scheduler_job" "maintenance" {
-  name             = "${local.name_prefix}-maintenance"
+  for_each = local.maintenance_jobs
+
+  name             = "${local.name_prefix}-${each.key}"
   region           = var.region
-  description      = "Expire abandoned sessions, sweep the email outbox, reconcile old PENDING orders."
+  description      = each.value
   schedule         = var.maintenance_schedule
   time_zone        = "Etc/UTC"
   attempt_deadline = "320s" # the function's 300 s timeout plus the round trip
@@ -13,11 +25,11 @@ resource "google_cloud_scheduler_job" "maintenance" {
 
   http_target {
     http_method = "POST"
-    uri         = google_cloudfunctions2_function.fn["maintenance"].url
+    uri         = "${google_cloudfunctions2_function.fn["maintenance"].url}/${each.key}"
     headers = {
       "Content-Type" = "application/json"
     }
-    body = base64encode(jsonencode({ job = "all" }))
+    body = base64encode(jsonencode({}))
 
     oidc_token {
       service_account_email = google_service_account.tasks_invoker.email

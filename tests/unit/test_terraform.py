@@ -210,13 +210,19 @@ def test_redis_sits_behind_a_vpc_connector_every_function_uses(tf: Config) -> No
     assert service["vpc_connector_egress_settings"] == "PRIVATE_RANGES_ONLY"
 
 
-def test_scheduler_calls_maintenance_every_15_minutes_with_oidc(tf: Config) -> None:
+def test_scheduler_calls_every_maintenance_route_every_15_minutes_with_oidc(tf: Config) -> None:
+    from tools.openapi import load_routes
+
     job = tf.resource("google_cloud_scheduler_job", "maintenance")
     assert tf.variables["maintenance_schedule"]["default"] == "*/15 * * * *"
+    assert job["for_each"] == "${local.maintenance_jobs}"
     target = block(job, "http_target")
-    assert 'fn["maintenance"]' in target["uri"]
+    assert target["uri"] == '${google_cloudfunctions2_function.fn["maintenance"].url}/${each.key}'
     oidc = block(target, "oidc_token")
     assert oidc["service_account_email"] == "${google_service_account.tasks_invoker.email}"
+    # Every route of the maintenance function has a job, and every job a route.
+    routes = {spec.path.strip("/") for spec in load_routes()["maintenance"]}
+    assert set(tf.locals["maintenance_jobs"]) == routes
 
 
 def test_alert_policies_cover_5xx_webhook_401_queue_depth_and_ai_failures(tf: Config) -> None:
