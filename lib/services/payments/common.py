@@ -88,6 +88,8 @@ class PaymentConfig:
     webhook_username: str
     webhook_password: str
     order_expire_s: int
+    # The Cloud Tasks queue that re-runs the outbox relay when an email could not be sent at once.
+    outbox_queue: str = "outbox-relay"
 
     @classmethod
     def from_settings(cls, s: Settings) -> PaymentConfig:
@@ -98,11 +100,16 @@ class PaymentConfig:
             webhook_username=s.phonepe_webhook_username,
             webhook_password=s.phonepe_webhook_password.get_secret_value(),
             order_expire_s=s.phonepe_order_expire_s,
+            outbox_queue=s.tasks_queue_outbox,
         )
 
     @property
     def reconcile_url(self) -> str:
         return f"{self.functions_base_url}/payment_reconcile/"
+
+    @property
+    def outbox_relay_url(self) -> str:
+        return f"{self.functions_base_url}/maintenance/sweep-outbox"
 
 
 @dataclass
@@ -286,6 +293,28 @@ def deliver_email(deps: PaymentDeps, outbox_id: str) -> bool:
     return send_claimed(deps, row) if row is not None else False
 
 
+def schedule_outbox_relay(deps: PaymentDeps, outbox_id: str, *, attempt: int, delay_s: float) -> bool:
+    """Run the outbox relay when this email is due again (sooner than the 15-minute sweep).
+
+    Named per outbox row and attempt, so a repeat is a no-op; False when the queue is down
+    (the maintenance sweep still finds the row)."""
+    task = TaskRequest(
+        queue=deps.config.outbox_queue,
+        url=deps.config.outbox_relay_url,
+        payload={"outbox_id": outbox_id},
+        name=f"outbox-{outbox_id}-{attempt}",
+        delay_s=delay_s,
+    )
+    try:
+        deps.tasks.enqueue(task)
+    except AlreadyExists:
+        return True
+    except AdapterError as exc:
+        deps.log.warning("outbox relay not scheduled; the sweep will send it", extra={"error": str(exc)})
+        return False
+    return True
+
+
 def send_claimed(deps: PaymentDeps, row: OutboxEmail) -> bool:
     """Send a claimed outbox row; mark it sent, or back off / give up."""
     try:
@@ -298,6 +327,8 @@ def send_claimed(deps: PaymentDeps, row: OutboxEmail) -> bool:
         )
         with contextlib.suppress(AdapterError):  # if this fails too, the lease runs out and the sweep retries
             deps.repo.mark_email_failed(row.id, error=str(exc), retry_in_s=retry_in)
+        if retry_in is not None:
+            schedule_outbox_relay(deps, row.id, attempt=row.attempts, delay_s=retry_in)
         return False
     try:
         deps.repo.mark_email_sent(row.id)

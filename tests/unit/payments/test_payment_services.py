@@ -589,3 +589,25 @@ def test_add_months_clamps() -> None:
     assert add_months(base, 1).day == 28
     assert add_months(base, 12).year == base.year + 1
     assert add_months(base, 1) - base == timedelta(days=28)
+
+
+def test_an_email_that_fails_schedules_the_outbox_relay_when_due(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.complete(mid)
+    world.mailer.fail_next = 1
+    world.webhook(mid)
+    (row,) = world.repo.outbox.values()
+    (task,) = world.tasks.in_queue("outbox-relay")
+    assert task.url == "http://fn.local/maintenance/sweep-outbox"
+    assert task.payload == {"outbox_id": row["id"]}
+    assert task.delay_s == common.outbox_backoff(1)
+    world.clock.advance(task.delay_s + 1)
+    assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0}
+
+
+def test_a_rejected_email_schedules_nothing(world: World) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.complete(mid)
+    world.mailer.reject = True
+    world.webhook(mid)
+    assert world.tasks.in_queue("outbox-relay") == []
