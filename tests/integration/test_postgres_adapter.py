@@ -152,16 +152,26 @@ def test_server_down_is_unavailable_quickly() -> None:
 
 
 def test_construction_never_connects() -> None:
-    database = PostgresDatabase(f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres")
+    database = PostgresDatabase(f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres", connect_timeout_s=1.0)
+    assert database._pool is None  # nothing opened: the server being down went unnoticed
     database.close()  # nothing was opened, nothing to fail
+    assert database._pool is None
+    with pytest.raises(Unavailable):  # the first use is what connects (and finds nobody)
+        database.ping()
+    database.close()
 
 
 def test_close_then_reuse_reopens(url: str) -> None:
     database = PostgresDatabase(url)
-    database.ping()
-    database.close()
-    database.ping()
-    database.close()
+    try:
+        database.ping()
+        database.close()
+        assert database._pool is None  # closing dropped the pool
+        with database.connection() as conn:  # reuse opens a fresh one that answers
+            assert conn.execute("select 1 as one").fetchone() == {"one": 1}
+        assert database._pool is not None
+    finally:
+        database.close()
 
 
 def test_concurrent_borrowers_share_the_pool(db: PostgresDatabase) -> None:
@@ -173,16 +183,22 @@ def test_concurrent_borrowers_share_the_pool(db: PostgresDatabase) -> None:
         assert conn.execute("select count(*) as n from kv").fetchone() == {"n": 2}
 
 
-def _kill_pooled_backend(database: PostgresDatabase, url: str) -> None:
-    """Terminate the (single) pooled connection's server process from another connection."""
+def _backend_pid(database: PostgresDatabase) -> int:
     with database.connection() as conn:
-        pid = conn.execute("select pg_backend_pid() as pid").fetchone()["pid"]  # type: ignore[index]
+        return int(conn.execute("select pg_backend_pid() as pid").fetchone()["pid"])  # type: ignore[index]
+
+
+def _kill_pooled_backend(database: PostgresDatabase, url: str) -> int:
+    """Terminate the (single) pooled connection's server process from another connection; return its pid."""
+    pid = _backend_pid(database)
     killer = PostgresDatabase(url, min_size=1, max_size=1)
     try:
         with killer.connection() as conn:
-            conn.execute("select pg_terminate_backend(%s)", (pid,))
+            row = conn.execute("select pg_terminate_backend(%s) as killed", (pid,)).fetchone()
+            assert row == {"killed": True}
     finally:
         killer.close()
+    return pid
 
 
 def test_a_connection_idle_past_the_window_is_checked_and_replaced(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,8 +207,9 @@ def test_a_connection_idle_past_the_window_is_checked_and_replaced(url: str, mon
     monkeypatch.setattr(pg, "CHECK_IDLE_AFTER_S", 0.0)  # every borrow counts as idle: always checked
     database = PostgresDatabase(url, min_size=1, max_size=1)
     try:
-        _kill_pooled_backend(database, url)
+        killed = _kill_pooled_backend(database, url)
         database.ping()  # the check found the dead connection and the pool handed out a new one
+        assert _backend_pid(database) != killed
     finally:
         database.close()
 
@@ -205,9 +222,10 @@ def test_a_recently_used_connection_skips_the_check_and_a_dead_one_is_dropped_af
     monkeypatch.setattr(pg, "CHECK_IDLE_AFTER_S", 3600.0)  # never idle long enough to be checked
     database = PostgresDatabase(url, min_size=1, max_size=1)
     try:
-        _kill_pooled_backend(database, url)
+        killed = _kill_pooled_backend(database, url)
         with pytest.raises(Unavailable):
             database.ping()  # unchecked: the statement meets the dead connection (a 5xx the caller retries)
         database.ping()  # the pool discarded it on return; the next borrow gets a fresh one
+        assert _backend_pid(database) != killed
     finally:
         database.close()

@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from lib.adapters.vertex import VertexSuggestions
 from lib.config import Settings
 from lib.domain.steps import STEPS, validate_step
-from lib.errors import Rejected, Unavailable
+from lib.errors import Rejected, Unavailable, Unprocessable
 from lib.local.gemini_stub import GeminiStub
 from lib.local.services import free_port
 from lib.services.onboarding_ai import InvalidOutput, build_prompt, response_schema
@@ -148,8 +148,9 @@ def test_json_off_the_schema_comes_back_for_the_worker_to_reject(adapter: Vertex
     served.control(mode="wrong_schema", count=1)
     output, _ = adapter.generate_json("hello", response_schema=response_schema(STEP), timeout_s=5)
     assert output == {"unexpected_field": [1, 2, 3]}
-    with pytest.raises(Exception, match="invalid field"):
+    with pytest.raises(Unprocessable, match="invalid field") as caught:
         validate_step(STEP.number, output, draft=True)
+    assert [e.path for e in caught.value.errors] == ["data.unexpected_field"]
 
 
 def test_nothing_listening_is_unavailable() -> None:

@@ -90,7 +90,7 @@ def test_invalid_modes_return_text_that_is_not_the_answer() -> None:
     client = Client(GeminiStub())
     client.post("/_control", json={"mode": "invalid_json", "count": 1})
     text = call(client, body("x", {"type": "object"})).get_json()["candidates"][0]["content"]["parts"][0]["text"]
-    with pytest.raises(ValueError):
+    with pytest.raises(json.JSONDecodeError):
         json.loads(text)
     client.post("/_control", json={"mode": "wrong_schema"})
     text = call(client, body("x", response_schema(STEPS[2]))).get_json()["candidates"][0]["content"]["parts"][0]["text"]

@@ -66,12 +66,23 @@ def test_table_lists_every_probe_with_status_latency_and_detail_and_fails_on_a_f
     assert list(table) == ["postgres", "redis", "firestore"]
     assert table["postgres"][0] == "ok"
     assert table["postgres"][2] == "select 1 ok"
-    assert float(table["postgres"][1]) >= 0
+    assert 0.0 <= float(table["postgres"][1]) < 1000.0  # an instant probe: well under a second, in ms
     assert table["redis"][0] == "failed"
     assert table["redis"][2] == "ConnectionError: connection refused"
     assert table["firestore"] == ["skipped", "-", "no GCP credentials"]
     assert output.splitlines()[1].startswith("service")
     assert "failed: redis" in output
+
+
+def test_latency_column_is_the_probes_duration_in_milliseconds() -> None:
+    def slow(settings: Settings, timeout_s: float) -> str:
+        time.sleep(0.05)
+        return "slow ok"
+
+    code, output = check({"postgres": slow})
+    assert code == 0
+    latency_ms = float(rows(output)["postgres"][1])
+    assert 50.0 <= latency_ms < checkenv.PROBE_TIMEOUT_S * 1000
 
 
 def test_ok_and_skipped_only_exit_zero() -> None:

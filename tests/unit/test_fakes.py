@@ -34,9 +34,9 @@ def test_clocks() -> None:
     assert clock.advance(90) == DEFAULT_EPOCH + timedelta(seconds=90)
     clock.set(DEFAULT_EPOCH)
     assert clock.now() == DEFAULT_EPOCH
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timezone-aware"):
         FixedClock(datetime(2025, 1, 1))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timezone-aware"):
         ManualClock(datetime(2025, 1, 1))
 
 

@@ -266,9 +266,9 @@ def test_order_id_uses_utc_and_stays_within_63_chars() -> None:
     ist = timezone(timedelta(hours=5, minutes=30))
     assert new_merchant_order_id(NOW.astimezone(ist), "r") == "ord_20250309140507_r"
     assert len(new_merchant_order_id(NOW, "a" * 200)) == 63
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timezone-aware"):
         new_merchant_order_id(NOW.replace(tzinfo=None), "r")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="letters and digits"):
         new_merchant_order_id(NOW, "bad/char")
 
 
@@ -363,5 +363,5 @@ def test_plan_price_accepts_the_plain_period_string() -> None:
     plan = Plan(id="starter", name="Starter", monthly_paise=99_900, annual_paise=999_000, purchasable=True)
     assert plan.price("monthly") == 99_900
     assert plan.price("annual") == 999_000
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a valid BillingPeriod"):
         plan.price("weekly")

@@ -50,4 +50,6 @@ def test_adapter_errors_pass_through_untouched() -> None:
 def test_construction_does_not_connect() -> None:
     # A DSN nothing could ever answer: construction must not notice.
     database = PostgresDatabase("postgresql://nobody@invalid.invalid:1/none")
+    assert database._pool is None  # no pool, so no connection attempt, until first use
     database.close()
+    assert database._pool is None
