@@ -147,10 +147,6 @@ class Settings(BaseSettings):
     def jwks_url(self) -> str:
         return self.supabase_jwks_url or f"{self.jwt_issuer}/.well-known/jwks.json"
 
-    @property
-    def internal_audience(self) -> str:
-        return self.oidc_audience or self.functions_base_url
-
     def public_dict(self) -> dict[str, Any]:
         """Every setting with secrets masked: safe to print or log."""
         out: dict[str, Any] = {}

@@ -25,7 +25,7 @@ from lib.local.oidc_signer import LocalOidcSigner
 from lib.local.services import ServiceSet
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import BUCKETS, needs
-from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, user_token
+from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token
 
 SECRET = "bcm-functions-secret-that-is-long-enough-for-hs256"
 FIXTURE = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "steps_complete.json"
@@ -98,7 +98,7 @@ class BcmEnv:
 
     def deliver(self, payload: dict[str, Any], *, retry_count: int = 0) -> Any:
         """One delivery of a rebuild task to the worker, as Cloud Tasks makes it."""
-        token = self.signer.sign(AUDIENCE, INVOKER)
+        token = task_token(self.signer, "bcm_rebuild")
         headers = {"Authorization": f"Bearer {token}", "X-CloudTasks-TaskRetryCount": str(retry_count)}
         return self.apps["bcm_rebuild"].test_client().post("/", json=payload, headers=headers)
 

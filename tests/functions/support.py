@@ -19,6 +19,7 @@ import jwt
 from limits.storage import MemoryStorage
 
 from lib import bootstrap
+from lib.adapters.task_names import function_audience
 from lib.config import Settings
 from lib.http import HttpDeps
 from lib.http.auth import SupabaseJwtVerifier
@@ -37,12 +38,19 @@ USER_TOKEN_TTL_S = 600
 
 
 def local_oidc(settings: Settings, signer: LocalOidcSigner) -> GoogleOidcVerifier:
-    """The real OIDC verifier, trusting only the local signer's keys and the tasks invoker."""
+    """The real OIDC verifier with production's audience rule (each function accepts tokens minted
+    for its own URL), trusting only the local signer's keys and the tasks invoker."""
     return GoogleOidcVerifier(
-        audience=settings.internal_audience,
+        audience=settings.oidc_audience,
+        base_url=settings.functions_base_url,
         allowed_emails=[INVOKER],
         jwks=JwksCache("local-signer", fetcher=lambda _url: signer.jwks()),
     )
+
+
+def task_token(signer: LocalOidcSigner, function: str) -> str:
+    """An OIDC token as Cloud Tasks / Scheduler mint it for a call to ``function``."""
+    return signer.sign(function_audience(f"{AUDIENCE}/{function}/"), INVOKER)
 
 
 def http_deps(

@@ -28,7 +28,7 @@ from lib.services.onboarding import OnboardingService
 from lib.services.onboarding_ai import SuggestionRunner
 from lib.testing.fake_onboarding import FakeOnboardingRepo
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
-from tests.functions.support import AUDIENCE, INVOKER, installed, local_oidc, preset
+from tests.functions.support import AUDIENCE, INVOKER, installed, local_oidc, preset, task_token
 
 WORKSPACE, USER = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 
@@ -67,7 +67,7 @@ class Env:
     session_id: str
 
     def token(self) -> str:
-        return self.signer.sign(AUDIENCE, INVOKER)
+        return task_token(self.signer, "onboarding_ai")
 
     def request_ai(self, number: int) -> dict[str, Any]:
         self.service.request_ai(self.session_id, number, lambda _ws: True, "req-fn")
@@ -148,7 +148,7 @@ def test_a_payload_no_attempt_can_use_is_acknowledged(env: Env) -> None:
 def test_callers_without_a_google_token_are_refused(env: Env) -> None:
     payload = env.request_ai(16)
     assert env.deliver(payload, token=None).status_code == 401
-    forged = LocalOidcSigner().sign(AUDIENCE, INVOKER)
+    forged = task_token(LocalOidcSigner(), "onboarding_ai")
     assert env.deliver(payload, token=forged).status_code == 401
     assert env.model.calls == 0
     assert env.ai(16)["status"] == "queued"

@@ -29,7 +29,7 @@ from lib.services.onboarding import OnboardingService
 from lib.services.onboarding.ports import SystemClock
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
-from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, user_token
+from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token
 from tests.unit.onboarding_support import complete_data
 
 pytestmark = pytest.mark.services
@@ -226,7 +226,7 @@ def test_maintenance_abandons_and_post_sessions_resumes(env: Env) -> None:
         conn.execute(
             "update public.onboarding_sessions set last_saved_at = now() - interval '8 days' where id = %s", (sid,)
         )
-    token = env.signer.sign(AUDIENCE, INVOKER)
+    token = task_token(env.signer, "maintenance")
     swept = env.maintenance.post("/expire-sessions", json={}, headers={"Authorization": f"Bearer {token}"})
     assert swept.status_code == 200, swept.get_data(as_text=True)
     assert swept.get_json()["abandoned"] >= 1

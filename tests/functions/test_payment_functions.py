@@ -31,7 +31,7 @@ from lib.logs import configure_logging
 from lib.services.payments.common import PaymentConfig, PaymentDeps, SystemClock
 from lib.testing.fake_payments import FakeGateway, FakeMailer
 from lib.testing.fakes import FakeKeyValue, FakeTaskQueue
-from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, user_token
+from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token
 
 pytestmark = pytest.mark.services
 
@@ -146,7 +146,7 @@ def webhook(env: Env, mid: str, *, header: str | None = HEADER, state: str = "CO
 
 
 def internal(env: Env, function: str, path: str, body: dict[str, Any]) -> Any:
-    token = env.signer.sign(AUDIENCE, INVOKER)
+    token = task_token(env.signer, function)
     return env.apps[function].test_client().post(path, json=body, headers={"Authorization": f"Bearer {token}"})
 
 

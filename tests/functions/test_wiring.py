@@ -28,7 +28,7 @@ from lib.config import Settings
 from lib.local.devserver import FUNCTIONS, FUNCTIONS_DIR, load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
 from tests.functions import support
-from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset
+from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "wiring-test-secret-that-is-long-enough-for-hs256"
@@ -131,7 +131,7 @@ def token_for(case: Case, signer: LocalOidcSigner) -> str | None:
     if case.auth == "user":
         return user_token()
     if case.auth == "internal":
-        return signer.sign(AUDIENCE, INVOKER)
+        return task_token(signer, case.function)
     return None
 
 
