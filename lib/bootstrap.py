@@ -10,8 +10,8 @@ settings, or replace attributes with fakes from ``lib.testing``.
 from __future__ import annotations
 
 import threading
-from functools import cached_property
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from lib.config import Settings, TasksMode, get_settings
 
@@ -26,13 +26,52 @@ if TYPE_CHECKING:
     from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo
 
 
+T = TypeVar("T")
+
+
+class built_once(Generic[T]):
+    """``functools.cached_property`` that builds under the container's lock.
+
+    Cloud Functions serve concurrent requests on threads of one process
+    (``max_instance_request_concurrency`` > 1, gunicorn's gthread worker).
+    Python 3.12 dropped cached_property's lock, so two first requests could
+    each build a connection pool and leak one.  The lock is re-entrant because
+    properties build each other (``payment_deps`` needs ``db``).  Like
+    cached_property it is a non-data descriptor: assigning the attribute (a
+    test installing a fake) replaces the built value.
+    """
+
+    def __init__(self, build: Callable[[Any], T]) -> None:
+        self.build = build
+        self.name = build.__name__
+        self.__doc__ = build.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> built_once[T]: ...
+    @overload
+    def __get__(self, instance: Container, owner: type | None = None) -> T: ...
+    def __get__(self, instance: Container | None, owner: type | None = None) -> T | built_once[T]:
+        if instance is None:
+            return self
+        built = instance.__dict__
+        if self.name not in built:
+            with instance._build_lock:
+                if self.name not in built:
+                    built[self.name] = self.build(instance)
+        return built[self.name]  # type: ignore[no-any-return]
+
+
 class Container:
-    """Adapters for one function instance, built on first use."""
+    """Adapters for one function instance, built on first use (thread-safe, once each)."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
+        self._build_lock = threading.RLock()
 
-    @cached_property
+    @built_once
     def db(self) -> Database:
         from lib.adapters.postgres import PostgresDatabase
 
@@ -45,7 +84,7 @@ class Container:
             connect_timeout_s=s.db_connect_timeout_s,
         )
 
-    @cached_property
+    @built_once
     def kv(self) -> KeyValue:
         from lib.adapters.redis import RedisKeyValue
 
@@ -53,14 +92,14 @@ class Container:
             self.settings.redis_url.get_secret_value(), timeout_ms=self.settings.redis_timeout_ms
         )
 
-    @cached_property
+    @built_once
     def documents(self) -> Documents:
         from lib.adapters.firestore import FirestoreDocuments
 
         s = self.settings
         return FirestoreDocuments(s.gcp_project, s.firestore_database, emulator_host=s.firestore_emulator_host)
 
-    @cached_property
+    @built_once
     def blobs(self) -> Blobs:
         from lib.adapters.storage import GcsBlobs
 
@@ -69,7 +108,7 @@ class Container:
             s.gcp_project, emulator_host=s.storage_emulator_host, signing_service_account=s.signing_service_account
         )
 
-    @cached_property
+    @built_once
     def tasks(self) -> TaskQueue:
         s = self.settings
         if s.tasks_mode is TasksMode.CLOUD:
@@ -81,26 +120,26 @@ class Container:
         # Tokens are minted for the target function's URL (task_names.function_audience).
         return LocalTasksClient(s.tasks_local_url)
 
-    @cached_property
+    @built_once
     def http(self) -> HttpDeps:
         from lib.http.deps import build_http_deps
 
         return build_http_deps(self)
 
     # --- payments (issue 3, PAYMENTS SERVICES helper) ------------------------------
-    @cached_property
+    @built_once
     def payments_repo(self) -> PaymentsRepo:
         from lib.adapters.postgres_payments import PostgresPayments
 
         return PostgresPayments(self.db)
 
-    @cached_property
+    @built_once
     def phonepe(self) -> PaymentGateway:
         from lib.adapters.phonepe_gateway import build_gateway
 
         return build_gateway(self.settings, self.kv)
 
-    @cached_property
+    @built_once
     def mailer(self) -> Mailer:
         from lib.adapters.resend_mailer import ResendMailer
 
@@ -113,7 +152,7 @@ class Container:
             read_timeout_s=s.resend_timeout_s,
         )
 
-    @cached_property
+    @built_once
     def payment_deps(self) -> PaymentDeps:
         from lib.services.payments.common import PaymentConfig, PaymentDeps, SystemClock
 
@@ -128,7 +167,7 @@ class Container:
         )
 
     # --- onboarding (issue 4, ONBOARDING SESSIONS helper) ---------------------------
-    @cached_property
+    @built_once
     def onboarding(self) -> OnboardingService:
         from lib.adapters.firestore_drafts import FirestoreDrafts
         from lib.adapters.postgres_onboarding import PostgresOnboarding
@@ -148,13 +187,13 @@ class Container:
         )
 
     # --- AI suggestions (issue 4, AI SUGGESTIONS helper) -----------------------------
-    @cached_property
+    @built_once
     def llm(self) -> SuggestionModel:
         from lib.adapters.vertex import VertexSuggestions
 
         return VertexSuggestions.from_settings(self.settings)
 
-    @cached_property
+    @built_once
     def onboarding_ai(self) -> SuggestionRunner:
         from lib.services.onboarding.ports import SystemClock
         from lib.services.onboarding_ai import SuggestionRunner
@@ -162,7 +201,7 @@ class Container:
         return SuggestionRunner(self.onboarding, self.llm, SystemClock(), timeout_s=self.settings.ai_timeout_s)
 
     # --- BCM (issue 5, BCM SERVICES helper) -------------------------------------------
-    @cached_property
+    @built_once
     def bcm_cache(self) -> ManifestCache:
         """The manifest cache tiers; one per instance, so tier0 (memory) is shared by its requests."""
         from lib.services.bcm.tiers import ManifestCache
@@ -170,7 +209,7 @@ class Container:
 
         return ManifestCache(self.kv, self.documents, SystemClock())
 
-    @cached_property
+    @built_once
     def bcm(self) -> BcmDeps:
         from lib.adapters.postgres_bcm import PostgresBcm
         from lib.services.bcm.deps import BcmConfig, BcmDeps

@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lib import queues
+
 
 class AppEnv(StrEnum):
     LOCAL = "local"
@@ -73,10 +75,11 @@ class Settings(BaseSettings):
     # --- Cloud Tasks ---------------------------------------------------------
     tasks_mode: TasksMode = TasksMode.LOCAL
     tasks_local_url: str = "http://127.0.0.1:8080/_dev/tasks"
-    tasks_queue_ai: str = "onboarding-ai"
-    tasks_queue_bcm: str = "bcm-rebuild"
-    tasks_queue_payments: str = "payment-reconcile"
-    tasks_queue_outbox: str = "outbox-relay"
+    # Queue names (lib/queues.json); Terraform sets the deployed ones, which end in -<env>.
+    tasks_queue_ai: str = queues.AI.name
+    tasks_queue_bcm: str = queues.BCM.name
+    tasks_queue_payments: str = queues.PAYMENTS.name
+    tasks_queue_outbox: str = queues.OUTBOX.name
     # The identity Cloud Tasks and Scheduler sign OIDC tokens as.
     tasks_invoker_email: str = "tasks-invoker@bcm-local.iam.gserviceaccount.com"
 

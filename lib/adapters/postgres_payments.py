@@ -25,6 +25,7 @@ from lib.services.payments.ports import (
     Activation,
     NewOrder,
     Order,
+    OutboxBacklog,
     OutboxEmail,
     Plan,
     RecordedEvent,
@@ -464,6 +465,16 @@ class PostgresPayments:
                 (lease_s, outbox_id),
             ).fetchone()
         return _outbox(row) if row is not None else None
+
+    def outbox_backlog(self) -> OutboxBacklog:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "select count(*) as pending, coalesce(extract(epoch from now() - min(created_at)), 0) as oldest_age_s"
+                " from public.email_outbox where status = 'pending'"
+            ).fetchone()
+        if row is None:  # an aggregate always returns a row; kept for the type checker
+            return OutboxBacklog(pending=0, oldest_age_s=0.0)
+        return OutboxBacklog(pending=int(row["pending"]), oldest_age_s=float(row["oldest_age_s"]))
 
     def mark_email_sent(self, outbox_id: str) -> None:
         with self._db.connection() as conn:

@@ -43,45 +43,18 @@ from werkzeug.wrappers import Request, Response
 from lib.adapters.task_names import function_audience, task_id
 from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
 from lib.ports import TaskRequest
+from lib.queues import AI, BCM, OUTBOX, PAYMENTS, RetryConfig
 
 log = logging.getLogger(__name__)
 
 SERVICE = "local_tasks"
 
 
-@dataclass(frozen=True)
-class RetryConfig:
-    """A queue's retry config, as Cloud Tasks' ``RetryConfig``."""
-
-    max_attempts: int  # total attempts including the first; -1 = unlimited
-    min_backoff_s: float
-    max_backoff_s: float
-    max_doublings: int = 16  # Cloud Tasks' default
-
-    def backoff_s(self, retries_done: int) -> float:
-        """The wait before retry number ``retries_done + 1`` (0-based index):
-        doubles ``max_doublings`` times, then grows by the last doubled
-        interval each time, capped at ``max_backoff_s``."""
-        n = max(0, retries_done)
-        if n <= self.max_doublings:
-            interval = self.min_backoff_s * 2**n
-        else:
-            interval = self.min_backoff_s * 2**self.max_doublings * (n - self.max_doublings + 1)
-        return float(min(interval, self.max_backoff_s))
-
-    def gives_up_after(self, attempts: int) -> bool:
-        return self.max_attempts != -1 and attempts >= self.max_attempts
-
-
-# The queues' configs (Terraform sets the same values on the real queues).
-# AI: a suggestion is worth 3 tries; past that the failure is recorded.
-AI_RETRY = RetryConfig(max_attempts=3, min_backoff_s=2, max_backoff_s=30)
-# BCM rebuild: deterministic work, a few retries ride out a DB blip.
-BCM_RETRY = RetryConfig(max_attempts=5, min_backoff_s=1, max_backoff_s=60)
-# Payment reconcile: PhonePe may be slow to settle; keep asking for ~15 min.
-PAYMENTS_RETRY = RetryConfig(max_attempts=20, min_backoff_s=3, max_backoff_s=60)
-# Outbox relay: emails must eventually go out; back off up to 5 min.
-OUTBOX_RETRY = RetryConfig(max_attempts=10, min_backoff_s=2, max_backoff_s=300)
+# The queues' configs come from lib/queues.json, the file Terraform creates the real queues from.
+AI_RETRY = AI.retry
+BCM_RETRY = BCM.retry
+PAYMENTS_RETRY = PAYMENTS.retry
+OUTBOX_RETRY = OUTBOX.retry
 
 # Cloud Tasks keeps a finished task's name reserved for about an hour.
 NAME_RESERVATION_S = 3600.0

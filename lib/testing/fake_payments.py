@@ -32,6 +32,7 @@ from lib.services.payments.ports import (
     GatewayStatus,
     NewOrder,
     Order,
+    OutboxBacklog,
     OutboxEmail,
     PayResult,
     Plan,
@@ -268,6 +269,7 @@ class FakePayments:
             "attempts": 0,
             "last_error": None,
             "next_attempt_at": self._now(),
+            "created_at": self._now(),
         }
         return outbox_id
 
@@ -365,6 +367,13 @@ class FakePayments:
             if row is None or row["status"] != "pending" or row["next_attempt_at"] > self._now():
                 return None
             return self._claim(row, lease_s)
+
+    def outbox_backlog(self) -> OutboxBacklog:
+        with self._lock:
+            self._check()
+            waiting = [r["created_at"] for r in self.outbox.values() if r["status"] == "pending"]
+            oldest = (self._now() - min(waiting)).total_seconds() if waiting else 0.0
+            return OutboxBacklog(pending=len(waiting), oldest_age_s=oldest)
 
     def mark_email_sent(self, outbox_id: str) -> None:
         with self._lock:

@@ -331,3 +331,20 @@ def test_fail_from_created_and_never_from_a_final_state(repo: PostgresPayments, 
     assert scalar(db, "select state from public.payment_transactions where merchant_order_id = %s", expired) == (
         "EXPIRED"
     )
+
+
+def test_outbox_backlog_counts_pending_rows_and_the_oldest_wait(repo: PostgresPayments, db: PostgresDatabase) -> None:
+    before = repo.outbox_backlog()
+    user, ws = sign_up(db, "Hedy")
+    activation = repo.activate(new_order(repo, user, ws), payment_details=None, email_subject="Payment confirmed")
+    assert activation.outbox_id is not None
+    with db.connection() as conn:
+        conn.execute(
+            "update public.email_outbox set created_at = now() - interval '2 hours' where id = %s",
+            (activation.outbox_id,),
+        )
+    waiting = repo.outbox_backlog()
+    assert waiting.pending == before.pending + 1
+    assert 7200 <= waiting.oldest_age_s < 7200 + 60
+    repo.mark_email_sent(activation.outbox_id)
+    assert repo.outbox_backlog().pending == before.pending

@@ -10,6 +10,7 @@ endpoint uses.  Cloud Tasks is played by hand: each delivery is
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from lib import ops_events
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.domain.steps import STEPS, validate_step
@@ -179,13 +181,19 @@ def test_a_suggestion_for_a_step_the_user_never_saved(world: World) -> None:
 # --- failures and retries ---------------------------------------------------------------------------
 
 
-def test_three_timeouts_give_failed_after_exactly_three_attempts(world: World) -> None:
+def test_three_timeouts_give_failed_after_exactly_three_attempts(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     world.save(2)
     model = ScriptedModel([Unavailable("no answer within 30 s", "vertex", timeout=True)])
     runner = world.runner(model)
     payload = world.request(3)
 
-    statuses = deliver_until_acked(runner, payload)
+    with caplog.at_level(logging.INFO):
+        statuses = deliver_until_acked(runner, payload)
+    # Only the last failure is the event the AI-failures alert counts; the retried ones are not.
+    failed = [r for r in caplog.records if getattr(r, "event", None) == ops_events.AI_SUGGESTION_FAILED]
+    assert [r.attempt for r in failed] == [3]  # type: ignore[attr-defined]
 
     assert statuses == [503, 503, 200]
     assert len(model.calls) == MAX_ATTEMPTS == 3

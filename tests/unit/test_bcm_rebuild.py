@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import pytest
 
+from lib import ops_events
 from lib.errors import NotFound, ServiceUnavailable
 from lib.services.bcm.finalize import finalize_session
 from lib.services.bcm.reads import manifest_view
@@ -100,16 +102,23 @@ def test_a_renamed_company_is_a_major_version(rig: BcmRig) -> None:
     assert run_rebuild(job["job_id"], attempt=0, deps=rig.deps).version == "2.0.0"
 
 
-def test_a_failing_rebuild_retries_then_fails_and_the_old_version_keeps_serving(rig: BcmRig) -> None:
+def test_a_failing_rebuild_retries_then_fails_and_the_old_version_keeps_serving(
+    rig: BcmRig, caplog: pytest.LogCaptureFixture
+) -> None:
     _edit_context(rig, description="Something new entirely, which would be a patch.")
     job = request_rebuild(rig.workspace, reason=None, requested_by=None, deps=rig.deps)
     rig.fail_reduce = RuntimeError("reducer exploded")
-    first = run_rebuild(job["job_id"], attempt=0, deps=rig.deps)
+    with caplog.at_level(logging.INFO):
+        first = run_rebuild(job["job_id"], attempt=0, deps=rig.deps)
     assert first.retry
+    assert not [r for r in caplog.records if getattr(r, "event", None) == ops_events.BCM_REBUILD_FAILED]
     assert rig.repo.jobs[job["job_id"]].status == "running"
     assert manifest_view(rig.workspace, deps=rig.deps)["freshness"]["stale"] is True  # a rebuild is pending
-    last = run_rebuild(job["job_id"], attempt=rig.deps.config.rebuild_max_attempts - 1, deps=rig.deps)
+    with caplog.at_level(logging.INFO):
+        last = run_rebuild(job["job_id"], attempt=rig.deps.config.rebuild_max_attempts - 1, deps=rig.deps)
     assert (last.status, last.retry) == ("failed", False)
+    (gave_up,) = [r for r in caplog.records if getattr(r, "event", None) == ops_events.BCM_REBUILD_FAILED]
+    assert gave_up.job_id == job["job_id"]  # type: ignore[attr-defined]
     stored = rig.repo.jobs[job["job_id"]]
     assert stored.status == "failed"
     assert stored.error == "reducer exploded"

@@ -8,13 +8,14 @@ from typing import Any
 
 from lib.domain.bcm import ReducedManifest, Source, reduce_context
 from lib.ports import Blobs, Clock, TaskQueue
+from lib.queues import BCM
 from lib.services.bcm.ports import BcmRepo, OnboardingSessions
 from lib.services.bcm.tiers import ManifestCache
 
 # A signed export link works this long: enough to click it, short enough not to leak for long.
 EXPORT_URL_TTL_S = 15 * 60
-# Cloud Tasks delivers a rebuild at most this many times (the bcm-rebuild queue's max_attempts).
-REBUILD_MAX_ATTEMPTS = 5
+# Cloud Tasks delivers a rebuild at most this many times (the bcm-rebuild queue's max_attempts, lib/queues.json).
+REBUILD_MAX_ATTEMPTS = BCM.retry.max_attempts
 # Path of the rebuild worker under the functions' base URL.
 REBUILD_WORKER_PATH = "/bcm_rebuild/"
 

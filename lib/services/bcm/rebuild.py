@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from lib import ops_events
 from lib.domain.bcm import next_version
 from lib.domain.ids import is_uuid
 from lib.errors import AdapterError, AlreadyExists, AppError, NotFound, ServiceUnavailable, Unprocessable
@@ -118,6 +119,10 @@ def run_rebuild(job_id: str, *, attempt: int, deps: BcmDeps) -> RebuildOutcome:
             exc_info=not isinstance(exc, AppError | AdapterError),
         )
         if permanent or last:
+            log.error(
+                "bcm.rebuild.gave_up",
+                extra={"event": ops_events.BCM_REBUILD_FAILED, "job_id": job_id, "attempt": attempt, "error": reason},
+            )
             deps.repo.finish_job(job_id, "failed", error=reason)
             _note(deps, job_id, job.workspace_id)
             return RebuildOutcome(job_id, "failed", error=reason)

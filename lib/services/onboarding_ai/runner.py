@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from lib import ops_events
 from lib.domain.steps import STEPS, step_by_number, validate_step
 from lib.errors import AdapterError, AppError, NotFound, ServiceUnavailable, Unavailable, Unprocessable
 from lib.ports import Clock
+from lib.queues import AI as AI_QUEUE
 from lib.services.onboarding import ai_contract as ai
 from lib.services.onboarding import document as d
 from lib.services.onboarding.errors import Gone
@@ -42,9 +44,9 @@ from lib.services.onboarding_ai.schema import response_schema
 
 log = logging.getLogger(__name__)
 
-# Equal to the AI queue's max_attempts (lib.local.dispatcher.AI_RETRY, the Terraform queue):
+# The AI queue's max_attempts (lib/queues.json, which Terraform creates the queue from):
 # the attempt with this number is the last one, so its failure is recorded and acknowledged.
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = AI_QUEUE.retry.max_attempts
 # A task delivered this long after it was requested is stale (a stuck queue, a replay): acknowledge it.
 POISON_AFTER = timedelta(hours=6)
 # The per-attempt model limit (ARCHITECTURE.md: 30 s per attempt); Settings.ai_timeout_s overrides it.
@@ -200,7 +202,13 @@ class SuggestionRunner:
     def _finish_failed(self, task: _Task, reason: str) -> Outcome:
         log.error(
             "onboarding_ai.failed",
-            extra={"session_id": task.session_id, "step": task.number, "attempt": task.attempt, "error": reason},
+            extra={
+                "event": ops_events.AI_SUGGESTION_FAILED,
+                "session_id": task.session_id,
+                "step": task.number,
+                "attempt": task.attempt,
+                "error": reason,
+            },
         )
         attempt = task.attempt
         return self._record(

@@ -15,6 +15,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from lib import ops_events
 from lib.config import Settings
 from lib.domain.payments import (
     PaymentState,
@@ -198,13 +199,20 @@ def apply_gateway_status(deps: PaymentDeps, order: Order, status: GatewayStatus)
     if status.amount_paise is not None and status.amount_paise != order.amount_paise:
         bound.error(
             "payment amount differs from the order; not granted",
-            extra={"expected_paise": order.amount_paise, "gateway_paise": status.amount_paise},
+            extra={
+                "event": ops_events.PAYMENT_MISMATCH,
+                "expected_paise": order.amount_paise,
+                "gateway_paise": status.amount_paise,
+            },
         )
         deps.repo.transition(mid, order.state, from_states=(order.state,), error_code="AMOUNT_MISMATCH")
         return Applied("amount_mismatch", order)
     owner = status.meta_info.get("udf1") if status.meta_info else None
     if owner and str(owner) != order.workspace_id:
-        bound.error("payment owner differs from the order; not granted", extra={"gateway_owner": str(owner)})
+        bound.error(
+            "payment owner differs from the order; not granted",
+            extra={"event": ops_events.PAYMENT_MISMATCH, "gateway_owner": str(owner)},
+        )
         deps.repo.transition(mid, order.state, from_states=(order.state,), error_code="OWNER_MISMATCH")
         return Applied("owner_mismatch", order)
     reported = parse_state(status.state)
@@ -223,7 +231,7 @@ def apply_gateway_status(deps: PaymentDeps, order: Order, status: GatewayStatus)
         if activation.outcome == "needs_review":
             bound.error(
                 "COMPLETED after the order had failed or expired: NEEDS_REVIEW (money taken, nothing granted)",
-                extra={"previous_state": order.state},
+                extra={"event": ops_events.PAYMENT_NEEDS_REVIEW, "previous_state": order.state},
             )
         elif activation.granted:
             bound.info("payment completed; subscription granted", extra={"plan": order.plan_id})

@@ -140,6 +140,14 @@ class OutboxEmail:
     attempts: int
 
 
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """Emails not yet sent (and not given up): how many, and how long the oldest has waited."""
+
+    pending: int
+    oldest_age_s: float
+
+
 class PaymentsRepo(Protocol):
     """Payments in Postgres.  Every state change is a forward-only conditional update."""
 
@@ -230,6 +238,10 @@ class PaymentsRepo(Protocol):
         ...
 
     def mark_email_sent(self, outbox_id: str) -> None: ...
+
+    def outbox_backlog(self) -> OutboxBacklog:
+        """Pending rows (due or backing off) and the age of the oldest (0 when none)."""
+        ...
 
     def mark_email_failed(self, outbox_id: str, *, error: str, retry_in_s: int | None) -> None:
         """Back off (``retry_in_s``) or give up (None: status failed)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lib import ops_events
 from lib.domain.payments import LADDER_PHASES
 from lib.errors import AdapterError, BadRequest
 from lib.services.payments.common import (
@@ -125,4 +126,11 @@ def relay_outbox(*, deps: PaymentDeps, limit: int = OUTBOX_BATCH) -> dict[str, A
     """Send due outbox mail; each failure backs off on its own row."""
     rows = deps.repo.claim_due_emails(limit=limit, lease_s=OUTBOX_LEASE_S)
     sent = sum(1 for row in rows if send_claimed(deps, row))
-    return {"claimed": len(rows), "sent": sent, "failed": len(rows) - sent}
+    result: dict[str, Any] = {"claimed": len(rows), "sent": sent, "failed": len(rows) - sent}
+    # What is still waiting after this run: the outbox-backlog alert's log-based metric reads this line.
+    backlog = deps.repo.outbox_backlog()
+    deps.log.info(
+        "outbox sweep finished",
+        extra={"event": ops_events.OUTBOX_BACKLOG, "pending": backlog.pending, "oldest_age_s": backlog.oldest_age_s},
+    )
+    return {**result, "pending": backlog.pending, "oldest_age_s": round(backlog.oldest_age_s, 3)}

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lib import ops_events
 from lib.domain import payments as domain
 from lib.domain.payments import add_months, next_check_delay, webhook_authorization
 from lib.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
@@ -216,10 +217,12 @@ def test_malformed_body_with_valid_header_is_400_and_recorded(world: World) -> N
     assert row["outcome"] == "malformed"
 
 
-def test_amount_mismatch_is_not_granted(world: World) -> None:
+def test_amount_mismatch_is_not_granted(world: World, caplog: pytest.LogCaptureFixture) -> None:
     mid = world.initiate()["merchant_order_id"]
     world.gateway.status_override[mid] = GatewayStatus(True, "COMPLETED", 100, {"udf1": world.workspace_id})
-    world.webhook(mid)
+    with caplog.at_level(logging.ERROR):
+        world.webhook(mid)
+    assert [getattr(r, "event", None) for r in caplog.records].count(ops_events.PAYMENT_MISMATCH) == 1
     order = world.repo.orders[mid]
     assert order.state == "PENDING"
     assert order.error_code == "AMOUNT_MISMATCH"
@@ -256,6 +259,10 @@ def test_completed_after_failed_is_needs_review_with_error_log(world: World, cap
     # The failure's email only: the late payment sends no confirmation.
     assert [m.idempotency_key.split("/")[0] for m in world.mailer.sent.values()] == ["payment-failed"]
     assert any("NEEDS_REVIEW" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+    # The line the NEEDS_REVIEW alert's log-based metric counts (once per webhook that hit it).
+    events = [r for r in caplog.records if getattr(r, "event", None) == ops_events.PAYMENT_NEEDS_REVIEW]
+    assert len(events) >= 1
+    assert {r.levelno for r in events} == {logging.ERROR}
 
 
 def test_webhook_before_order_is_visible_is_not_lost(world: World) -> None:
@@ -389,7 +396,7 @@ def test_failed_email_goes_to_the_sweep_when_resend_is_down(world: World) -> Non
     world.webhook(mid, "FAILED")
     assert world.mailer.sent == {}
     world.clock.advance(common.outbox_backoff(1) + 1)
-    assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0}
+    assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0, "pending": 0, "oldest_age_s": 0}
     (msg,) = world.mailer.sent.values()
     assert msg.idempotency_key.startswith("payment-failed/")
 
@@ -512,7 +519,7 @@ def test_resend_timing_out_once_still_one_email(world: World) -> None:
     assert row["status"] == "pending"
     assert row["last_error"]
     world.clock.advance(61)
-    assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0}
+    assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0, "pending": 0, "oldest_age_s": 0}
     assert relay_outbox(deps=world.deps)["claimed"] == 0
     assert len(world.mailer.sent) == 1
     assert row["status"] == "sent"
@@ -602,7 +609,7 @@ def test_an_email_that_fails_schedules_the_outbox_relay_when_due(world: World) -
     assert task.payload == {"outbox_id": row["id"]}
     assert task.delay_s == common.outbox_backoff(1)
     world.clock.advance(task.delay_s + 1)
-    assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0}
+    assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0, "pending": 0, "oldest_age_s": 0}
 
 
 def test_a_rejected_email_schedules_nothing(world: World) -> None:
@@ -611,3 +618,19 @@ def test_a_rejected_email_schedules_nothing(world: World) -> None:
     world.mailer.reject = True
     world.webhook(mid)
     assert world.tasks.in_queue("outbox-relay") == []
+
+
+def test_the_outbox_sweep_reports_and_logs_the_backlog_the_alert_counts(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    mid = world.initiate()["merchant_order_id"]
+    world.gateway.complete(mid)
+    world.mailer.fail_next = 2  # right after commit, then the first sweep
+    world.webhook(mid)
+    world.clock.advance(common.outbox_backoff(1) + 1)
+    with caplog.at_level(logging.INFO):
+        result = relay_outbox(deps=world.deps)
+    assert (result["claimed"], result["sent"], result["failed"], result["pending"]) == (1, 0, 1, 1)
+    assert result["oldest_age_s"] == pytest.approx(common.outbox_backoff(1) + 1)
+    (line,) = [r for r in caplog.records if getattr(r, "event", None) == ops_events.OUTBOX_BACKLOG]
+    assert (line.pending, line.oldest_age_s) == (1, pytest.approx(common.outbox_backoff(1) + 1))  # type: ignore[attr-defined]

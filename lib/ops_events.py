@@ -1,0 +1,23 @@
+"""Names of the log events the alerts count.
+
+Each is logged as the ``event`` field of one structured line; Cloud Logging
+turns it into ``jsonPayload.event`` and the log-based metrics in
+``infra/terraform/monitoring.tf`` filter on exactly these strings (a test
+holds the two together).  Renaming one silently breaks an alert, so every
+name lives here, once.
+"""
+
+from __future__ import annotations
+
+# A payment PhonePe reports COMPLETED after we failed or expired the order: money taken, nothing granted.
+PAYMENT_NEEDS_REVIEW = "payment.needs_review"
+# PhonePe's amount or owner differs from our order: not granted, a person must look.
+PAYMENT_MISMATCH = "payment.mismatch"
+# An AI suggestion failed its last attempt (the user sees "failed" and can ask again).
+AI_SUGGESTION_FAILED = "ai.suggestion_failed"
+# A BCM rebuild failed for good (the previous version keeps serving).
+BCM_REBUILD_FAILED = "bcm.rebuild_failed"
+# Logged by every outbox sweep: how many emails are waiting and how old the oldest is.
+OUTBOX_BACKLOG = "outbox.backlog"
+
+ALL = frozenset({PAYMENT_NEEDS_REVIEW, PAYMENT_MISMATCH, AI_SUGGESTION_FAILED, BCM_REBUILD_FAILED, OUTBOX_BACKLOG})
