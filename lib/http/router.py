@@ -1,6 +1,7 @@
 """Routing inside one Cloud Function, and everything every route gets for free.
 
-A request goes: request id and trace -> route match (404 / 405 with Allow) ->
+``GET /healthz`` (liveness, ``lib.http.health``) is answered first, before any
+dependency is built.  Any other request goes: request id and trace -> route match (404 / 405 with Allow) ->
 bounded body read (413) -> authentication (401 / 503) -> rate limit (429 /
 503) -> Idempotency-Key (replay / 409 / 422) -> the handler -> problem+json
 for any error, a 500 without a stack trace for a bug (logged with it) ->
@@ -28,6 +29,7 @@ from lib.http.body import DEFAULT_MAX_BODY, read_body
 from lib.http.context import Principal, RequestContext
 from lib.http.cors import apply_cors, origin_of, preflight_headers
 from lib.http.deps import HttpDeps
+from lib.http.health import HEALTH_PATH, health_response, is_health_path
 from lib.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from lib.http.idempotency import request_fingerprint, validate_key
 from lib.http.problem import problem_response
@@ -116,6 +118,8 @@ class Router:
             raise ValueError("idempotent routes need auth='user': keys are scoped per user")
         if not path.startswith("/"):
             raise ValueError(f"route paths start with '/': {path!r}")
+        if path.rstrip("/") == HEALTH_PATH:
+            raise ValueError(f"{HEALTH_PATH} is the built-in liveness route of every function")
 
         def register(handler: Handler) -> Handler:
             endpoint = f"r{len(self._specs)}:{handler.__name__}"
@@ -144,6 +148,8 @@ class Router:
     def dispatch(self, request: Request, *, deps: HttpDeps | None = None) -> WerkzeugResponse:
         started = time.perf_counter()
         request_id = request_id_from(request.headers)
+        if is_health_path(request.path, self.name):
+            return self._health(request, request_id, started)
         outcome = _Outcome()
         resolved: HttpDeps | None = None
         deps_error: Exception | None = None
@@ -166,6 +172,14 @@ class Router:
             allowed = origin_of(resolved.settings.frontend_url) if resolved else None
             apply_cors(response.headers, request.headers.get("Origin"), allowed)
             self._access_log(request, response, outcome, started)
+        return response
+
+    def _health(self, request: Request, request_id: str, started: float) -> WerkzeugResponse:
+        """Liveness: no deps, auth, rate limit or CORS; logged at DEBUG so uptime checks do not flood the logs."""
+        response = health_response(self.name, request.method, request_id)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        latency = time.perf_counter() - started
+        self._log.debug("%s %s -> %s (%.6fs)", request.method, request.path, response.status_code, latency)
         return response
 
     def _resolve_deps(self, explicit: HttpDeps | None) -> HttpDeps:

@@ -3,7 +3,7 @@
 The venv has every package, so an import a function needs but its generated
 requirements.txt lacks would only fail in the cloud.  Here each function runs
 in a fresh interpreter whose imports of any installed distribution NOT in its
-requirements.txt are refused; it imports its main.py and builds the container
+requirements.txt are refused (``tests.isolation``); it imports its main.py and builds the container
 properties its handlers use (as the first request would, in cloud mode:
 adapters are built without connecting), then imports the vendor client each
 built adapter creates on first use.
@@ -19,42 +19,21 @@ from pathlib import Path
 
 import pytest
 
+from tests.isolation import REFUSE_FINDER, requirement_names
 from tools.requirements import function_names
 
 REPO = Path(__file__).resolve().parents[2]
 # The container properties a handler reaches: `container.<prop>` / `container().<prop>` in main.py.
 CONTAINER_PROP = re.compile(r"container(?:\(\))?\.([a-z_]+)")
 
-PROBE = r"""
-import importlib, importlib.metadata as md, importlib.util, json, re, sys
+PROBE = (
+    REFUSE_FINDER
+    + r"""
+import importlib, importlib.util, json, sys
 from pathlib import Path
 
 spec = json.loads(sys.argv[1])
-allowed = {re.sub(r"[-_.]+", "-", n).lower() for n in spec["allowed"]}
-owner = {}  # dotted module -> distribution, from every installed distribution's files
-for dist in md.distributions():
-    name = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
-    for f in dist.files or []:
-        parts = f.parts
-        if not parts or parts[0].endswith((".dist-info", ".data")) or ".." in parts:
-            continue
-        if f.suffix == ".py":
-            mod = ".".join(parts[:-1] if f.stem == "__init__" else (*parts[:-1], f.stem))
-        elif f.suffix in (".so", ".pyd"):
-            mod = ".".join((*parts[:-1], f.name.split(".")[0]))
-        else:
-            continue
-        if mod:
-            owner.setdefault(mod, name)
-
-class Refuse:
-    def find_spec(self, fullname, path=None, target=None):
-        dist = owner.get(fullname)
-        if dist is not None and dist not in allowed:
-            raise ImportError(f"{fullname} comes from {dist}, which is not in requirements.txt")
-        return None
-
-sys.meta_path.insert(0, Refuse())
+install_refusal(spec["allowed"])
 source = Path(spec["main"])
 module_spec = importlib.util.spec_from_file_location("function_under_test", source)
 module = importlib.util.module_from_spec(module_spec)
@@ -74,11 +53,11 @@ for prop, module_name in on_first_use.items():
         importlib.import_module(module_name)
 print("ok")
 """
+)
 
 
 def _requirements(name: str) -> list[str]:
-    lines = (REPO / "functions" / name / "requirements.txt").read_text().splitlines()
-    return [re.split(r"[=<>\[; ]", ln.strip(), maxsplit=1)[0] for ln in lines if ln.strip() and not ln.startswith("#")]
+    return requirement_names(REPO / "functions" / name / "requirements.txt")
 
 
 def test_every_function_uses_the_container() -> None:

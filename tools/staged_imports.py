@@ -1,0 +1,103 @@
+"""Check that a staged function folder holds every ``lib`` module its code imports.
+
+``tools/stage.py`` leaves parts of ``lib/`` out of the zip (the local suite,
+the fakes, the migration runner, the developer CLI).  Leaving out a module
+that deployed code imports would only fail in the cloud, on the first request
+that reaches the import; this reads every staged ``.py`` file's imports (no
+code runs) and reports each ``lib.*`` module that is not in the folder.
+
+Two kinds of imports are let through: those under ``if TYPE_CHECKING:``
+(never executed), and imports of the local-only packages made inside a
+function body, which run only in local/test modes that production settings
+refuse (``lib.bootstrap`` importing ``lib.local.dispatcher`` when
+``TASKS_MODE=local``).  A module-level import of them is still reported.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+# Packages deployed code may import lazily, for modes production never runs in.
+LOCAL_ONLY_PREFIXES = ("lib.local", "lib.testing")
+
+
+@dataclass(frozen=True)
+class LibImport:
+    module: str  # dotted name, e.g. "lib.http.router"
+    names: tuple[str, ...]  # for ``from module import a, b``; empty for ``import module``
+    lazy: bool  # inside a function body
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _resolve_relative(node: ast.ImportFrom, package: str) -> str:
+    if node.level == 0:
+        return node.module or ""
+    parts = package.split(".")
+    base = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+    return ".".join([*base, node.module] if node.module else base)
+
+
+@cache  # every function stages the same lib/: parse each distinct file once per run
+def lib_imports(source: str, package: str) -> tuple[LibImport, ...]:
+    """The ``lib.*`` imports in ``source`` (a module of ``package``), skipping ``TYPE_CHECKING`` blocks."""
+    found: list[LibImport] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                for other in child.orelse:
+                    visit_one(other, lazy)
+                continue
+            visit_one(child, lazy)
+
+    def visit_one(node: ast.AST, lazy: bool) -> None:
+        if isinstance(node, ast.Import):
+            found.extend(LibImport(a.name, (), lazy) for a in node.names if a.name.split(".")[0] == "lib")
+        elif isinstance(node, ast.ImportFrom):
+            module = _resolve_relative(node, package)
+            if module.split(".")[0] == "lib":
+                found.append(LibImport(module, tuple(a.name for a in node.names), lazy))
+        else:
+            inner = lazy or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            visit(node, inner)
+
+    visit(ast.parse(source), False)
+    return tuple(found)
+
+
+def _local_only(module: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in LOCAL_ONLY_PREFIXES)
+
+
+def _exists(root: Path, module: str) -> bool:
+    path = root.joinpath(*module.split("."))
+    return path.with_suffix(".py").is_file() or path.is_dir()  # a folder is a (namespace) package
+
+
+def missing_lib_imports(root: Path, source: Path) -> list[str]:
+    """``"<file>: <module>"`` for each ``lib`` module imported under ``root`` but not staged there.
+
+    ``source`` is the folder holding the original ``lib/``: it tells a
+    submodule (``from lib import db``) from an attribute (``from lib.config
+    import Settings``) without running anything.
+    """
+    problems: list[str] = []
+    for file in sorted(root.rglob("*.py")):
+        package = ".".join(file.relative_to(root).parts[:-1])
+        rel = file.relative_to(root).as_posix()
+        for imp in lib_imports(file.read_text(encoding="utf-8"), package):
+            wanted = [imp.module] + [f"{imp.module}.{n}" for n in imp.names if _exists(source, f"{imp.module}.{n}")]
+            for module in wanted:
+                if imp.lazy and _local_only(module):
+                    continue
+                if not _exists(root, module):
+                    problems.append(f"{rel}: {module}")
+    return problems
