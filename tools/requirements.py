@@ -136,6 +136,11 @@ def closure(direct: Iterable[str], requires_of: RequiresOf, env: Mapping[str, st
     return set(seen)
 
 
+def shipped(pyproject: Path = PYPROJECT, requires_of: RequiresOf = installed_requires) -> dict[str, set[str]]:
+    """Function name -> canonical names its requirements.txt installs (also the dependency matrix's source)."""
+    return {function: closure(direct, requires_of) for function, direct in read_manifest(pyproject).items()}
+
+
 def render(function: str, direct: list[str], names: set[str], lock: Mapping[str, Pin]) -> str:
     missing = sorted(n for n in names if n not in lock)
     if missing:
@@ -159,9 +164,9 @@ def generate(
     """Every function's requirements.txt path and its expected content."""
     lock = read_lock(lock_path)
     out: dict[Path, str] = {}
+    closures = shipped(pyproject, requires_of)
     for function, direct in read_manifest(pyproject).items():
-        names = closure(direct, requires_of)
-        out[functions_dir / function / "requirements.txt"] = render(function, direct, names, lock)
+        out[functions_dir / function / "requirements.txt"] = render(function, direct, closures[function], lock)
     return out
 
 
