@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# checkov lives in its own environment (tools/scan/checkov.lock): its pins must not move the app's.
+SCAN_VENV  := $(VENV)/checkov
+SCAN_STAMP := $(SCAN_VENV)/.installed
 
-.PHONY: dev test test-fast bench lint typecheck build lock requirements check-env migrate clean
+.PHONY: dev test test-fast bench lint scan typecheck build lock requirements check-env migrate clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,15 +18,21 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+$(SCAN_STAMP): tools/scan/checkov.lock $(STAMP)
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/scan/checkov.lock
+	@touch $(SCAN_STAMP)
+
 ## dev: the whole system locally (Postgres, Valkey, Firestore, Storage, tasks, every function) on :8080
 dev: $(STAMP)
 	$(PY) -m lib dev
 
-## test: lint, types, then unit + integration + function + e2e tests against real local services
-test: $(STAMP)
+## test: lint, types, the Terraform security scan, then unit + integration + function + e2e tests against real local services
+test: $(STAMP) $(SCAN_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(MAKE) --no-print-directory scan
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
@@ -39,6 +48,13 @@ lint: $(STAMP)
 	$(PY) tools/openapi.py --check
 	$(PY) -m lib.domain.steps --check
 	$(PY) tools/requirements.py --check
+	$(PY) tools/dependencies.py --check
+	$(PY) tools/tfcheck.py
+	$(MAKE) --no-print-directory scan
+
+## scan: static security scan of infra/terraform (offline; accepted findings carry a checkov:skip comment saying why)
+scan: $(SCAN_STAMP)
+	$(SCAN_VENV)/bin/checkov --directory infra/terraform --framework terraform --quiet --compact --skip-download
 
 ## build: stage each function (main.py + lib/ + pinned requirements.txt) under build/
 build: $(STAMP)
@@ -49,6 +65,8 @@ build: $(STAMP)
 lock:
 	$(PY) -m uv pip compile pyproject.toml --extra local --extra dev -o requirements.lock --python-version 3.11 --no-header --quiet
 	$(PY) tools/requirements.py
+	$(PY) tools/dependencies.py
+	$(PY) -m uv pip compile tools/scan/checkov.in -o tools/scan/checkov.lock --python-version 3.11 --no-header --quiet
 
 requirements: $(STAMP)
 	$(PY) tools/requirements.py

@@ -88,8 +88,12 @@ class Container:
     def kv(self) -> KeyValue:
         from lib.adapters.redis import RedisKeyValue
 
+        s = self.settings
         return RedisKeyValue.from_url(
-            self.settings.redis_url.get_secret_value(), timeout_ms=self.settings.redis_timeout_ms
+            s.redis_url.get_secret_value(),
+            timeout_ms=s.redis_timeout_ms,
+            ca_pem=s.redis_ca_pem,
+            max_connections=s.redis_pool_max,
         )
 
     @built_once

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # --- Redis / Memorystore ----------------------------------------------
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     redis_timeout_ms: int = 300
+    # Memorystore's server CA (PEM; public, not secret): rediss:// connections verify the server with it.
+    redis_ca_pem: str | None = None
+    # Pooled connections per instance; a request waits (up to the timeout) when all are busy.
+    redis_pool_max: int = 32
 
     # --- Firestore -----------------------------------------------------------
     firestore_database: str = "(default)"

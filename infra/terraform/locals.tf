@@ -10,16 +10,33 @@ locals {
   # Gen2 functions are reachable at https://<region>-<project>.cloudfunctions.net/<name>.
   functions_base_url = "https://${var.region}-${var.project}.cloudfunctions.net"
 
-  # public:    true = anyone may call it (auth is in the app: Supabase JWT or the webhook header);
-  #            false = only the tasks invoker (Cloud Tasks, Scheduler) may call it.
-  # secrets:   Secret Manager secrets exposed as env vars (accessor granted per secret).
-  # queues:    Cloud Tasks queues it enqueues to (enqueuer granted per queue).
-  # buckets:   buckets it reads/writes (objectUser granted per bucket); signs URLs for them.
-  # roles:     project-level roles (Firestore and Vertex AI have no finer grain).
+  # public:        true = anyone may call it (auth is in the app: Supabase JWT or the webhook header);
+  #                false = only the tasks invoker (Cloud Tasks, Scheduler) may call it, and only from
+  #                inside Google's network (ingress ALLOW_INTERNAL_ONLY).
+  # secrets:       Secret Manager secrets exposed as env vars (accessor granted per secret).
+  # queues:        Cloud Tasks queues it enqueues to (enqueuer granted per queue).
+  # buckets:       buckets it reads/writes (objectUser granted per bucket); signs URLs for them.
+  # roles:         project-level roles (Firestore and Vertex AI have no finer grain).
+  # cpu, memory:   concurrency above 1 needs a whole vCPU; memory is what the function's imports and
+  #                caches need plus headroom (payments import no Firestore or genai; the BCM functions
+  #                load the 1.7 MB tiktoken encoding).
+  # concurrency:   requests one instance serves at once (gunicorn threads, THREADS). The HTTP functions
+  #                wait on the network most of the time: bench/ measured 2-5 ms of CPU per request
+  #                (webhook 9.4 ms for the whole machine), so one vCPU keeps up with far more than the
+  #                concurrency set here; the cap is the DB pool and the tail latency, not the CPU.
+  # db_pool:       Postgres connections per instance. Requests hold one for a few milliseconds, so
+  #                a small pool serves many threads; max_instances x db_pool summed over every
+  #                function must stay within var.db_client_connections (the Supabase pooler's
+  #                client limit), which a check block and tests/unit/test_terraform.py enforce.
+  # max_instances: the ceiling a traffic spike or a retry storm can scale to.
+  # timeout:       seconds; the longest legitimate request plus margin.
   functions = {
     initiate_payment = {
       public        = true
+      cpu           = "1"
       memory        = "512Mi"
+      concurrency   = 20 # one DB transaction plus the PhonePe pay call (up to 10 s) per request
+      db_pool       = 3
       timeout       = 30
       max_instances = 20
       secrets       = ["DATABASE_URL", "REDIS_URL", "SUPABASE_JWT_SECRET", "PHONEPE_CLIENT_SECRET"]
@@ -29,9 +46,12 @@ locals {
     }
     payment_status = {
       public        = true
+      cpu           = "1"
       memory        = "512Mi"
+      concurrency   = 40 # the checkout page polls it; mostly a Postgres read
+      db_pool       = 3
       timeout       = 30
-      max_instances = 20
+      max_instances = 10
       secrets       = ["DATABASE_URL", "REDIS_URL", "SUPABASE_JWT_SECRET", "PHONEPE_CLIENT_SECRET"]
       queues        = []
       buckets       = []
@@ -39,17 +59,23 @@ locals {
     }
     payment_webhook = {
       public        = true
+      cpu           = "1"
       memory        = "512Mi"
+      concurrency   = 20 # PhonePe retries bursts; 1 in 4 deliveries is a duplicate answered in 1 round trip
+      db_pool       = 4
       timeout       = 30
       max_instances = 20
-      secrets       = ["DATABASE_URL", "REDIS_URL", "PHONEPE_CLIENT_SECRET", "PHONEPE_WEBHOOK_PASSWORD", "RESEND_API_KEY"]
+      secrets       = ["DATABASE_URL", "REDIS_URL", "PHONEPE_CLIENT_SECRET", "PHONEPE_WEBHOOK_USERNAME", "PHONEPE_WEBHOOK_PASSWORD", "RESEND_API_KEY"]
       queues        = ["outbox_relay"]
       buckets       = []
       roles         = []
     }
     payment_reconcile = {
       public        = false
+      cpu           = "1"
       memory        = "512Mi"
+      concurrency   = 10 # one PhonePe status call per task; the queue dispatches at most 10 at once
+      db_pool       = 3
       timeout       = 60
       max_instances = 10
       secrets       = ["DATABASE_URL", "REDIS_URL", "PHONEPE_CLIENT_SECRET", "RESEND_API_KEY"]
@@ -59,9 +85,12 @@ locals {
     }
     onboarding_step = {
       public        = true
+      cpu           = "1"
       memory        = "512Mi"
+      concurrency   = 40 # autosave: one Firestore write and a few Redis round trips per save
+      db_pool       = 3
       timeout       = 30
-      max_instances = 40
+      max_instances = 30
       secrets       = ["DATABASE_URL", "REDIS_URL", "SUPABASE_JWT_SECRET"]
       queues        = ["onboarding_ai"]
       buckets       = ["evidence"]
@@ -69,7 +98,10 @@ locals {
     }
     onboarding_ai = {
       public        = false
+      cpu           = "1"
       memory        = "512Mi"
+      concurrency   = 10 # each request waits up to 30 s on Gemini: threads, not CPU, are the limit
+      db_pool       = 2
       timeout       = 60 # the AI call has 30 s; the rest is margin to record the outcome
       max_instances = 10
       secrets       = ["DATABASE_URL", "REDIS_URL"]
@@ -79,7 +111,10 @@ locals {
     }
     finalize = {
       public        = true
+      cpu           = "1"
       memory        = "1Gi"
+      concurrency   = 10 # the reducer is CPU work (1-5 ms) and a finalize writes one large transaction
+      db_pool       = 3
       timeout       = 60
       max_instances = 10
       secrets       = ["DATABASE_URL", "REDIS_URL", "SUPABASE_JWT_SECRET"]
@@ -89,7 +124,10 @@ locals {
     }
     context = {
       public        = true
+      cpu           = "1"
       memory        = "1Gi"
+      concurrency   = 40 # every AI feature reads the manifest: mostly the in-memory tier 0
+      db_pool       = 2
       timeout       = 60
       max_instances = 20
       secrets       = ["DATABASE_URL", "REDIS_URL", "SUPABASE_JWT_SECRET"]
@@ -99,7 +137,10 @@ locals {
     }
     bcm_rebuild = {
       public        = false
+      cpu           = "1"
       memory        = "1Gi"
+      concurrency   = 5 # CPU-bound reduce; the queue dispatches at most 5 at once
+      db_pool       = 2
       timeout       = 120
       max_instances = 5
       secrets       = ["DATABASE_URL", "REDIS_URL"]
@@ -109,7 +150,10 @@ locals {
     }
     maintenance = {
       public        = false
+      cpu           = "1"
       memory        = "512Mi"
+      concurrency   = 4 # three Scheduler sweeps every 15 minutes plus outbox relays
+      db_pool       = 2
       timeout       = 300
       max_instances = 2
       secrets       = ["DATABASE_URL", "REDIS_URL", "PHONEPE_CLIENT_SECRET", "RESEND_API_KEY"]
@@ -119,56 +163,19 @@ locals {
     }
   }
 
-  # Cloud Tasks queues, with the retry configs of lib/local/dispatcher.py (the local stand-in
-  # uses the same numbers) and the function each delivers to.
-  queues = {
-    onboarding_ai = {
-      name          = "onboarding-ai"
-      target        = "onboarding_ai"
-      max_attempts  = 3 # a suggestion is worth 3 tries; the last failure is recorded
-      min_backoff   = "2s"
-      max_backoff   = "30s"
-      max_doublings = 16
-      max_rate      = 5 # Vertex AI quota per region, with headroom
-      max_inflight  = 10
-    }
-    bcm_rebuild = {
-      name          = "bcm-rebuild"
-      target        = "bcm_rebuild"
-      max_attempts  = 5 # deterministic work: a few retries ride out a DB blip
-      min_backoff   = "1s"
-      max_backoff   = "60s"
-      max_doublings = 16
-      max_rate      = 10
-      max_inflight  = 5
-    }
-    payment_reconcile = {
-      name          = "payment-reconcile"
-      target        = "payment_reconcile"
-      max_attempts  = 20 # PhonePe may be slow to settle: keep asking for about 15 minutes
-      min_backoff   = "3s"
-      max_backoff   = "60s"
-      max_doublings = 16
-      max_rate      = 10
-      max_inflight  = 10
-    }
-    outbox_relay = {
-      name          = "outbox-relay"
-      target        = "maintenance"
-      max_attempts  = 10 # emails must eventually go out
-      min_backoff   = "2s"
-      max_backoff   = "300s"
-      max_doublings = 16
-      max_rate      = 5 # Resend's default rate limit is a few requests per second
-      max_inflight  = 5
-    }
-  }
+  # Postgres client connections every function may open at full scale (checked in checks.tf).
+  db_connections_at_scale = sum([for name, fn in local.functions : fn.max_instances * fn.db_pool])
+
+  # Cloud Tasks queues: read from lib/queues.json, the file the code reads too (lib/queues.py),
+  # so the retry configs the workers assume and the real queues cannot disagree.
+  queues = jsondecode(file("${path.module}/../../lib/queues.json"))
 
   secrets = toset([
     "DATABASE_URL",
     "REDIS_URL",
     "SUPABASE_JWT_SECRET",
     "PHONEPE_CLIENT_SECRET",
+    "PHONEPE_WEBHOOK_USERNAME",
     "PHONEPE_WEBHOOK_PASSWORD",
     "RESEND_API_KEY",
   ])

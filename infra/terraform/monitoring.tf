@@ -1,3 +1,7 @@
+# Alerts: what each means and what to do is in docs/alerts.md (a test keeps the two in step).
+# Log-based metrics count the structured events named in lib/ops_events.py: the functions log
+# them as jsonPayload.event, and a rename there must be made here too (tests/unit/test_terraform.py).
+
 resource "google_monitoring_notification_channel" "email" {
   count = var.alert_email == "" ? 0 : 1
 
@@ -11,22 +15,89 @@ resource "google_monitoring_notification_channel" "email" {
 locals {
   notification_channels = google_monitoring_notification_channel.email[*].id
   webhook_service       = google_cloudfunctions2_function.fn["payment_webhook"].service_config[0].service
+  # Gen2 functions run on Cloud Run: their request metrics and logs are cloud_run_revision's.
+  run_requests = "resource.type = \"cloud_run_revision\" AND metric.type = \"run.googleapis.com/request_count\""
+
+  # One counter per event; the filter is the event name the code logs (lib/ops_events.py).
+  log_counters = {
+    payments_needing_review = {
+      description = "Payments a person must look at: COMPLETED after FAILED/EXPIRED (NEEDS_REVIEW), or an amount/owner mismatch."
+      events      = ["payment.needs_review", "payment.mismatch"]
+    }
+    ai_suggestion_failures = {
+      description = "AI suggestions that failed their last attempt."
+      events      = ["ai.suggestion_failed"]
+    }
+    bcm_rebuild_failures = {
+      description = "BCM rebuilds that failed for good (the previous version keeps serving)."
+      events      = ["bcm.rebuild_failed"]
+    }
+  }
 }
 
-# Any function answering 5xx: bad input is a 4xx by design, so a 5xx is a bug or an outage.
-resource "google_monitoring_alert_policy" "function_5xx" {
-  display_name          = "bcm ${var.env}: function 5xx rate"
+locals {
+  # "a" OR "b": the events of each counter, quoted for the logging filter.
+  event_filters = { for name, counter in local.log_counters : name => join(" OR ", formatlist("\"%s\"", counter.events)) }
+}
+
+resource "google_logging_metric" "counter" {
+  for_each = local.log_counters
+
+  name        = "${local.name_prefix}/${each.key}"
+  description = each.value.description
+  filter      = "resource.type=\"cloud_run_revision\" AND jsonPayload.event=(${local.event_filters[each.key]})"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+}
+
+# Emails waiting in the outbox: every sweep logs the count and the oldest row's age.
+resource "google_logging_metric" "outbox_oldest_age" {
+  name            = "${local.name_prefix}/outbox_oldest_age"
+  description     = "Age in seconds of the oldest unsent email, logged by every outbox sweep."
+  filter          = "resource.type=\"cloud_run_revision\" AND jsonPayload.event=\"outbox.backlog\""
+  value_extractor = "EXTRACT(jsonPayload.oldest_age_s)"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "s"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 20
+      growth_factor      = 2
+      scale              = 1
+    }
+  }
+}
+
+# Any function answering 5xx to more than 5% of its requests: bad input is a 4xx by design,
+# so a 5xx is a bug or an outage of something behind the function.
+resource "google_monitoring_alert_policy" "function_error_rate" {
+  display_name          = "bcm ${var.env}: function error rate"
   combiner              = "OR"
   notification_channels = local.notification_channels
 
   conditions {
-    display_name = "5xx responses above 1 per minute for 5 minutes"
+    display_name = "5xx above 5% of a function's requests for 5 minutes"
     condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"run.googleapis.com/request_count\" AND metric.labels.response_code_class = \"5xx\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 1
-      duration        = "300s"
+      filter             = "${local.run_requests} AND metric.labels.response_code_class = \"5xx\""
+      denominator_filter = local.run_requests
+      comparison         = "COMPARISON_GT"
+      threshold_value    = 0.05
+      duration           = "300s"
       aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["resource.labels.service_name"]
+      }
+      denominator_aggregations {
         alignment_period     = "60s"
         per_series_aligner   = "ALIGN_DELTA"
         cross_series_reducer = "REDUCE_SUM"
@@ -36,16 +107,17 @@ resource "google_monitoring_alert_policy" "function_5xx" {
   }
 }
 
-# Webhook 401s: a wrong password in the dashboard, a rotated secret, or someone probing.
-resource "google_monitoring_alert_policy" "webhook_401" {
-  display_name          = "bcm ${var.env}: payment webhook 401 spike"
+# Webhook 4xx: a wrong password in the dashboard, a rotated secret, someone probing, or PhonePe
+# changed its payload. Webhook 5xx: PhonePe is retrying because we could not record deliveries.
+resource "google_monitoring_alert_policy" "webhook_errors" {
+  display_name          = "bcm ${var.env}: payment webhook 4xx/5xx spike"
   combiner              = "OR"
   notification_channels = local.notification_channels
 
   conditions {
-    display_name = "more than 10 webhook 401s in 5 minutes"
+    display_name = "more than 10 webhook 4xx in 5 minutes"
     condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${local.webhook_service}\" AND metric.type = \"run.googleapis.com/request_count\" AND metric.labels.response_code = \"401\""
+      filter          = "${local.run_requests} AND resource.labels.service_name = \"${local.webhook_service}\" AND metric.labels.response_code_class = \"4xx\""
       comparison      = "COMPARISON_GT"
       threshold_value = 10
       duration        = "0s"
@@ -56,9 +128,127 @@ resource "google_monitoring_alert_policy" "webhook_401" {
       }
     }
   }
+
+  conditions {
+    display_name = "more than 3 webhook 5xx in 5 minutes"
+    condition_threshold {
+      filter          = "${local.run_requests} AND resource.labels.service_name = \"${local.webhook_service}\" AND metric.labels.response_code_class = \"5xx\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 3
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
 }
 
-# A queue that keeps growing means its worker is failing or too slow.
+# Money taken and nothing granted, or PhonePe's numbers disagree with ours: page on the first one.
+resource "google_monitoring_alert_policy" "payments_needing_review" {
+  display_name          = "bcm ${var.env}: payment needs review"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "any NEEDS_REVIEW or mismatched payment"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["payments_needing_review"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+# AI suggestions failing for good: Vertex AI down, quota exhausted, or the model's answers keep
+# failing our step schemas (a prompt or model change).
+resource "google_monitoring_alert_policy" "ai_failures" {
+  display_name          = "bcm ${var.env}: AI suggestion failures"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "more than 5 failed suggestions in 15 minutes"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["ai_suggestion_failures"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 5
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "900s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+# A rebuild that gave up leaves a stale manifest serving: every AI feature reads old context.
+resource "google_monitoring_alert_policy" "rebuild_failures" {
+  display_name          = "bcm ${var.env}: BCM rebuild failures"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "more than 2 rebuilds gave up in 30 minutes"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["bcm_rebuild_failures"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 2
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "1800s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+# Emails not going out: Resend down or rejecting us, or the sweep itself failing.
+resource "google_monitoring_alert_policy" "outbox_backlog" {
+  display_name          = "bcm ${var.env}: email outbox backlog"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "an email has waited more than an hour (two sweeps in a row)"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.outbox_oldest_age.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 3600
+      duration        = "1800s"
+      aggregations {
+        alignment_period     = "900s"
+        per_series_aligner   = "ALIGN_PERCENTILE_99"
+        cross_series_reducer = "REDUCE_MAX"
+      }
+    }
+  }
+
+  # The sweep runs every 15 minutes; no sweep at all for 45 minutes means the job is broken.
+  conditions {
+    display_name = "no outbox sweep reported for 45 minutes"
+    condition_absent {
+      filter   = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.outbox_oldest_age.name}\""
+      duration = "2700s"
+      aggregations {
+        alignment_period     = "900s"
+        per_series_aligner   = "ALIGN_PERCENTILE_99"
+        cross_series_reducer = "REDUCE_MAX"
+      }
+    }
+  }
+}
+
+# A queue that keeps growing means its worker is failing or too slow (every queue).
 resource "google_monitoring_alert_policy" "queue_depth" {
   display_name          = "bcm ${var.env}: task queue depth"
   combiner              = "OR"
@@ -74,28 +264,6 @@ resource "google_monitoring_alert_policy" "queue_depth" {
       aggregations {
         alignment_period   = "60s"
         per_series_aligner = "ALIGN_MEAN"
-      }
-    }
-  }
-}
-
-# AI attempts that fail: Vertex AI down, quota exhausted, or our schema rejected its answers.
-resource "google_monitoring_alert_policy" "ai_task_failures" {
-  display_name          = "bcm ${var.env}: failed AI tasks"
-  combiner              = "OR"
-  notification_channels = local.notification_channels
-
-  conditions {
-    display_name = "more than 5 failed onboarding-ai attempts in 10 minutes"
-    condition_threshold {
-      filter          = "resource.type = \"cloud_tasks_queue\" AND resource.labels.queue_id = \"${google_cloud_tasks_queue.queue["onboarding_ai"].name}\" AND metric.type = \"cloudtasks.googleapis.com/queue/task_attempt_count\" AND metric.labels.response_code != \"OK\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 5
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "600s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_SUM"
       }
     }
   }

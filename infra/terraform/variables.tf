@@ -101,11 +101,6 @@ variable "phonepe_token_url" {
   default     = "https://api-preprod.phonepe.com/apis/pg-sandbox/v1/oauth/token"
 }
 
-variable "phonepe_webhook_username" {
-  description = "Webhook username set in the PhonePe dashboard (the password is in Secret Manager)."
-  type        = string
-}
-
 variable "resend_from" {
   description = "Verified Resend sender."
   type        = string
@@ -133,4 +128,27 @@ variable "log_level" {
   description = "LOG_LEVEL of every function."
   type        = string
   default     = "INFO"
+}
+
+variable "min_instances" {
+  description = "Warm instances per function (default 0). Production keeps the latency-sensitive ones warm; see examples/."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.min_instances) : v >= 0 && v <= 3])
+    error_message = "min_instances values must be between 0 and 3."
+  }
+}
+
+variable "source_objects" {
+  description = "Rollback: function name -> an earlier source object (\"<fn>/<md5>.zip\") in the sources bucket."
+  type        = map(string)
+  default     = {}
+}
+
+variable "db_client_connections" {
+  description = "Client connections the Supabase pooler allows (plan-dependent); every function at max scale must fit."
+  type        = number
+  default     = 400
 }

@@ -30,9 +30,11 @@ BACKOFF_CAP_S = 0.1
 # Idle pooled connections are PINGed before reuse after this long, so a
 # connection the server or a NAT dropped is replaced instead of failing a call.
 HEALTH_CHECK_INTERVAL_S = 30
-# Cloud Functions serve one request per instance by default; a few spare
-# connections cover background threads without exhausting Memorystore.
-MAX_CONNECTIONS = 8
+# Connections per instance.  Functions serve up to 40 concurrent requests on
+# threads; commands take well under a millisecond, so a blocking pool this
+# size keeps up, and a thread that finds it empty waits (up to the timeout)
+# instead of failing as redis-py's default pool does past its limit.
+MAX_CONNECTIONS = 32
 DEFAULT_TIMEOUT_MS = 300
 # Only a refused/reset connection is retried: it is fixed by reconnecting.  A
 # timeout means the server is frozen or overloaded; waiting again would turn
@@ -40,20 +42,44 @@ DEFAULT_TIMEOUT_MS = 300
 _RETRIED: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
 
 
+def tls_options(url: str, ca_pem: str | None) -> dict[str, str]:
+    """Verify a ``rediss://`` server against ``ca_pem`` (Memorystore's own CA), when given."""
+    if ca_pem and url.startswith("rediss://"):
+        return {"ssl_ca_data": ca_pem}
+    return {}
+
+
 class RedisKeyValue:
     """``lib.ports.KeyValue`` over redis-py; errors become ``Unavailable`` /
     ``Rejected``.  ``client`` exposes the raw ``redis.Redis`` for Lua scripts
     and the rate limiter (which need more than the port offers)."""
 
-    def __init__(self, url: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, client: redis.Redis | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        client: redis.Redis | None = None,
+        ca_pem: str | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self._url = url
         self._timeout_s = timeout_ms / 1000
         self._client = client
+        self._ca_pem = ca_pem
+        self._max_connections = max_connections
         self._lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> RedisKeyValue:
-        return cls(url, timeout_ms=timeout_ms)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        ca_pem: str | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> RedisKeyValue:
+        return cls(url, timeout_ms=timeout_ms, ca_pem=ca_pem, max_connections=max_connections)
 
     @property
     def client(self) -> redis.Redis:
@@ -61,8 +87,10 @@ class RedisKeyValue:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = redis.Redis.from_url(
+                    pool = redis.BlockingConnectionPool.from_url(
                         self._url,
+                        max_connections=self._max_connections,
+                        timeout=self._timeout_s,  # the wait for a free connection
                         socket_timeout=self._timeout_s,
                         socket_connect_timeout=self._timeout_s,
                         retry=Retry(
@@ -71,11 +99,12 @@ class RedisKeyValue:
                             supported_errors=_RETRIED,
                         ),
                         health_check_interval=HEALTH_CHECK_INTERVAL_S,
-                        max_connections=MAX_CONNECTIONS,
                         # No CLIENT SETINFO round trip on each new connection.
                         lib_name=None,
                         lib_version=None,
+                        **tls_options(self._url, self._ca_pem),
                     )
+                    self._client = redis.Redis(connection_pool=pool)
         return self._client
 
     def close(self) -> None:

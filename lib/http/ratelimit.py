@@ -65,10 +65,12 @@ class RateDecision:
         }
 
 
-def _no_retry_redis_storage(uri: str, timeout_s: float) -> Storage:
+def _no_retry_redis_storage(uri: str, timeout_s: float, ca_pem: str | None = None) -> Storage:
     from limits.storage import RedisStorage
     from redis.backoff import NoBackoff
     from redis.retry import Retry
+
+    from lib.adapters.redis import tls_options
 
     # redis-py retries 3 times with backoff by default; a limiter must fail within one timeout.
     return RedisStorage(
@@ -79,6 +81,7 @@ def _no_retry_redis_storage(uri: str, timeout_s: float) -> Storage:
         socket_connect_timeout=timeout_s,
         retry=Retry(NoBackoff(), 0),  # type: ignore[arg-type]
         health_check_interval=0,
+        **tls_options(uri, ca_pem),  # type: ignore[arg-type]  # passed through to redis-py
     )
 
 
@@ -107,7 +110,8 @@ class RedisRateLimiter:
     def from_settings(cls, settings: Settings) -> RedisRateLimiter:
         uri = settings.redis_url.get_secret_value()
         timeout_s = settings.redis_timeout_ms / 1000
-        return cls(lambda: _no_retry_redis_storage(uri, timeout_s))
+        ca_pem = settings.redis_ca_pem
+        return cls(lambda: _no_retry_redis_storage(uri, timeout_s, ca_pem))
 
     def _limiter(self) -> MovingWindowRateLimiter:
         # Built on first use: nothing connects at import or construction time.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
@@ -62,3 +63,25 @@ def test_raw_client_runs_scripts(services: ServiceSet) -> None:
     assert incr_with_ttl(keys=[key], args=[60]) == 2
     assert 0 < kv.client.ttl(key) <= 60
     assert kv.delete(key) == 1
+
+
+@pytest.mark.services
+def test_more_concurrent_callers_than_pooled_connections_all_succeed(services: ServiceSet) -> None:
+    """40 request threads on a 4-connection pool: callers wait for a connection instead of failing
+    (redis-py's default pool raises "Too many connections" past its limit)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    kv = RedisKeyValue.from_url(services.env["REDIS_URL"], timeout_ms=1000, max_connections=4)
+    prefix = f"pool-{uuid.uuid4()}"
+    start = threading.Barrier(40)
+
+    def request(i: int) -> bytes | None:
+        start.wait()
+        kv.set(f"{prefix}:{i}", str(i).encode(), ttl_s=30)
+        return kv.get(f"{prefix}:{i}")
+
+    with ThreadPoolExecutor(40) as pool:
+        answers = list(pool.map(request, range(40)))
+    assert answers == [str(i).encode() for i in range(40)]
+    assert len(kv.client.connection_pool._connections) <= 4  # type: ignore[attr-defined]
+    kv.close()
