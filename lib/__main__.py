@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Cheap: probes import their SDKs only when they run; the names must come from the one registry.
+    from lib.checkenv import PROBES, run_check
+
+    services = list(PROBES)
     parser = argparse.ArgumentParser(prog="python -m lib")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("dev", help="run the whole system locally (the local emulator suite)")
-    sub.add_parser("check-env", help="validate settings and probe every service")
+    chk = sub.add_parser("check-env", help="validate settings and probe every service")
+    chk.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="PATH",
+        help="check the environment in this dotenv file (tools/deployed_env.py writes it) "
+        "INSTEAD of the process environment: the file's values win and unset ones take their defaults",
+    )
+    chk.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=services,
+        metavar="SERVICE",
+        help=f"leave a probe out (repeatable), e.g. redis from outside the VPC; one of: {', '.join(services)}",
+    )
     mig = sub.add_parser("migrate", help="apply supabase/migrations to DATABASE_URL")
     mig.add_argument("--no-shim", action="store_true", help="the database is Supabase: skip the local auth shim")
     args = parser.parse_args(argv)
@@ -20,9 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run()
     if args.command == "check-env":
-        from lib.checkenv import run_check
-
-        return run_check()
+        return run_check(env_file=args.env_file, skip=args.skip)
     if args.command == "migrate":
         from lib.config import get_settings
         from lib.db.migrate import migrate

@@ -10,19 +10,38 @@ Each probe is a small function ``(settings, timeout_s) -> detail`` in
 GCP credentials and no emulator, a placeholder API key) and any other
 exception when it is configured but broken.  Tests pass their own probes.
 Every detail is scrubbed of secret values and URL passwords before printing.
+
+Checking a deployed environment (``--env-file``, the file written by
+``tools/deployed_env.py``): the file IS the environment.  Its values are read
+literally (no ``${VAR}`` interpolation, as a function's own environment is
+literal) and the process environment is not consulted for settings at all: a
+variable the file lacks takes its default, as it does in the deployed
+function, so a developer's local ``DATABASE_URL`` or ``FIRESTORE_EMULATOR_HOST``
+can neither override nor fill in a deployed value.  The Google SDKs read
+``FIRESTORE_EMULATOR_HOST`` / ``STORAGE_EMULATOR_HOST`` from the process
+directly, so when the shell sets one the file does not, the check refuses to
+run rather than report the emulator as the deployed service.  Credentials
+(ADC) still come from the operator's machine, which is the point.
+
+``--skip SERVICE`` leaves a probe out (its row says ``skipped by --skip``):
+Memorystore has only a private IP, so an operator outside the VPC skips
+``redis`` (or runs the check from a VM inside it).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from pydantic import SecretStr, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsError
 
 from lib.config import Settings, TasksMode
 
@@ -33,6 +52,16 @@ MAX_DETAIL_CHARS = 160
 # Resend keys starting with this are the local suite's placeholders (the mail catcher ignores them).
 LOCAL_RESEND_KEY_PREFIX = "re_local"
 REDACTED = "***"
+# The row detail of a probe left out on the command line.
+SKIPPED_BY_FLAG = "skipped by --skip"
+# Exit codes: a service or a setting is broken / the check could not run as asked.
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+# Variables the Google SDKs read from the process itself, and the probe each one would mislead.
+SDK_ENV_PROBES: dict[str, tuple[str, str]] = {
+    "FIRESTORE_EMULATOR_HOST": ("firestore", "firestore_emulator_host"),
+    "STORAGE_EMULATOR_HOST": ("storage", "storage_emulator_host"),
+}
 
 Status = Literal["ok", "failed", "skipped"]
 Probe = Callable[[Settings, float], str]
@@ -77,8 +106,12 @@ def probe_postgres(settings: Settings, timeout_s: float) -> str:
 def probe_redis(settings: Settings, timeout_s: float) -> str:
     import redis
 
+    from lib.adapters.redis import tls_options
+
+    url = settings.redis_url.get_secret_value()
+    # The deployed rediss:// URL is verified against Memorystore's own CA, as the functions do.
     client = redis.Redis.from_url(
-        settings.redis_url.get_secret_value(), socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, **tls_options(url, settings.redis_ca_pem)
     )
     try:
         client.ping()
@@ -221,6 +254,81 @@ PROBES: dict[str, Probe] = {
 }
 
 
+# --- settings from a deployed environment's dotenv file -----------------------------------
+
+
+class EnvFileError(Exception):
+    """The dotenv file cannot be read or parsed; the message names the file and line, never a value."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The file's variables, values taken literally (escapes decoded, no ``${VAR}`` interpolation).
+
+    A line python-dotenv cannot parse is an error, not a warning: a silently
+    dropped line would make a deployed variable look unset.
+    """
+    from dotenv.parser import parse_stream
+
+    try:
+        with path.open(encoding="utf-8") as stream:
+            bindings = list(parse_stream(stream))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EnvFileError(f"{path}: cannot read ({type(exc).__name__})") from exc
+    values: dict[str, str] = {}
+    for binding in bindings:
+        if binding.error:
+            raise EnvFileError(f"{path}: line {binding.original.line} cannot be parsed")
+        if binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
+    return values
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """Environment-variable parsing (JSON for lists, case-insensitive names) over a given mapping."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str]) -> None:
+        self._variables = {name.lower(): value for name, value in variables.items()}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._variables
+
+
+def settings_from_variables(variables: Mapping[str, str]) -> Settings:
+    """Settings exactly as a process whose whole environment is ``variables`` would build them."""
+
+    class FileSettings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, _MappingEnvSource(settings_cls, variables))
+
+    return FileSettings()
+
+
+def settings_from_env_file(path: Path) -> Settings:
+    """Settings from the dotenv file alone (see the module docstring for the precedence)."""
+    return settings_from_variables(read_env_file(path))
+
+
+def sdk_env_conflicts(ambient: Settings, target: Settings, probes: Collection[str]) -> list[str]:
+    """Variables the shell sets, the target leaves empty, and an SDK would read behind the probe's back."""
+    lines = []
+    for var, (probe, field) in SDK_ENV_PROBES.items():
+        if probe in probes and getattr(ambient, field) and not getattr(target, field):
+            lines.append(
+                f"  {var} is set in this shell but not in the env file; the {probe} SDK would use it "
+                f"(unset it, or --skip {probe})"
+            )
+    return lines
+
+
 # --- running and reporting ----------------------------------------------------------------
 
 
@@ -296,8 +404,19 @@ def render_table(results: list[ProbeResult]) -> str:
     return "\n".join(lines)
 
 
-def validation_lines(exc: ValidationError) -> list[str]:
-    """One line per invalid variable: its name and what is wrong, never its value."""
+_SETTINGS_ERROR_FIELD = re.compile(r'field "(?P<field>\w+)"')
+
+
+def validation_lines(exc: ValidationError | SettingsError) -> list[str]:
+    """One line per invalid variable: its name and what is wrong, never its value.
+
+    A ``SettingsError`` comes from pydantic-settings decoding a list or dict
+    variable as JSON before validation (its message names the field only).
+    """
+    if isinstance(exc, SettingsError):
+        match = _SETTINGS_ERROR_FIELD.search(str(exc))
+        var = match["field"].upper() if match else "(settings)"
+        return [f"  {var}: cannot be decoded (pydantic-settings reads list settings as JSON)"]
     lines = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
         var = str(err["loc"][0]).upper() if err["loc"] else "(settings)"
@@ -305,25 +424,74 @@ def validation_lines(exc: ValidationError) -> list[str]:
     return lines
 
 
+def _skipped_by_flag(settings: Settings, timeout_s: float) -> str:
+    raise Skipped(SKIPPED_BY_FLAG)
+
+
 def run_check(
     *,
     probes: Mapping[str, Probe] | None = None,
-    load_settings: Callable[[], Settings] = Settings,
+    load_settings: Callable[[], Settings] | None = None,
+    env_file: Path | None = None,
+    skip: Collection[str] = (),
+    load_ambient: Callable[[], Settings] = Settings,
     out: TextIO | None = None,
     timeout_s: float = PROBE_TIMEOUT_S,
 ) -> int:
-    """Validate settings, probe every service, print the table; 1 if anything failed."""
+    """Validate settings, probe every service, print the table.
+
+    Returns 0 when nothing failed, ``EXIT_FAILED`` when a setting or a probe
+    failed, ``EXIT_USAGE`` when the env file is unreadable or the shell would
+    mislead a probe.  ``env_file`` replaces the process environment (module
+    docstring); ``load_settings`` overrides both (tests).  ``load_ambient``
+    builds the shell's own settings, only to spot SDK variables that leak in.
+    """
     stream = out or sys.stdout
+    registry = PROBES if probes is None else probes
+    unknown = sorted(set(skip) - set(registry))
+    if unknown:
+        print(f"unknown service(s) to skip: {', '.join(unknown)}; known: {', '.join(registry)}", file=stream)
+        return EXIT_USAGE
+    loader: Callable[[], Settings]
+    if load_settings is not None:
+        loader = load_settings
+    elif env_file is not None:
+        loader = functools.partial(settings_from_env_file, env_file)
+    else:
+        loader = Settings
+    source = f"env file {env_file}" if env_file is not None else "process environment"
     try:
-        settings = load_settings()
-    except ValidationError as exc:
-        print("settings: invalid", file=stream)
+        settings = loader()
+    except EnvFileError as exc:
+        print(f"settings: {exc}", file=stream)
+        return EXIT_USAGE
+    except (ValidationError, SettingsError) as exc:
+        print(f"settings: invalid ({source})", file=stream)
         print("\n".join(validation_lines(exc)), file=stream)
-        return 1
-    print(f"settings: ok (app_env={settings.app_env.value}, tasks_mode={settings.tasks_mode.value})", file=stream)
-    results = run_probes(settings, PROBES if probes is None else probes, timeout_s)
+        return EXIT_FAILED
+    print(
+        f"settings: ok ({source}; app_env={settings.app_env.value}, tasks_mode={settings.tasks_mode.value})",
+        file=stream,
+    )
+    to_run = {name: (_skipped_by_flag if name in skip else probe) for name, probe in registry.items()}
+    if env_file is not None:
+        conflicts = _ambient_conflicts(load_ambient, settings, [n for n in registry if n not in skip])
+        if conflicts:
+            print("refusing to probe: the shell would override the env file", file=stream)
+            print("\n".join(conflicts), file=stream)
+            return EXIT_USAGE
+    results = run_probes(settings, to_run, timeout_s)
     print(render_table(results), file=stream)
     failed = [r.service for r in results if r.status == "failed"]
     if failed:
         print(f"failed: {', '.join(failed)}", file=stream)
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else 0
+
+
+def _ambient_conflicts(load_ambient: Callable[[], Settings], target: Settings, probes: Collection[str]) -> list[str]:
+    try:
+        ambient = load_ambient()
+    except (ValidationError, SettingsError):
+        # The shell's own settings are invalid: they are not what is checked, and the guard cannot read them.
+        return []
+    return sdk_env_conflicts(ambient, target, probes)

@@ -7,12 +7,13 @@ what logs and ``check-env`` show.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lib import queues
 
@@ -89,7 +90,8 @@ class Settings(BaseSettings):
 
     # --- Internal endpoint auth (Google OIDC) --------------------------------
     oidc_audience: str | None = None  # default: <functions_base_url>/<function>, the receiver's own URL
-    oidc_allowed_emails: list[str] = Field(default_factory=list)
+    # Comma-separated (as Terraform sets it); NoDecode: pydantic-settings would parse a list as JSON.
+    oidc_allowed_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Local only: the JWKS of the local OIDC signer (never set in production).
     oidc_local_jwks_url: str | None = None
 
@@ -131,6 +133,8 @@ class Settings(BaseSettings):
     @classmethod
     def _split_emails(cls, value: Any) -> Any:
         if isinstance(value, str):
+            if value.lstrip().startswith("["):  # a JSON list is accepted too
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 

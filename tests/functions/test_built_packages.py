@@ -102,6 +102,22 @@ def production_env(function: str) -> dict[str, str]:
         "PHONEPE_WEBHOOK_PASSWORD": "notreal12345",
         "RESEND_API_KEY": "re_NotARealKey_0123456789",
         "RESEND_BASE_URL": f"http://{dead}",
+        "RESEND_FROM": "Founders <billing@example.com>",
+        "FIRESTORE_DATABASE": "(default)",
+        "TASKS_QUEUE_AI": "onboarding-ai-prod",
+        "TASKS_QUEUE_BCM": "bcm-rebuild-prod",
+        "TASKS_QUEUE_PAYMENTS": "payment-reconcile-prod",
+        "TASKS_QUEUE_OUTBOX": "outbox-relay-prod",
+        # As Terraform writes it: one plain email, not a JSON list.
+        "OIDC_ALLOWED_EMAILS": "tasks-invoker@bcm-prod-check.iam.gserviceaccount.com",
+        "OIDC_AUDIENCE": f"https://asia-south1-bcm-prod-check.cloudfunctions.net/{function}",
+        "VERTEX_LOCATION": "asia-south1",
+        "VERTEX_MODEL": "gemini-2.5-flash",
+        "PHONEPE_CLIENT_VERSION": "1",
+        "SUPABASE_JWT_SECRET": "not-a-real-jwt-secret-0123456789abcdef",
+        "REDIS_CA_PEM": "",
+        "THREADS": "4",
+        "DB_POOL_MAX": "3",
     }
 
 
@@ -205,11 +221,25 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tupl
             stop(server)
 
 
-def test_the_environment_is_one_production_settings_accept() -> None:
-    env = production_env("payment_webhook")
-    settings = Settings.model_validate({key.lower(): value for key, value in env.items()})
+def test_the_environment_is_every_variable_terraform_sets() -> None:
+    from tools.tfcheck import ENV_KEY, Terraform
+
+    tf = Terraform.load()
+    terraform_sets = set(tf.locals["common_env"]) | set(
+        ENV_KEY.findall(str(tf.service_config["environment_variables"]))
+    )
+    terraform_sets |= {s for cfg in tf.functions.values() for s in cfg["secrets"]}
+    assert terraform_sets <= set(production_env("payment_webhook"))
+
+
+def test_the_environment_is_one_production_settings_accept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsed from the process environment, as a cold start does (not model_validate: env parsing differs)."""
+    for key, value in production_env("payment_webhook").items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
     assert settings.app_env is AppEnv.PRODUCTION
     assert settings.tasks_mode is TasksMode.CLOUD
+    assert settings.oidc_allowed_emails == ["tasks-invoker@bcm-prod-check.iam.gserviceaccount.com"]
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

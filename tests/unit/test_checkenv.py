@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import pytest
+from pydantic_settings import SettingsError
 
 from lib import checkenv
+from lib.__main__ import main as cli
 from lib.checkenv import Skipped, run_check
 from lib.config import Settings
 
@@ -190,3 +193,161 @@ def test_cloud_tasks_in_cloud_mode_without_credentials_is_skipped(monkeypatch: p
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json")
     with pytest.raises(Skipped, match="no GCP credentials"):
         checkenv.probe_tasks(Settings(tasks_mode="cloud"), 1.0)
+
+
+# --- --env-file: a deployed environment's variables -----------------------------------------
+
+FILE_DB_URL = "postgresql://app:FilePa55@db.deployed.example:6543/postgres"
+
+
+def write_env(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "deployed.env"
+    path.write_text(text)
+    return path
+
+
+class Seen:
+    """A probe that records the settings it was given."""
+
+    def __init__(self) -> None:
+        self.settings: list[Settings] = []
+
+    def __call__(self, settings: Settings, timeout_s: float) -> str:
+        self.settings.append(settings)
+        return "seen"
+
+
+def test_env_file_values_are_what_the_probes_see_and_beat_the_process_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_env(
+        tmp_path,
+        f'APP_ENV=production\nTASKS_MODE=cloud\nDATABASE_URL="{FILE_DB_URL}"\n'
+        'PHONEPE_CLIENT_SECRET="lit${HOME}eral"\nOIDC_ALLOWED_EMAILS=["a@p.iam.gserviceaccount.com"]\n',
+    )
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/local")  # the developer's own
+    monkeypatch.setenv("APP_ENV", "local")
+    monkeypatch.setenv("PHONEPE_CLIENT_ID", "DEV_SHELL_CLIENT")  # not in the file: must not fill the gap
+    seen = Seen()
+    out = io.StringIO()
+    assert run_check(probes={"postgres": seen}, env_file=path, out=out) == 0
+    (settings,) = seen.settings
+    assert settings.database_url.get_secret_value() == FILE_DB_URL
+    assert settings.app_env.value == "production"
+    assert settings.phonepe_client_secret.get_secret_value() == "lit${HOME}eral"  # no interpolation
+    assert settings.phonepe_client_id == Settings.model_fields["phonepe_client_id"].default
+    assert settings.oidc_allowed_emails == ["a@p.iam.gserviceaccount.com"]
+    output = out.getvalue()
+    assert f"settings: ok (env file {path}; app_env=production, tasks_mode=cloud)" in output
+    assert "FilePa55" not in output
+
+
+def test_env_file_invalid_values_are_listed_by_variable_without_values(tmp_path: Path) -> None:
+    path = write_env(tmp_path, f"DB_POOL_MIN=lots-{SECRET}\n")
+    out = io.StringIO()
+    assert run_check(probes={"postgres": ok}, env_file=path, out=out) == checkenv.EXIT_FAILED
+    output = out.getvalue()
+    assert f"settings: invalid (env file {path})" in output
+    assert "DB_POOL_MIN:" in output
+    assert SECRET not in output
+
+
+def test_a_missing_or_unparsable_env_file_is_a_usage_error(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert run_check(probes={"postgres": ok}, env_file=tmp_path / "absent.env", out=out) == checkenv.EXIT_USAGE
+    assert "absent.env: cannot read (FileNotFoundError)" in out.getvalue()
+    broken = write_env(tmp_path, f'A=1\nB="{SECRET}\n')  # an unterminated quote would silently drop B
+    out = io.StringIO()
+    assert run_check(probes={"postgres": ok}, env_file=broken, out=out) == checkenv.EXIT_USAGE
+    assert "line 2 cannot be parsed" in out.getvalue()
+    assert SECRET not in out.getvalue()
+
+
+def test_a_list_setting_that_is_not_json_is_named_not_crashed() -> None:
+    def raises() -> Settings:
+        raise SettingsError('error parsing value for field "oidc_allowed_emails" from source "EnvSettingsSource"')
+
+    out = io.StringIO()
+    assert run_check(probes={"postgres": ok}, load_settings=raises, out=out) == checkenv.EXIT_FAILED
+    assert "  OIDC_ALLOWED_EMAILS: cannot be decoded" in out.getvalue()
+
+
+def test_an_emulator_host_in_the_shell_refuses_a_deployed_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_env(tmp_path, "APP_ENV=production\nTASKS_MODE=cloud\n")
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8681")
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    seen = Seen()
+    out = io.StringIO()
+    assert run_check(probes={"firestore": seen, "postgres": seen}, env_file=path, out=out) == checkenv.EXIT_USAGE
+    assert "FIRESTORE_EMULATOR_HOST is set in this shell but not in the env file" in out.getvalue()
+    assert seen.settings == []
+    # Skipping the probe the variable would mislead lets the rest run.
+    out = io.StringIO()
+    code = run_check(probes={"firestore": seen, "postgres": seen}, env_file=path, skip=["firestore"], out=out)
+    assert code == 0
+    assert len(seen.settings) == 1
+
+
+def test_an_emulator_host_the_file_itself_sets_is_not_a_conflict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_env(tmp_path, "STORAGE_EMULATOR_HOST=http://127.0.0.1:9023\n")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:1111")
+    monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
+    seen = Seen()
+    assert run_check(probes={"storage": seen}, env_file=path, out=io.StringIO()) == 0
+    assert seen.settings[0].storage_emulator_host == "http://127.0.0.1:9023"
+
+
+# --- --skip ------------------------------------------------------------------------------------
+
+
+def test_skipped_probes_do_not_run_and_print_as_skipped_by_flag() -> None:
+    seen = Seen()
+    code, output = check_with(skip=["redis", "postgres"], probes={"postgres": seen, "redis": failed, "resend": ok})
+    assert code == 0  # the failing probe was skipped
+    assert seen.settings == []
+    table = rows(output)
+    assert table["postgres"] == ["skipped", "-", "skipped by --skip"]
+    assert table["redis"] == ["skipped", "-", "skipped by --skip"]
+    assert table["resend"][0] == "ok"
+    assert list(table) == ["postgres", "redis", "resend"]  # registry order kept
+
+
+def test_skipping_an_unknown_service_is_refused_with_the_valid_names() -> None:
+    code, output = check_with(skip=["mongo"], probes={"postgres": ok})
+    assert code == checkenv.EXIT_USAGE
+    assert "unknown service(s) to skip: mongo; known: postgres" in output
+
+
+def check_with(*, skip: list[str], probes: dict[str, checkenv.Probe]) -> tuple[int, str]:
+    out = io.StringIO()
+    code = run_check(probes=probes, load_settings=make_settings, skip=skip, out=out)
+    return code, out.getvalue()
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_cli_rejects_an_unknown_skip_listing_every_service(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli(["check-env", "--skip", "mongo"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'mongo'" in err
+    for name in checkenv.PROBES:
+        assert f"'{name}'" in err
+
+
+def test_cli_passes_env_file_and_skips_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_env(tmp_path, "APP_ENV=production\nTASKS_MODE=cloud\nGCP_PROJECT=bcm-prod\n")
+    monkeypatch.setenv("APP_ENV", "test")
+    skips = [arg for name in checkenv.PROBES for arg in ("--skip", name)]
+    assert cli(["check-env", "--env-file", str(path), *skips]) == 0
+    output = capsys.readouterr().out
+    assert f"settings: ok (env file {path}; app_env=production, tasks_mode=cloud)" in output
+    assert output.count("skipped by --skip") == len(checkenv.PROBES)

@@ -115,8 +115,8 @@ BREAKS = {
         "storage.tf",
         'public_access_prevention    = "enforced"\n  labels                      = local.labels\n\n  lifecycle_rule {\n'
         "    condition {\n      age = 7",
-        'public_access_prevention    = "inherited"\n  labels                      = local.labels\n\n  lifecycle_rule {\n'
-        "    condition {\n      age = 7",
+        'public_access_prevention    = "inherited"\n'
+        "  labels                      = local.labels\n\n  lifecycle_rule {\n    condition {\n      age = 7",
         "bucket exports: public_access_prevention must be enforced",
     ),
     "allUsers on a bucket": (
@@ -150,10 +150,10 @@ BREAKS = {
     "anyone may invoke the workers": (
         "invokers",
         "iam.tf",
-        '  for_each = local.internal\n\n  project  = var.project\n  location = var.region\n'
+        "  for_each = local.internal\n\n  project  = var.project\n  location = var.region\n"
         "  name     = google_cloudfunctions2_function.fn[each.value].service_config[0].service\n"
         '  role     = "roles/run.invoker"\n  member   = "serviceAccount:${google_service_account.tasks_invoker.email}"',
-        '  for_each = local.internal\n\n  project  = var.project\n  location = var.region\n'
+        "  for_each = local.internal\n\n  project  = var.project\n  location = var.region\n"
         "  name     = google_cloudfunctions2_function.fn[each.value].service_config[0].service\n"
         '  role     = "roles/run.invoker"\n  member   = "allUsers"',
         "may only be granted on local.public",
@@ -217,7 +217,7 @@ def test_every_invariant_has_a_break_that_it_catches() -> None:
 
 
 def test_a_resource_declared_twice_is_reported(tmp_path: Path) -> None:
-    broken = broken_copy(tmp_path, "audit.tf", "# Data Access audit logs", '# Data Access audit logs')
+    broken = broken_copy(tmp_path, "audit.tf", "# Data Access audit logs", "# Data Access audit logs")
     (tmp_path / "infra" / "terraform" / "extra.tf").write_text((TF_DIR / "audit.tf").read_text())
     found = violations(Terraform.load(broken.root))
     assert found["parses_once"] == ["google_project_iam_audit_config.data_access is declared twice"]
