@@ -71,11 +71,13 @@ lock:
 requirements: $(STAMP)
 	$(PY) tools/requirements.py
 
+## check-env: validate settings and probe every service (CHECK_ENV_FLAGS="--env-file .deployed.env --skip redis" for a deployed one)
 check-env: $(STAMP)
-	$(PY) -m lib check-env
+	$(PY) -m lib check-env $(CHECK_ENV_FLAGS)
 
+## migrate: apply supabase/migrations to DATABASE_URL (MIGRATE_FLAGS=--no-shim on Supabase)
 migrate: $(STAMP)
-	$(PY) -m lib migrate
+	$(PY) -m lib migrate $(MIGRATE_FLAGS)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml

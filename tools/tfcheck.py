@@ -262,8 +262,10 @@ def check_invokers(tf: Terraform) -> list[str]:
     if not any(b.get("for_each") == "${local.internal}" for b in members.values()):
         problems.append("internal functions have no invoker binding for the tasks invoker")
     ingress = expr(tf.service_config.get("ingress_settings"))
-    if ingress != 'local.functions[each.key].public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"':
-        problems.append(f"ingress must be ALLOW_INTERNAL_ONLY for internal functions, got {ingress!r}")
+    if ingress != 'local.functions[each.key].public ? "ALLOW_ALL" : var.internal_ingress':
+        problems.append(f"ingress must be var.internal_ingress for internal functions, got {ingress!r}")
+    if tf.variables.get("internal_ingress", {}).get("default") != "ALLOW_INTERNAL_ONLY":
+        problems.append("internal functions must default to ALLOW_INTERNAL_ONLY ingress")
     return problems
 
 
@@ -344,6 +346,28 @@ def check_buckets_private(tf: Terraform) -> list[str]:
         problems.append("bucket exports: exports must be deleted after 7 days")
     if one(tf.resource("google_storage_bucket", "evidence"), "versioning").get("enabled") is not True:
         problems.append("bucket evidence: user uploads must be versioned")
+    return problems
+
+
+# How long a previous release's zip must stay restorable (the rollback window).
+MIN_ROLLBACK_DAYS = 30
+
+
+def check_rollback_by_source_object(tf: Terraform) -> list[str]:
+    problems = []
+    sources = tf.resource("google_storage_bucket", "sources")
+    if one(sources, "versioning").get("enabled") is not True:
+        problems.append("bucket sources: versioning must be on (a release deletes the previous zip)")
+    kept = [one(r, "condition").get("days_since_noncurrent_time") for r in sources.get("lifecycle_rule", [])]
+    if any(isinstance(days, int) and days < MIN_ROLLBACK_DAYS for days in kept):
+        problems.append(f"bucket sources: previous zips must stay at least {MIN_ROLLBACK_DAYS} days")
+    if any("age" in one(r, "condition") for r in sources.get("lifecycle_rule", [])):
+        problems.append("bucket sources: an age rule would delete the zips live functions run")
+    storage = one(one(one(tf.function_resource, "build_config"), "source"), "storage_source")
+    if "var.source_objects" not in str(storage.get("object")) or "var.source_objects" not in str(
+        storage.get("generation")
+    ):
+        problems.append("functions must be pinnable to a previous source object (var.source_objects)")
     return problems
 
 
@@ -462,6 +486,7 @@ CHECKS: dict[str, Callable[[Terraform], list[str]]] = {
     "no_secret_in_plain_env": check_no_secret_in_plain_env,
     "queues_come_from_the_code": check_queues_come_from_the_code,
     "buckets_private": check_buckets_private,
+    "rollback": check_rollback_by_source_object,
     "firestore_ttl": check_firestore_ttl_on_the_fields_the_code_sets,
     "redis_private": check_redis_is_private,
     "sizing": check_sizing,

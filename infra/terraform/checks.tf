@@ -17,7 +17,7 @@ check "min_instances_name_real_functions" {
 
 check "source_objects_name_real_functions" {
   assert {
-    condition     = alltrue([for name, object in var.source_objects : contains(keys(local.functions), name) && startswith(object, "${name}/")])
+    condition     = alltrue([for name, pin in var.source_objects : contains(keys(local.functions), name) && startswith(pin.object, "${name}/")])
     error_message = "source_objects must map a function name to one of its own objects (\"<fn>/<md5>.zip\")."
   }
 }

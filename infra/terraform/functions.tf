@@ -1,19 +1,25 @@
 # Source zips come from `make build` (tools/stage.py): build/<name>.zip, deterministic, so the
-# object name (content hash) changes only when the code or its pins do.
+# object name (content hash) changes only when the code or its pins do. A new release replaces
+# the object, which deletes the previous one: versioning keeps it as a noncurrent generation for
+# 90 days, and var.source_objects can pin a function back to it (docs/deploy.md, "Rollback").
 
 resource "google_storage_bucket" "sources" {
   # checkov:skip=CKV_GCP_62: object access is recorded by the Data Access audit logs (audit.tf)
-  # checkov:skip=CKV_GCP_78: objects are named by their content hash and never overwritten; versioning would keep nothing new
   name                        = "${var.project}-${local.name_prefix}-sources"
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   labels                      = local.labels
 
-  # Old zips are kept a while for rollback (docs/deploy.md), then dropped.
+  versioning {
+    enabled = true
+  }
+
+  # Previous releases' zips stay restorable for 90 days, then go. Live ones are never aged out.
   lifecycle_rule {
     condition {
-      age = 90
+      days_since_noncurrent_time = 90
+      with_state                 = "ARCHIVED"
     }
     action {
       type = "Delete"
@@ -75,8 +81,9 @@ resource "google_cloudfunctions2_function" "fn" {
     source {
       storage_source {
         bucket = google_storage_bucket.sources.name
-        # Rollback: var.source_objects pins a function to an earlier zip still in the bucket.
-        object = lookup(var.source_objects, each.key, google_storage_bucket_object.source[each.key].name)
+        # Rollback: var.source_objects pins a function to an earlier zip (object and generation).
+        object     = try(var.source_objects[each.key].object, google_storage_bucket_object.source[each.key].name)
+        generation = try(var.source_objects[each.key].generation, null) # null: the live object
       }
     }
   }
@@ -90,8 +97,8 @@ resource "google_cloudfunctions2_function" "fn" {
     max_instance_request_concurrency = local.functions[each.key].concurrency
     service_account_email            = google_service_account.fn[each.key].email
     # Internal functions accept only Google-internal traffic (Cloud Tasks and Scheduler of this
-    # project count as internal) on top of the IAM invoker check.
-    ingress_settings               = local.functions[each.key].public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    # project count as internal) on top of the IAM invoker check; see var.internal_ingress.
+    ingress_settings               = local.functions[each.key].public ? "ALLOW_ALL" : var.internal_ingress
     all_traffic_on_latest_revision = true
     vpc_connector                  = google_vpc_access_connector.connector.id
     vpc_connector_egress_settings  = "PRIVATE_RANGES_ONLY" # Supabase, PhonePe and Resend stay on the internet path

@@ -31,3 +31,8 @@ output "buckets" {
     sources  = google_storage_bucket.sources.name
   }
 }
+
+output "source_objects" {
+  description = "The source zip each function runs: note them in the release notes with their generations (gcloud storage ls -a), they are the rollback."
+  value       = { for name, object in google_storage_bucket_object.source : name => object.name }
+}

@@ -142,13 +142,27 @@ variable "min_instances" {
 }
 
 variable "source_objects" {
-  description = "Rollback: function name -> an earlier source object (\"<fn>/<md5>.zip\") in the sources bucket."
-  type        = map(string)
-  default     = {}
+  description = "Rollback: function name -> an earlier source zip: its object name and generation (`gcloud storage ls -a gs://<sources>/<fn>/`)."
+  type = map(object({
+    object     = string
+    generation = string
+  }))
+  default = {}
 }
 
 variable "db_client_connections" {
   description = "Client connections the Supabase pooler allows (plan-dependent); every function at max scale must fit."
   type        = number
   default     = 400
+}
+
+variable "internal_ingress" {
+  description = "Ingress of the internal functions. ALLOW_INTERNAL_ONLY: Cloud Tasks and Scheduler deliveries count as internal traffic of the project; if they are refused (403/404 on the first Scheduler run), ALLOW_ALL still admits only the tasks invoker (IAM). docs/deploy.md step 9."
+  type        = string
+  default     = "ALLOW_INTERNAL_ONLY"
+
+  validation {
+    condition     = contains(["ALLOW_INTERNAL_ONLY", "ALLOW_ALL"], var.internal_ingress)
+    error_message = "internal_ingress is ALLOW_INTERNAL_ONLY or ALLOW_ALL."
+  }
 }

@@ -143,9 +143,9 @@ BREAKS = {
     "internal functions open to the internet": (
         "invokers",
         "functions.tf",
-        'local.functions[each.key].public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"',
+        'local.functions[each.key].public ? "ALLOW_ALL" : var.internal_ingress',
         '"ALLOW_ALL"',
-        "ingress must be ALLOW_INTERNAL_ONLY",
+        "ingress must be var.internal_ingress",
     ),
     "anyone may invoke the workers": (
         "invokers",
@@ -171,6 +171,13 @@ BREAKS = {
         "THREADS     = tostring(local.functions[each.key].concurrency)",
         'THREADS     = "8"',
         "THREADS (gunicorn threads) must equal",
+    ),
+    "a sources bucket that forgets old releases": (
+        "rollback",
+        "functions.tf",
+        "  versioning {\n    enabled = true\n  }\n",
+        "",
+        "bucket sources: versioning must be on",
     ),
     "a TTL policy on a field the code never sets": (
         "firestore_ttl",
