@@ -363,7 +363,7 @@ def build_app(settings: Settings, services: ServiceSet, *, local_dir: Path | Non
 def stop_suite(suite: DevSuite) -> None:
     """Stop the dispatcher, close the container's pool and forget it (services are the caller's)."""
     suite.dispatcher.stop()
-    db = suite.container.__dict__.get("db")  # a cached_property: present only if it was ever built
+    db = suite.container.__dict__.get("db")  # a built_once property: present only if it was ever built
     close = getattr(db, "close", None)
     if callable(close):
         close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cached_property
 from typing import Any
 
 import jwt
@@ -74,7 +73,7 @@ def http_deps(
 def preset(container: bootstrap.Container, **built: Any) -> bootstrap.Container:
     """Fill ``container``'s cached properties (``http``, ``tasks``...) with test wiring before first use."""
     for name, value in built.items():
-        if not isinstance(getattr(bootstrap.Container, name, None), cached_property):
+        if not isinstance(getattr(bootstrap.Container, name, None), bootstrap.built_once):
             raise AttributeError(f"Container has no cached property {name!r}")
         container.__dict__[name] = value
     return container
