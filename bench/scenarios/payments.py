@@ -59,8 +59,8 @@ DEV_BATCH = 40
 # Served throughput: client threads (4-8 tried; 8 keeps the server's threads busy) and requests per batch.
 LOAD_THREADS = 8
 LOAD_BATCH = 160
-# functions-framework's default on this 2-core machine (THREADS = 4 x cpu_count), one worker as deployed.
-SERVER_THREADS = 8
+# One worker as deployed; THREADS and DB_POOL_MAX come from infra/terraform's table (deployed_sizing).
+WEBHOOK = "payment_webhook"
 # Throughput: batches measured (quick runs take a tenth, at least MIN_SAMPLES).
 THROUGHPUT_BATCHES = 15
 
@@ -341,8 +341,16 @@ def _machine_busy_s() -> float:
     return float(sum(t)) - t.idle - getattr(t, "iowait", 0.0)
 
 
+def deployed_sizing(function: str) -> tuple[int, int]:
+    """(concurrency, db_pool) of ``function`` in ``local.functions`` (infra/terraform/locals.tf)."""
+    from tools.tfcheck import Terraform
+
+    cfg = Terraform.load().functions[function]
+    return int(cfg["concurrency"]), int(cfg["db_pool"])
+
+
 @contextmanager
-def _production_like(ctx: BenchContext) -> Iterator[tuple[_Suite, str, _CpuMeter]]:
+def _production_like(ctx: BenchContext, *, threads: int, db_pool: int) -> Iterator[tuple[_Suite, str, _CpuMeter]]:
     """payment_webhook on functions-framework (gunicorn) and the stand-ins, each in its own process;
     the untimed preparation (initiate, pay at the simulator) runs here against the same processes."""
     ctx.require("postgres", "redis", "schema")
@@ -365,6 +373,7 @@ def _production_like(ctx: BenchContext) -> Iterator[tuple[_Suite, str, _CpuMeter
         "DEV_ROUTES": "false",
         "TASKS_MODE": "local",
         "FUNCTIONS_BASE_URL": function_base,
+        "DB_POOL_MAX": str(db_pool),
     }
     with serve_stand_ins(env) as stand_ins:
         # Reconciliation is only queued for an order not yet visible, which the bench never sends.
@@ -392,7 +401,7 @@ def _production_like(ctx: BenchContext) -> Iterator[tuple[_Suite, str, _CpuMeter
             deps = replace(container.payment_deps, tasks=FakeTaskQueue())
             port = int(function_base.rsplit(":", 1)[1])
             with (
-                serve_function("payment_webhook", env, port=port, threads=SERVER_THREADS) as server,
+                serve_function(WEBHOOK, env, port=port, threads=threads) as server,
                 httpx.Client(base_url=stand_ins.base, timeout=10) as prep,
             ):
                 suite = _Suite(
@@ -416,11 +425,31 @@ def _production_like(ctx: BenchContext) -> Iterator[tuple[_Suite, str, _CpuMeter
                 db.close()
 
 
-@scenario("payments.webhook_throughput", iterations=THROUGHPUT_BATCHES, warmup=1, budget_s=60.0)
-def webhook_throughput(ctx: BenchContext) -> Generator[Operation, None, None]:
-    with _production_like(ctx) as (suite, base, meter):
+def _throughput(ctx: BenchContext, name: str, *, threads: int, db_pool: int) -> Generator[Operation, None, None]:
+    with _production_like(ctx, threads=threads, db_pool=db_pool) as (suite, base, meter):
         try:
             with _load(suite, base, threads=LOAD_THREADS, batch=LOAD_BATCH, meter=meter) as op:
                 yield op
         finally:
-            print(f"payments.webhook_throughput, CPU per request: {meter.report()}", file=sys.stderr, flush=True)
+            print(f"{name} (threads {threads}, db pool {db_pool}), CPU per request: {meter.report()}", file=sys.stderr)
+
+
+@scenario("payments.webhook_throughput", iterations=THROUGHPUT_BATCHES, warmup=1, budget_s=60.0)
+def webhook_throughput(ctx: BenchContext) -> Generator[Operation, None, None]:
+    """As deployed: the concurrency (gunicorn threads) and DB pool of infra/terraform."""
+    concurrency, db_pool = deployed_sizing(WEBHOOK)
+    yield from _throughput(ctx, "payments.webhook_throughput", threads=concurrency, db_pool=db_pool)
+
+
+@scenario(
+    "payments.webhook_throughput.concurrency_1",
+    iterations=THROUGHPUT_BATCHES,
+    warmup=1,
+    budget_s=60.0,
+    baseline="payments.webhook_throughput",
+)
+def webhook_throughput_one_at_a_time(ctx: BenchContext) -> Generator[Operation, None, None]:
+    """The same load with one request per instance (Cloud Functions' default concurrency): what the
+    deployed concurrency buys.  The ratio is this scenario's time per request over the deployed one's."""
+    _, db_pool = deployed_sizing(WEBHOOK)
+    yield from _throughput(ctx, "payments.webhook_throughput.concurrency_1", threads=1, db_pool=db_pool)
