@@ -54,8 +54,10 @@ GCLOUD_TIMEOUT_S = 60.0
 MAX_ERROR_CHARS = 200
 # Set by Terraform to a different value in each function (infra/terraform/functions.tf: the map merged
 # after local.common_env; a test keeps the two equal): its signing identity, its own URL as OIDC
-# audience, its gunicorn threads and its Postgres pool size.
-PER_FUNCTION_VARIABLES = frozenset({"SIGNING_SERVICE_ACCOUNT", "OIDC_AUDIENCE", "THREADS", "DB_POOL_MAX"})
+# audience, the invokers its internal routes accept, its gunicorn threads and its Postgres pool size.
+PER_FUNCTION_VARIABLES = frozenset(
+    {"SIGNING_SERVICE_ACCOUNT", "OIDC_AUDIENCE", "OIDC_ALLOWED_EMAILS", "THREADS", "DB_POOL_MAX"}
+)
 EXIT_CONFLICT = 1
 EXIT_GCLOUD = 2
 

@@ -250,17 +250,43 @@ def check_least_privilege(tf: Terraform) -> list[str]:
     return problems
 
 
+TASKS_MEMBER = "serviceAccount:${google_service_account.tasks_invoker.email}"
+SCHEDULER_MEMBER = "serviceAccount:${google_service_account.scheduler_invoker.email}"
+
+
 def check_invokers(tf: Terraform) -> list[str]:
+    """Public functions: allUsers (the app authenticates). Internal ones: only their own callers,
+    the tasks invoker for the queues' targets and the scheduler invoker for maintenance."""
     problems = []
     members = tf.resources.get("google_cloud_run_v2_service_iam_member", {})
+    by_member: dict[str, list[dict[str, Any]]] = {}
     for rname, body in members.items():
-        member, scope = str(body.get("member")), body.get("for_each")
-        if member in PUBLIC_MEMBERS and scope != "${local.public}":
+        member = str(body.get("member"))
+        by_member.setdefault(member, []).append(body)
+        if member in PUBLIC_MEMBERS and body.get("for_each") != "${local.public}":
             problems.append(f"run invoker {rname}: {member} may only be granted on local.public")
-        if scope == "${local.internal}" and member != "serviceAccount:${google_service_account.tasks_invoker.email}":
-            problems.append(f"run invoker {rname}: internal functions are invoked only by the tasks invoker")
-    if not any(b.get("for_each") == "${local.internal}" for b in members.values()):
-        problems.append("internal functions have no invoker binding for the tasks invoker")
+    tasks = by_member.get(TASKS_MEMBER, [])
+    if [b.get("for_each") for b in tasks] != ["${local.task_targets}"]:
+        problems.append("the tasks invoker must be bound exactly to local.task_targets")
+    if tf.locals.get("task_targets") != "${toset([for q in local.queues : q.target])}":
+        problems.append("local.task_targets must be the queues' targets (lib/queues.json)")
+    scheduler = by_member.get(SCHEDULER_MEMBER, [])
+    if len(scheduler) != 1 or "fn[local.scheduler_target]" not in str(scheduler[0].get("name")):
+        problems.append("the scheduler invoker must be bound to the maintenance function only")
+    if tf.locals.get("scheduler_target") != MAINTENANCE:
+        problems.append(f"local.scheduler_target must be {MAINTENANCE!r}")
+    queues = tf.read_json_local("queues") or {}
+    internal = {n for n, c in tf.functions.items() if not c.get("public")}
+    invoked = {q.get("target") for q in queues.values()} | {MAINTENANCE}
+    if internal != invoked:
+        problems.append(
+            f"internal functions {sorted(internal)} != those a queue or the Scheduler calls {sorted(invoked)}"
+        )
+    env = str(tf.service_config.get("environment_variables"))
+    if "OIDC_ALLOWED_EMAILS = local.oidc_allowed_email[each.key]" not in env:
+        problems.append("OIDC_ALLOWED_EMAILS must be each function's own invokers (local.oidc_allowed_email)")
+    if "OIDC_ALLOWED_EMAILS" in tf.locals.get("common_env", {}):
+        problems.append("OIDC_ALLOWED_EMAILS must not be shared by every function")
     ingress = expr(tf.service_config.get("ingress_settings"))
     if ingress != 'local.functions[each.key].public ? "ALLOW_ALL" : var.internal_ingress':
         problems.append(f"ingress must be var.internal_ingress for internal functions, got {ingress!r}")
@@ -442,8 +468,8 @@ def check_scheduler_covers_every_maintenance_route(tf: Terraform) -> list[str]:
         problems.append(f"Scheduler jobs {sorted(jobs)} != maintenance routes {sorted(routes)}")
     job = tf.resource("google_cloud_scheduler_job", "maintenance")
     oidc = one(one(job, "http_target"), "oidc_token")
-    if oidc.get("service_account_email") != "${google_service_account.tasks_invoker.email}":
-        problems.append("Scheduler jobs must call with the tasks invoker's OIDC token")
+    if oidc.get("service_account_email") != "${google_service_account.scheduler_invoker.email}":
+        problems.append("Scheduler jobs must call with the scheduler invoker's OIDC token")
     return problems
 
 

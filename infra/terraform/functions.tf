@@ -53,7 +53,6 @@ locals {
     TASKS_QUEUE_PAYMENTS   = google_cloud_tasks_queue.queue["payment_reconcile"].name
     TASKS_QUEUE_OUTBOX     = google_cloud_tasks_queue.queue["outbox_relay"].name
     TASKS_INVOKER_EMAIL    = google_service_account.tasks_invoker.email
-    OIDC_ALLOWED_EMAILS    = google_service_account.tasks_invoker.email
     VERTEX_LOCATION        = var.region
     VERTEX_MODEL           = var.vertex_model
     PHONEPE_ENV            = var.phonepe_env
@@ -110,6 +109,8 @@ resource "google_cloudfunctions2_function" "fn" {
         # functions-framework runs gunicorn with this many threads: one per concurrent request.
         THREADS     = tostring(local.functions[each.key].concurrency)
         DB_POOL_MAX = tostring(local.functions[each.key].db_pool)
+        # Who may call its internal routes: the invokers bound to it in iam.tf, and no one else.
+        OIDC_ALLOWED_EMAILS = local.oidc_allowed_email[each.key]
         # The audience Cloud Tasks and Scheduler put in the OIDC token: this function's own URL.
         OIDC_AUDIENCE = local.function_urls[each.key]
       },

@@ -8,11 +8,18 @@ resource "google_service_account" "fn" {
   description  = "Runtime identity of the ${each.key} function."
 }
 
-# The identity Cloud Tasks and Cloud Scheduler sign OIDC tokens as; the only caller of internal functions.
+# The identity Cloud Tasks signs OIDC tokens as: it may invoke only the queues' target functions.
 resource "google_service_account" "tasks_invoker" {
   account_id   = "tasks-invoker-${var.env}"
   display_name = "bcm tasks invoker (${var.env})"
-  description  = "OIDC identity of Cloud Tasks and Cloud Scheduler deliveries."
+  description  = "OIDC identity of Cloud Tasks deliveries."
+}
+
+# The identity Cloud Scheduler signs OIDC tokens as: it may invoke only the maintenance function.
+resource "google_service_account" "scheduler_invoker" {
+  account_id   = "scheduler-invoker-${var.env}"
+  display_name = "bcm scheduler invoker (${var.env})"
+  description  = "OIDC identity of Cloud Scheduler's maintenance jobs."
 }
 
 resource "google_project_iam_member" "fn_roles" {
@@ -66,15 +73,24 @@ resource "google_service_account_iam_member" "fn_sign_as_self" {
   member             = "serviceAccount:${google_service_account.fn[each.value].email}"
 }
 
-# Internal functions: only the tasks invoker may call them.
-resource "google_cloud_run_v2_service_iam_member" "internal_invoker" {
-  for_each = local.internal
+# Internal functions: the tasks invoker may call the queues' targets, nothing else.
+resource "google_cloud_run_v2_service_iam_member" "tasks_invoker" {
+  for_each = local.task_targets
 
   project  = var.project
   location = var.region
   name     = google_cloudfunctions2_function.fn[each.value].service_config[0].service
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.tasks_invoker.email}"
+}
+
+# ...and the scheduler invoker the maintenance function only.
+resource "google_cloud_run_v2_service_iam_member" "scheduler_invoker" {
+  project  = var.project
+  location = var.region
+  name     = google_cloudfunctions2_function.fn[local.scheduler_target].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler_invoker.email}"
 }
 
 # Public functions: the platform lets anyone in; the app checks the JWT or the webhook header.

@@ -199,4 +199,11 @@ locals {
   signers   = toset([for fn, cfg in local.functions : fn if length(cfg.buckets) > 0])
   internal  = toset([for fn, cfg in local.functions : fn if !cfg.public])
   public    = toset([for fn, cfg in local.functions : fn if cfg.public])
+
+  # Who may invoke the internal functions: the queues' targets (lib/queues.json) only the tasks
+  # invoker, the maintenance function also the scheduler invoker; nobody else.
+  task_targets       = toset([for q in local.queues : q.target])
+  scheduler_target   = "maintenance"
+  invoker_emails     = { tasks = google_service_account.tasks_invoker.email, scheduler = google_service_account.scheduler_invoker.email }
+  oidc_allowed_email = { for fn, _ in local.functions : fn => join(",", concat(contains(local.task_targets, fn) ? [local.invoker_emails.tasks] : [], fn == local.scheduler_target ? [local.invoker_emails.scheduler] : [])) }
 }

@@ -8,8 +8,13 @@ output "service_accounts" {
   value       = { for name, sa in google_service_account.fn : name => sa.email }
 }
 
+output "scheduler_invoker_email" {
+  description = "The OIDC identity of the Cloud Scheduler maintenance jobs."
+  value       = google_service_account.scheduler_invoker.email
+}
+
 output "tasks_invoker_email" {
-  description = "The OIDC identity of Cloud Tasks and Cloud Scheduler deliveries."
+  description = "The OIDC identity of Cloud Tasks deliveries."
   value       = google_service_account.tasks_invoker.email
 }
 

@@ -32,7 +32,7 @@ resource "google_cloud_scheduler_job" "maintenance" {
     body = base64encode(jsonencode({}))
 
     oidc_token {
-      service_account_email = google_service_account.tasks_invoker.email
+      service_account_email = google_service_account.scheduler_invoker.email
       audience              = local.function_urls["maintenance"]
     }
   }

@@ -150,13 +150,24 @@ BREAKS = {
     "anyone may invoke the workers": (
         "invokers",
         "iam.tf",
-        "  for_each = local.internal\n\n  project  = var.project\n  location = var.region\n"
-        "  name     = google_cloudfunctions2_function.fn[each.value].service_config[0].service\n"
-        '  role     = "roles/run.invoker"\n  member   = "serviceAccount:${google_service_account.tasks_invoker.email}"',
-        "  for_each = local.internal\n\n  project  = var.project\n  location = var.region\n"
-        "  name     = google_cloudfunctions2_function.fn[each.value].service_config[0].service\n"
-        '  role     = "roles/run.invoker"\n  member   = "allUsers"',
+        'member   = "serviceAccount:${google_service_account.tasks_invoker.email}"',
+        'member   = "allUsers"',
         "may only be granted on local.public",
+    ),
+    "the scheduler may invoke every internal function": (
+        "invokers",
+        "iam.tf",
+        "name     = google_cloudfunctions2_function.fn[local.scheduler_target].service_config[0].service",
+        "name     = google_cloudfunctions2_function.fn[each.value].service_config[0].service\n"
+        "  for_each = local.internal",
+        "the scheduler invoker must be bound to the maintenance function only",
+    ),
+    "every internal function trusting every invoker": (
+        "invokers",
+        "functions.tf",
+        "OIDC_ALLOWED_EMAILS = local.oidc_allowed_email[each.key]",
+        'OIDC_ALLOWED_EMAILS = join(",", values(local.invoker_emails))',
+        "OIDC_ALLOWED_EMAILS must be each function's own invokers",
     ),
     "more Postgres connections than the pooler allows": (
         "sizing",
