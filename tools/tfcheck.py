@@ -496,6 +496,8 @@ def check_alerts_count_the_events_the_code_logs(tf: Terraform) -> list[str]:
     counted = {e for c in tf.locals.get("log_counters", {}).values() for e in c.get("events", [])}
     for metric in tf.resources.get("google_logging_metric", {}).values():
         counted |= set(re.findall(r'jsonPayload\.event="([^"]+)"', str(metric.get("filter"))))
+    if not str(tf.locals.get("webhook_service", "")).startswith("${basename("):
+        problems.append("webhook alerts must filter on the short service name (basename of service_config.service)")
     if unknown := counted - ops_events.ALL:
         problems.append(f"log metrics count events the code never logs: {sorted(unknown)}")
     if uncounted := ops_events.ALL - counted:

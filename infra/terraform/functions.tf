@@ -81,8 +81,9 @@ resource "google_cloudfunctions2_function" "fn" {
       storage_source {
         bucket = google_storage_bucket.sources.name
         # Rollback: var.source_objects pins a function to an earlier zip (object and generation).
-        object     = try(var.source_objects[each.key].object, google_storage_bucket_object.source[each.key].name)
-        generation = try(var.source_objects[each.key].generation, null) # null: the live object
+        object = try(var.source_objects[each.key].object, google_storage_bucket_object.source[each.key].name)
+        # Always explicit: the provider keeps a generation from state when this is left null.
+        generation = try(var.source_objects[each.key].generation, google_storage_bucket_object.source[each.key].generation)
       }
     }
   }

@@ -14,7 +14,8 @@ resource "google_monitoring_notification_channel" "email" {
 
 locals {
   notification_channels = google_monitoring_notification_channel.email[*].id
-  webhook_service       = google_cloudfunctions2_function.fn["payment_webhook"].service_config[0].service
+  # service_config[0].service is the full name (projects/.../services/<name>); metrics label the short one.
+  webhook_service = basename(google_cloudfunctions2_function.fn["payment_webhook"].service_config[0].service)
   # Gen2 functions run on Cloud Run: their request metrics and logs are cloud_run_revision's.
   run_requests = "resource.type = \"cloud_run_revision\" AND metric.type = \"run.googleapis.com/request_count\""
 

@@ -1,5 +1,8 @@
 data "google_compute_network" "vpc" {
   name = var.network
+
+  # Read at apply time on a fresh project, once the Compute API is on.
+  depends_on = [google_project_service.apis]
 }
 
 # Functions reach Memorystore's private IP through this connector.

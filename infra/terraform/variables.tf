@@ -145,7 +145,7 @@ variable "source_objects" {
   description = "Rollback: function name -> an earlier source zip: its object name and generation (`gcloud storage ls -a gs://<sources>/<fn>/`)."
   type = map(object({
     object     = string
-    generation = string
+    generation = number
   }))
   default = {}
 }

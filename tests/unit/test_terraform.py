@@ -204,6 +204,13 @@ BREAKS = {
         'events      = ["bcm.rebuild_gave_up"]',
         "count events the code never logs: ['bcm.rebuild_gave_up']",
     ),
+    "webhook alerts filtering on the full service name": (
+        "alerts",
+        "monitoring.tf",
+        'webhook_service = basename(google_cloudfunctions2_function.fn["payment_webhook"].service_config[0].service)',
+        'webhook_service = google_cloudfunctions2_function.fn["payment_webhook"].service_config[0].service',
+        "short service name",
+    ),
     "Redis without AUTH": (
         "redis_private",
         "redis.tf",
