@@ -12,9 +12,6 @@ tests/functions/test_built_packages.py (serve each unzipped package).
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 REFUSE_FINDER = r'''
 import importlib.metadata as _md
 import re as _re
@@ -53,9 +50,3 @@ def install_refusal(allowed):
 
     _sys.meta_path.insert(0, Refuse())
 '''
-
-
-def requirement_names(requirements: Path) -> list[str]:
-    """The distribution names pinned in a requirements.txt (comments and blank lines skipped)."""
-    lines = requirements.read_text(encoding="utf-8").splitlines()
-    return [re.split(r"[=<>\[; ]", ln.strip(), maxsplit=1)[0] for ln in lines if ln.strip() and not ln.startswith("#")]

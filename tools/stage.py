@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import shutil
 import sys
 import zipfile
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.http.health import BUILD_INFO_FILE as BUILD_INFO
-from tools.requirements import REPO, function_names
+from tools.requirements import REPO, function_names, read_lock
 from tools.staged_imports import missing_lib_imports
 
 # Never deployed: the local emulator suite, the unit-test fakes, the migration runner.
@@ -69,16 +68,6 @@ class Staged:
     archive: Path
     files: int
     size: int
-
-
-def requirement_names(requirements: Path) -> set[str]:
-    """Canonical distribution names pinned in a requirements.txt."""
-    names = set()
-    for raw in requirements.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            names.add(re.sub(r"[-_.]+", "-", re.split(r"[=<>!~\[; ]", line, maxsplit=1)[0]).lower())
-    return names
 
 
 def _lib_filter(lib_root: Path, installed: set[str]) -> Callable[[str, list[str]], set[str]]:
@@ -130,7 +119,7 @@ def stage(name: str, *, repo: Path = REPO, out: Path | None = None) -> Staged:
     if staged.exists():
         shutil.rmtree(staged)
     shutil.copytree(source, staged, ignore=IGNORED)
-    installed = requirement_names(source / "requirements.txt")
+    installed = set(read_lock(source / "requirements.txt"))  # canonical names
     shutil.copytree(repo / "lib", staged / "lib", ignore=_lib_filter(repo / "lib", installed))
     missing = missing_lib_imports(staged, repo)
     if missing:

@@ -112,6 +112,16 @@ class Terraform:
     def service_config(self) -> dict[str, Any]:
         return one(self.function_resource, "service_config")
 
+    @property
+    def per_function_env(self) -> set[str]:
+        """Env names each function sets for itself (the object merged after ``local.common_env``)."""
+        return set(ENV_KEY.findall(str(self.service_config.get("environment_variables"))))
+
+    @property
+    def plain_env(self) -> set[str]:
+        """Every plain (non-secret) env name a function gets."""
+        return set(self.locals.get("common_env", {})) | self.per_function_env
+
     def read_json_local(self, name: str) -> Any:
         """A local written as ``jsondecode(file("${path.module}/..."))``: the decoded file, else None."""
         match = re.fullmatch(r'\$\{jsondecode\(file\("\$\{path\.module\}/([^"]+)"\)\)\}', str(self.locals.get(name)))
@@ -300,9 +310,7 @@ def check_no_secret_in_plain_env(tf: Terraform) -> list[str]:
     secrets = set(_string_set(tf.locals.get("secrets")))
     must_be_secret = secret_settings() | {"PHONEPE_WEBHOOK_USERNAME"}  # the webhook credentials are a pair
     known = settings_env_names()
-    plain = set(tf.locals.get("common_env", {})) | set(
-        ENV_KEY.findall(str(tf.service_config.get("environment_variables")))
-    )
+    plain = tf.plain_env
     for name in sorted(plain & (must_be_secret | secrets)):
         problems.append(f"{name} is a secret but is set as a plain environment variable")
     for name in sorted(plain - known - PLATFORM_ENV):

@@ -30,7 +30,8 @@ import httpx
 import pytest
 
 from lib.config import AppEnv, Settings, TasksMode
-from tests.isolation import REFUSE_FINDER, requirement_names
+from tests.isolation import REFUSE_FINDER
+from tools.requirements import read_lock
 from tools.stage import stage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,7 +151,7 @@ def launch(function: str, folder: Path, log: Path) -> Server:
     port = free_port()
     spec = {
         "repo": str(REPO),
-        "allowed": requirement_names(folder / "requirements.txt"),
+        "allowed": list(read_lock(folder / "requirements.txt")),
         "args": ["--target", "main", "--source", "main.py", "--host", "127.0.0.1", "--port", str(port)],
     }
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder), "LANG": "C.UTF-8"}
@@ -222,13 +223,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tupl
 
 
 def test_the_environment_is_every_variable_terraform_sets() -> None:
-    from tools.tfcheck import ENV_KEY, Terraform
+    from tools.tfcheck import Terraform
 
     tf = Terraform.load()
-    terraform_sets = set(tf.locals["common_env"]) | set(
-        ENV_KEY.findall(str(tf.service_config["environment_variables"]))
-    )
-    terraform_sets |= {s for cfg in tf.functions.values() for s in cfg["secrets"]}
+    terraform_sets = tf.plain_env | {s for cfg in tf.functions.values() for s in cfg["secrets"]}
     assert terraform_sets <= set(production_env("payment_webhook"))
 
 

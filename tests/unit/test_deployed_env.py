@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import stat
 import subprocess
 import sys
@@ -387,11 +386,9 @@ def test_end_to_end_script_then_check_env_cli(gcloud: FakeGcloud, tmp_path: Path
 
 def test_per_function_variables_match_terraform() -> None:
     """The variables allowed to differ are exactly the ones functions.tf sets per function."""
-    tf = (REPO / "infra" / "terraform" / "functions.tf").read_text()
-    block = tf[tf.index("environment_variables = merge(") :]
-    block = block[: block.index("dynamic")]
-    keys = set(re.findall(r"^\s*([A-Z][A-Z0-9_]*)\s*=", block, flags=re.MULTILINE))
-    assert keys == PER_FUNCTION_VARIABLES
+    from tools.tfcheck import Terraform
+
+    assert Terraform.load().per_function_env == PER_FUNCTION_VARIABLES
 
 
 def test_secret_payload_is_decoded_from_url_safe_base64_without_padding() -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.isolation import REFUSE_FINDER, requirement_names
-from tools.requirements import function_names
+from tests.isolation import REFUSE_FINDER
+from tools.requirements import function_names, read_lock
 
 REPO = Path(__file__).resolve().parents[2]
 # The container properties a handler reaches: `container.<prop>` / `container().<prop>` in main.py.
@@ -57,7 +57,7 @@ print("ok")
 
 
 def _requirements(name: str) -> list[str]:
-    return requirement_names(REPO / "functions" / name / "requirements.txt")
+    return list(read_lock(REPO / "functions" / name / "requirements.txt"))
 
 
 def test_every_function_uses_the_container() -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tools.requirements import read_lock
 from tools.stage import (
     DATA_NEEDS,
     EXCLUDED_MODULES,
     EXCLUDED_PACKAGES,
     StageError,
     main,
-    requirement_names,
     source_digest,
     stage,
     stage_function,
@@ -98,7 +98,7 @@ def test_data_for_a_dependency_ships_only_where_requirements_have_it(repo: Path,
 def test_requirement_names_are_canonical_and_skip_comments(tmp_path: Path) -> None:
     req = tmp_path / "requirements.txt"
     req.write_text("# header\n\nFlask==3.1.3\ntyping_extensions==4.12.2\nPyJWT[crypto]==2.10.1\n")
-    assert requirement_names(req) == {"flask", "typing-extensions", "pyjwt"}
+    assert set(read_lock(req)) == {"flask", "typing-extensions", "pyjwt"}
 
 
 def test_build_info_names_the_function_and_hashes_every_other_file(repo: Path, tmp_path: Path) -> None:
