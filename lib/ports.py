@@ -12,7 +12,28 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+
+class UnitOfWork(Protocol):
+    """One atomic change: ``with uow: ...; uow.commit()``.
+
+    Services own transactions through this: the repositories a unit of work
+    exposes all act inside it, and leaving the block without ``commit()`` (or
+    by an exception) undoes everything.  Effects that must follow the commit
+    (emails, tasks) run after the block.
+    """
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Keep what this unit did when the block ends (call it last in the block)."""
+        ...
 
 
 class Clock(Protocol):

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 import pytest
 
 from lib.adapters.postgres import PostgresDatabase
+from lib.adapters.postgres_uow import PostgresUnitOfWork
 from lib.db.migrate import migrate
 from lib.db.scratch import scratch_database
 from lib.errors import AdapterError, AlreadyExists, Rejected, Unavailable
 from lib.local.services import ServiceSet
-from lib.ports import Database
+from lib.ports import Connection, Database
 
 pytestmark = pytest.mark.services
 
@@ -229,3 +230,57 @@ def test_a_recently_used_connection_skips_the_check_and_a_dead_one_is_dropped_af
         assert _backend_pid(database) != killed
     finally:
         database.close()
+
+
+class _KvUnit(PostgresUnitOfWork):
+    """A unit of work binding one raw connection, as a feature's unit binds its repositories."""
+
+    conn: Connection
+
+    def _bind(self, conn: Connection) -> None:
+        self.conn = conn
+
+
+def _kv_rows(db: PostgresDatabase) -> list[dict[str, object]]:
+    with db.connection() as conn:
+        return list(conn.execute("select k, v from kv order by k").fetchall())
+
+
+def test_unit_of_work_keeps_a_committed_change(db: PostgresDatabase) -> None:
+    with _KvUnit(db) as uow:
+        uow.conn.execute("insert into kv values ('a', 1)")
+        uow.commit()
+    assert _kv_rows(db) == [{"k": "a", "v": 1}]
+
+
+def test_unit_of_work_without_commit_rolls_back(db: PostgresDatabase) -> None:
+    with _KvUnit(db) as uow:
+        uow.conn.execute("insert into kv values ('a', 1)")
+    assert _kv_rows(db) == []
+
+
+def test_unit_of_work_rolls_back_on_exception_after_commit(db: PostgresDatabase) -> None:
+    def insert_commit_then_fail() -> None:
+        with _KvUnit(db) as uow:
+            uow.conn.execute("insert into kv values ('a', 1)")
+            uow.commit()
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        insert_commit_then_fail()
+    assert _kv_rows(db) == []
+
+
+def test_unit_of_work_translates_a_failed_statement(db: PostgresDatabase) -> None:
+    def insert_invalid() -> None:
+        with _KvUnit(db) as uow:
+            uow.conn.execute("insert into kv values ('a', -1)")
+            uow.commit()
+
+    with pytest.raises(Rejected):
+        insert_invalid()
+    assert _kv_rows(db) == []
+    with _KvUnit(db) as again:  # the unit is reusable after a failure
+        again.conn.execute("insert into kv values ('b', 2)")
+        again.commit()
+    assert _kv_rows(db) == [{"k": "b", "v": 2}]

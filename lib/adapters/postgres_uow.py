@@ -1,0 +1,54 @@
+"""The unit of work over one PostgreSQL transaction.
+
+A feature's unit of work subclasses ``PostgresUnitOfWork`` and binds its
+repositories to the transaction's connection in ``_bind``.  ``commit()`` marks
+the unit to be kept; the transaction commits when the ``with`` block ends, and
+rolls back when the block ends without ``commit()`` or with an exception.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Self
+
+import psycopg
+
+from lib.ports import Connection, Database
+
+
+class PostgresUnitOfWork:
+    """``lib.ports.UnitOfWork`` over ``Database.transaction()``; one unit per ``with`` block."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._transaction: AbstractContextManager[Connection] | None = None
+        self._committed = False
+
+    def _bind(self, conn: Connection) -> None:
+        """Point this unit's repositories at ``conn`` (subclasses)."""
+
+    def __enter__(self) -> Self:
+        if self._transaction is not None:
+            raise RuntimeError("a unit of work is not re-entrant; open a new one")
+        self._committed = False
+        transaction = self._db.transaction()
+        conn = transaction.__enter__()
+        self._transaction = transaction
+        self._bind(conn)
+        return self
+
+    def commit(self) -> None:
+        self._committed = True
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        transaction, self._transaction = self._transaction, None
+        assert transaction is not None, "__exit__ without __enter__"
+        if exc is None and not self._committed:
+            # psycopg's way to end a transaction block quietly with a rollback.
+            rollback = psycopg.Rollback()
+            transaction.__exit__(type(rollback), rollback, None)
+            return
+        transaction.__exit__(exc_type, exc, tb)
