@@ -5,18 +5,28 @@ Everything is built lazily on first use and then reused by the warm instance
 Firestore or google-genai).  Adapter modules are imported inside the
 properties for that reason.  Tests build a ``Container`` with their own
 settings, or replace attributes with fakes from ``lib.testing``.
+
+Each function's ``main.py`` hands its ``Router`` one of the wiring factories
+at the end of this module (``Router("finalize", wiring=bootstrap.bcm)``): the
+HTTP layer's deps plus the typed deps its handlers read as ``ctx.app``.
+Dependencies point inwards: ``lib.http`` and the services never import this
+module.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from pydantic import SecretStr
+
 from lib.config import Settings, TasksMode, get_settings
+from lib.http.deps import HttpDeps, Wiring
 
 if TYPE_CHECKING:
-    from lib.http.deps import HttpDeps
     from lib.ports import Blobs, Database, Documents, KeyValue, TaskQueue
     from lib.services.bcm.deps import BcmDeps
     from lib.services.bcm.tiers import ManifestCache
@@ -126,11 +136,28 @@ class Container:
 
     @built_once
     def http(self) -> HttpDeps:
-        from lib.http.deps import build_http_deps
+        """The HTTP layer's deps; building them also configures JSON logging and the secrets it scrubs,
+        since this runs on the first request of every function."""
+        from lib.http.auth import SupabaseJwtVerifier
+        from lib.http.idempotency import PostgresIdempotencyStore
+        from lib.http.membership import MembershipResolver
+        from lib.http.oidc import GoogleOidcVerifier
+        from lib.http.ratelimit import RedisRateLimiter
+        from lib.logs import configure_logging, register_secret
 
-        return build_http_deps(self)
+        settings = self.settings
+        configure_logging(settings.log_level)
+        register_secret(*secret_values(settings))
+        return HttpDeps(
+            settings=settings,
+            jwt=SupabaseJwtVerifier.from_settings(settings),
+            oidc=GoogleOidcVerifier.from_settings(settings),
+            rate_limiter=RedisRateLimiter.from_settings(settings),
+            idempotency=PostgresIdempotencyStore(self.db),
+            membership=MembershipResolver(self.db),
+        )
 
-    # --- payments (issue 3, PAYMENTS SERVICES helper) ------------------------------
+    # --- payments --------------------------------------------------------------------
     @built_once
     def payments_repo(self) -> PaymentsRepo:
         from lib.adapters.postgres_payments import PostgresPayments
@@ -170,7 +197,7 @@ class Container:
             kv=self.kv,
         )
 
-    # --- onboarding (issue 4, ONBOARDING SESSIONS helper) ---------------------------
+    # --- onboarding ------------------------------------------------------------------
     @built_once
     def onboarding(self) -> OnboardingService:
         from lib.adapters.firestore_drafts import FirestoreDrafts
@@ -190,7 +217,7 @@ class Container:
             functions_base_url=s.functions_base_url,
         )
 
-    # --- AI suggestions (issue 4, AI SUGGESTIONS helper) -----------------------------
+    # --- AI suggestions --------------------------------------------------------------
     @built_once
     def llm(self) -> SuggestionModel:
         from lib.adapters.vertex import VertexSuggestions
@@ -204,7 +231,7 @@ class Container:
 
         return SuggestionRunner(self.onboarding, self.llm, SystemClock(), timeout_s=self.settings.ai_timeout_s)
 
-    # --- BCM (issue 5, BCM SERVICES helper) -------------------------------------------
+    # --- BCM -------------------------------------------------------------------------
     @built_once
     def bcm_cache(self) -> ManifestCache:
         """The manifest cache tiers; one per instance, so tier0 (memory) is shared by its requests."""
@@ -250,11 +277,6 @@ def container() -> Container:
     return _container
 
 
-def http_deps() -> HttpDeps:
-    """What ``lib.http.Router`` uses when no deps are injected."""
-    return container().http
-
-
 def install(instance: Container) -> None:
     """Use ``instance`` as the process container (the local dev server; function tests)."""
     global _container  # noqa: PLW0603
@@ -267,3 +289,53 @@ def reset() -> None:
     global _container  # noqa: PLW0603
     with _lock:
         _container = None
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret in Settings, plus the webhook Authorization value derived from two of them."""
+    values = [v.get_secret_value() for v in settings.model_dump().values() if isinstance(v, SecretStr)]
+    user = settings.phonepe_webhook_username
+    password = settings.phonepe_webhook_password.get_secret_value()
+    values.append(hashlib.sha256(f"{user}:{password}".encode()).hexdigest())
+    return [v for v in values if v]
+
+
+# --- wiring: what each function's Router runs on ---------------------------------------
+
+
+@dataclass(frozen=True)
+class MaintenanceDeps:
+    """The scheduled jobs touch two features."""
+
+    payments: PaymentDeps
+    onboarding: OnboardingService
+
+
+def _wire(app: Callable[[Container], T]) -> Wiring[T]:
+    built = container()
+    return Wiring(built.http, app(built))
+
+
+def payments() -> Wiring[PaymentDeps]:
+    """initiate_payment, payment_status, payment_webhook, payment_reconcile."""
+    return _wire(lambda c: c.payment_deps)
+
+
+def onboarding() -> Wiring[OnboardingService]:
+    """onboarding_step."""
+    return _wire(lambda c: c.onboarding)
+
+
+def onboarding_ai() -> Wiring[SuggestionRunner]:
+    """onboarding_ai."""
+    return _wire(lambda c: c.onboarding_ai)
+
+
+def bcm() -> Wiring[BcmDeps]:
+    """finalize, context, bcm_rebuild."""
+    return _wire(lambda c: c.bcm)
+
+
+def maintenance() -> Wiring[MaintenanceDeps]:
+    """maintenance."""
+    return _wire(lambda c: MaintenanceDeps(payments=c.payment_deps, onboarding=c.onboarding))

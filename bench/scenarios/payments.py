@@ -338,7 +338,7 @@ def _machine_busy_s() -> float:
     import psutil
 
     t = psutil.cpu_times()
-    return float(sum(t)) - t.idle - getattr(t, "iowait", 0.0)
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
 
 
 def deployed_sizing(function: str) -> tuple[int, int]:

@@ -9,7 +9,8 @@ last attempt); 503 asks Cloud Tasks to retry.  Decisions live in
 from __future__ import annotations
 
 import functions_framework
-from flask import Request, Response
+from flask import Request
+from werkzeug.wrappers import Response as WsgiResponse
 
 from lib import bootstrap
 from lib.errors import FieldError, Unprocessable
@@ -17,27 +18,21 @@ from lib.http import RequestContext, ResponseLike, Router
 from lib.services.bcm.deps import BcmDeps
 from lib.services.bcm.rebuild import run_rebuild
 
-router = Router("bcm_rebuild")
-
-
-def _deps(ctx: RequestContext) -> BcmDeps:
-    container = ctx.deps.container or bootstrap.container()
-    deps: BcmDeps = container.bcm
-    return deps
+router = Router("bcm_rebuild", wiring=bootstrap.bcm)
 
 
 @router.route("/", methods=["POST"], auth="internal", rate=None)
-def rebuild(ctx: RequestContext) -> ResponseLike:
+def rebuild(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     """One rebuild job; de-duplicated by task name, idempotent on the job's status."""
     job_id = ctx.json().get("job_id")
     if not isinstance(job_id, str) or not job_id:
         raise Unprocessable("job_id is required.", errors=[FieldError("job_id", "is required")])
-    outcome = run_rebuild(job_id, attempt=ctx.task_retry_count, deps=_deps(ctx))
+    outcome = run_rebuild(job_id, attempt=ctx.task_retry_count, deps=ctx.app)
     if outcome.retry:
         return outcome.body(), 503, {"Retry-After": "1"}
     return outcome.body()
 
 
 @functions_framework.http
-def main(request: Request) -> Response:
+def main(request: Request) -> WsgiResponse:
     return router.dispatch(request)

@@ -10,28 +10,23 @@ of -> 404; finalizing again returns the same result.  Every decision lives in
 from __future__ import annotations
 
 import functions_framework
-from flask import Request, Response
+from flask import Request
+from werkzeug.wrappers import Response as WsgiResponse
 
 from lib import bootstrap
 from lib.http import RequestContext, ResponseLike, Router
 from lib.services.bcm.deps import BcmDeps
 from lib.services.bcm.finalize import finalize_session
 
-router = Router("finalize")
-
-
-def _deps(ctx: RequestContext) -> BcmDeps:
-    container = ctx.deps.container or bootstrap.container()
-    deps: BcmDeps = container.bcm
-    return deps
+router = Router("finalize", wiring=bootstrap.bcm)
 
 
 @router.route("/<session_id>", methods=["POST"], auth="user", rate="write", idempotent=True)
-def finalize(ctx: RequestContext, session_id: str) -> ResponseLike:
+def finalize(ctx: RequestContext[BcmDeps], session_id: str) -> ResponseLike:
     """Validate, reduce, persist, mark completed."""
-    return finalize_session(session_id, ctx.is_member, deps=_deps(ctx))
+    return finalize_session(session_id, ctx.is_member, deps=ctx.app)
 
 
 @functions_framework.http
-def main(request: Request) -> Response:
+def main(request: Request) -> WsgiResponse:
     return router.dispatch(request)

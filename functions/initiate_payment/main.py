@@ -8,23 +8,26 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework
-from flask import Request, Response
+from flask import Request
+from werkzeug.wrappers import Response as WsgiResponse
 
+from lib import bootstrap
 from lib.http import RequestContext, Router
+from lib.services.payments.common import PaymentDeps
 from lib.services.payments.initiate import initiate_payment, parse_command
 
-router = Router("initiate_payment")
+router = Router("initiate_payment", wiring=bootstrap.payments)
 
 
 @router.route("/", methods=["POST"], auth="user", rate="write", idempotent=True)
-def create_order(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def create_order(ctx: RequestContext[PaymentDeps]) -> tuple[dict[str, Any], int]:
     """Price from plans, reconciliation scheduled, PhonePe pay; ``free`` activates at once."""
     body = ctx.json()
     workspace_id = ctx.workspace_id(body.get("workspace_id"))
     command = parse_command(body, user_id=ctx.user_id, workspace_id=workspace_id)
-    return initiate_payment(command, deps=ctx.deps.container.payment_deps)
+    return initiate_payment(command, deps=ctx.app)
 
 
 @functions_framework.http
-def main(request: Request) -> Response:
+def main(request: Request) -> WsgiResponse:
     return router.dispatch(request)

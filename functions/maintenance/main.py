@@ -1,7 +1,7 @@
 """maintenance: scheduled jobs: expire sessions, sweep the email outbox, reconcile old orders (Cloud Scheduler).
 
-Routes per API.md; the outbox and payment sweeps run the payment services (issue 3); expire-sessions runs the
-onboarding sweep (issue 4). One route per Cloud Scheduler job.
+The outbox and payment sweeps run the payment services; expire-sessions runs the onboarding sweep.
+One route per Cloud Scheduler job (each tied to its Terraform job by a test).
 """
 
 from __future__ import annotations
@@ -9,32 +9,35 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework
-from flask import Request, Response
+from flask import Request
+from werkzeug.wrappers import Response as WsgiResponse
 
+from lib import bootstrap
+from lib.bootstrap import MaintenanceDeps
 from lib.http import RequestContext, Router
 from lib.services.payments.reconcile import relay_outbox, sweep_stale_orders
 
-router = Router("maintenance")
+router = Router("maintenance", wiring=bootstrap.maintenance)
 
 
 @router.route("/expire-sessions", methods=["POST"], auth="internal", rate=None)
-def expire_sessions(ctx: RequestContext) -> dict[str, Any]:
+def expire_sessions(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
     """Mark onboarding sessions without a save for 7 days abandoned (drafts expire by Firestore TTL)."""
-    return ctx.deps.container.onboarding.abandon_stale()
+    return ctx.app.onboarding.abandon_stale()
 
 
 @router.route("/sweep-outbox", methods=["POST"], auth="internal", rate=None)
-def sweep_outbox(ctx: RequestContext) -> dict[str, Any]:
+def sweep_outbox(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
     """Send pending emails from the outbox (each failure backs off on its own row)."""
-    return relay_outbox(deps=ctx.deps.container.payment_deps)
+    return relay_outbox(deps=ctx.app.payments)
 
 
 @router.route("/reconcile-payments", methods=["POST"], auth="internal", rate=None)
-def reconcile_payments(ctx: RequestContext) -> dict[str, Any]:
+def reconcile_payments(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
     """Queue reconciliation for open orders nobody checked recently."""
-    return sweep_stale_orders(deps=ctx.deps.container.payment_deps)
+    return sweep_stale_orders(deps=ctx.app.payments)
 
 
 @functions_framework.http
-def main(request: Request) -> Response:
+def main(request: Request) -> WsgiResponse:
     return router.dispatch(request)

@@ -11,25 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework
-from flask import Request, Response
+from flask import Request
+from werkzeug.wrappers import Response as WsgiResponse
 
+from lib import bootstrap
 from lib.http import RequestContext, Router
 from lib.services.onboarding_ai import SuggestionRunner, unusable_payload
 
-router = Router("onboarding_ai")
-
-
-def _runner(ctx: RequestContext) -> SuggestionRunner:
-    runner: SuggestionRunner = ctx.deps.container.onboarding_ai
-    return runner
+router = Router("onboarding_ai", wiring=bootstrap.onboarding_ai)
 
 
 @router.route("/", methods=["POST"], auth="internal", rate=None)
-def run_task(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def run_task(ctx: RequestContext[SuggestionRunner]) -> tuple[dict[str, Any], int]:
     """One attempt of one step's AI task."""
     payload = ctx.json()
     # A payload no attempt can use is acknowledged before any dependency is built.
-    outcome = unusable_payload(payload, retry_count=ctx.task_retry_count) or _runner(ctx).run(
+    outcome = unusable_payload(payload, retry_count=ctx.task_retry_count) or ctx.app.run(
         payload, retry_count=ctx.task_retry_count
     )
     ctx.log.info(
@@ -40,5 +37,5 @@ def run_task(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 @functions_framework.http
-def main(request: Request) -> Response:
+def main(request: Request) -> WsgiResponse:
     return router.dispatch(request)

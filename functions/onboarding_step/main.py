@@ -1,6 +1,6 @@
 """onboarding_step: the 23-step onboarding session: catalogue, start/resume, read, save, AI request.
 
-Routes per API.md; every decision lives in ``lib.services.onboarding``.  A
+Every decision lives in ``lib.services.onboarding``.  A
 session of a workspace the caller is not a member of answers 404, as an
 unknown one does.  Starting needs a confirmed payment or the free plan:
 otherwise 402 ``payment_required``.
@@ -11,60 +11,55 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework
-from flask import Request, Response
+from flask import Request
+from werkzeug.wrappers import Response as WsgiResponse
 
 from lib import bootstrap
 from lib.http import RequestContext, ResponseLike, Router
 from lib.services.onboarding import MAX_SAVE_BODY, OnboardingService
 
-router = Router("onboarding_step")
-
-
-def _service(ctx: RequestContext) -> OnboardingService:
-    container = ctx.deps.container or bootstrap.container()
-    service: OnboardingService = container.onboarding
-    return service
+router = Router("onboarding_step", wiring=bootstrap.onboarding)
 
 
 @router.route("/steps", methods=["GET"], auth="user", rate="read")
-def list_steps(ctx: RequestContext) -> ResponseLike:
+def list_steps(ctx: RequestContext[OnboardingService]) -> ResponseLike:
     """The step catalogue with each step's JSON Schema."""
     return OnboardingService.steps()
 
 
 @router.route("/sessions", methods=["POST"], auth="user", rate="write")
-def start_session(ctx: RequestContext) -> ResponseLike:
+def start_session(ctx: RequestContext[OnboardingService]) -> ResponseLike:
     """Start a session (201), or return the active one / resume an abandoned one (200)."""
     body = ctx.json()
     requested = body.get("workspace_id")
     workspace_id = ctx.workspace_id(requested if requested is not None else None)
-    result = _service(ctx).start(workspace_id, ctx.user_id)
+    result = ctx.app.start(workspace_id, ctx.user_id)
     payload: dict[str, Any] = {**result.session, "resumed": result.resumed}
     return payload, 201 if result.created else 200
 
 
 @router.route("/sessions/<session_id>", methods=["GET"], auth="user", rate="read")
-def get_session(ctx: RequestContext, session_id: str) -> ResponseLike:
+def get_session(ctx: RequestContext[OnboardingService], session_id: str) -> ResponseLike:
     """Progress and every step's status, data and AI state."""
-    return _service(ctx).get(session_id, ctx.is_member)
+    return ctx.app.get(session_id, ctx.is_member)
 
 
-# rate="read": autosave must keep working while Redis is down (issue 4), and only
+# rate="read": autosave must keep working while Redis is down, and only
 # the "read" class fails open; its budget (120/min) still bounds a runaway client.
 @router.route(
     "/sessions/<session_id>/steps/<int:number>", methods=["PUT"], auth="user", rate="read", max_body=MAX_SAVE_BODY
 )
-def save_step(ctx: RequestContext, session_id: str, number: int) -> ResponseLike:
+def save_step(ctx: RequestContext[OnboardingService], session_id: str, number: int) -> ResponseLike:
     """Save a step as draft or complete (optimistic concurrency on ``version``)."""
-    return _service(ctx).save_step(session_id, number, ctx.json(), ctx.is_member)
+    return ctx.app.save_step(session_id, number, ctx.json(), ctx.is_member)
 
 
 @router.route("/sessions/<session_id>/steps/<int:number>/ai", methods=["POST"], auth="user", rate="expensive")
-def request_ai(ctx: RequestContext, session_id: str, number: int) -> ResponseLike:
+def request_ai(ctx: RequestContext[OnboardingService], session_id: str, number: int) -> ResponseLike:
     """Queue an AI suggestion for a step (202; the in-flight one when already queued)."""
-    return _service(ctx).request_ai(session_id, number, ctx.is_member, ctx.request_id), 202
+    return ctx.app.request_ai(session_id, number, ctx.is_member, ctx.request_id), 202
 
 
 @functions_framework.http
-def main(request: Request) -> Response:
+def main(request: Request) -> WsgiResponse:
     return router.dispatch(request)

@@ -8,20 +8,23 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework
-from flask import Request, Response
+from flask import Request
+from werkzeug.wrappers import Response as WsgiResponse
 
+from lib import bootstrap
 from lib.http import RequestContext, Router
+from lib.services.payments.common import PaymentDeps
 from lib.services.payments.reconcile import parse_reconcile, reconcile_order
 
-router = Router("payment_reconcile")
+router = Router("payment_reconcile", wiring=bootstrap.payments)
 
 
 @router.route("/", methods=["POST"], auth="internal", rate=None)
-def reconcile(ctx: RequestContext) -> dict[str, Any]:
+def reconcile(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
     """One rung of the ladder for one order."""
-    return reconcile_order(parse_reconcile(ctx.json()), deps=ctx.deps.container.payment_deps)
+    return reconcile_order(parse_reconcile(ctx.json()), deps=ctx.app)
 
 
 @functions_framework.http
-def main(request: Request) -> Response:
+def main(request: Request) -> WsgiResponse:
     return router.dispatch(request)

@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework
-from flask import Request, Response
+from flask import Request
+from werkzeug.wrappers import Response as WsgiResponse
 
+from lib import bootstrap
 from lib.http import RequestContext, Router
+from lib.services.payments.common import PaymentDeps
 from lib.services.payments.status import StatusQuery, get_payment_status
 
-router = Router("payment_status")
+router = Router("payment_status", wiring=bootstrap.payments)
 
 
 @router.route("/<merchant_order_id>", methods=["GET"], auth="user", rate="read")
-def get_status(ctx: RequestContext, merchant_order_id: str) -> dict[str, Any]:
+def get_status(ctx: RequestContext[PaymentDeps], merchant_order_id: str) -> dict[str, Any]:
     """Another user's order is 404."""
-    return get_payment_status(StatusQuery(ctx.user_id, merchant_order_id), deps=ctx.deps.container.payment_deps)
+    return get_payment_status(StatusQuery(ctx.user_id, merchant_order_id), deps=ctx.app)
 
 
 @functions_framework.http
-def main(request: Request) -> Response:
+def main(request: Request) -> WsgiResponse:
     return router.dispatch(request)

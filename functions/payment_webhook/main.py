@@ -9,21 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework
-from flask import Request, Response
+from flask import Request
+from werkzeug.wrappers import Response as WsgiResponse
 
+from lib import bootstrap
 from lib.http import RequestContext, Router
+from lib.services.payments.common import PaymentDeps
 from lib.services.payments.webhook import WebhookCommand, apply_webhook
 
-router = Router("payment_webhook")
+router = Router("payment_webhook", wiring=bootstrap.payments)
 
 
 @router.route("/", methods=["POST"], auth="none", rate=None)
-def receive(ctx: RequestContext) -> dict[str, Any]:
+def receive(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
     """200 {received: true} (also for duplicates); 401 bad header; 400 malformed; 503 retry later."""
     command = WebhookCommand(ctx.raw_body, ctx.request.headers.get("Authorization"))
-    return apply_webhook(command, deps=ctx.deps.container.payment_deps)
+    return apply_webhook(command, deps=ctx.app)
 
 
 @functions_framework.http
-def main(request: Request) -> Response:
+def main(request: Request) -> WsgiResponse:
     return router.dispatch(request)

@@ -5,9 +5,10 @@ errors, request ids, authentication, rate limits and Idempotency-Key handling;
 handlers receive a ``RequestContext`` and may return a ``ResponseLike``.
 """
 
-from lib.http.context import Principal, RequestContext
-from lib.http.deps import HttpDeps
+from lib.http.context import RequestContext
+from lib.http.deps import HttpDeps, Wiring
+from lib.http.principal import Principal
 from lib.http.responses import ResponseLike, json_response
 from lib.http.router import Router, RouteSpec
 
-__all__ = ["HttpDeps", "Principal", "RequestContext", "ResponseLike", "RouteSpec", "Router", "json_response"]
+__all__ = ["HttpDeps", "Principal", "RequestContext", "ResponseLike", "RouteSpec", "Router", "Wiring", "json_response"]

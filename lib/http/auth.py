@@ -12,8 +12,8 @@ from __future__ import annotations
 import uuid
 
 from lib.config import Settings
-from lib.http.context import Principal
 from lib.http.jwks import JwksCache, JwksFetcher, http_fetch_jwks
+from lib.http.principal import Principal
 from lib.http.tokens import decode, key_for, token_error, unverified_header
 
 ASYMMETRIC_ALGORITHMS = frozenset({"ES256", "RS256"})  # what Supabase's signing keys use

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from flask import Request
 
 from lib.errors import BadRequest, NotFound, Unauthorized, UnsupportedMediaType
+from lib.http.deps import HttpDeps
+from lib.http.principal import Principal
 from lib.logs import BoundLogger
 
-if TYPE_CHECKING:
-    from lib.http.deps import HttpDeps
+AppT = TypeVar("AppT")
 
 # JSON nested deeper than this is refused as malformed (guards the parser's recursion).
 MAX_JSON_DEPTH = 64
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The verified caller: a Supabase user, or a Google service account for internal calls."""
-
-    user_id: str
-    email: str | None
-    role: str
-    claims: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def _reject_constant(name: str) -> Any:
@@ -66,13 +57,18 @@ def is_json_mimetype(mimetype: str) -> bool:
 
 
 @dataclass
-class RequestContext:
-    """Everything a handler needs about the current request; built by the router."""
+class RequestContext(Generic[AppT]):
+    """Everything a handler needs about the current request; built by the router.
+
+    ``app`` is the function's own typed dependencies (its services' deps), as
+    wired by the composition root; ``deps`` is the HTTP layer's.
+    """
 
     request: Request
     request_id: str
     function: str
     deps: HttpDeps
+    app: AppT
     log: BoundLogger
     raw_body: bytes = b""
     principal: Principal | None = None

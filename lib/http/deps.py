@@ -1,26 +1,25 @@
 """What the HTTP layer needs from the composition root, as small protocols.
 
-``lib.bootstrap.http_deps()`` builds one ``HttpDeps`` per warm instance; tests
-build their own with fakes.  Any field a function does not use may be ``None``
-(a webhook needs no JWT verifier); a route that needs a missing one fails
-with a logged 500 (a deploy mistake) rather than running unprotected.
+The composition root (``lib.bootstrap``) builds one ``HttpDeps`` per warm
+instance and hands it, with the function's own typed dependencies, to the
+function's ``Router`` as a ``Wiring``; tests build their own with fakes.  Any
+field a function does not use may be ``None`` (a webhook needs no JWT
+verifier); a route that needs a missing one fails with a logged 500 (a deploy
+mistake) rather than running unprotected.  This module imports nothing from
+the composition root: dependencies point inwards only.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-
-from pydantic import SecretStr
+from typing import Generic, Protocol, TypeVar
 
 from lib.config import Settings
-from lib.http.context import Principal
 from lib.http.idempotency import IdempotencyStore
+from lib.http.principal import Principal
 from lib.http.ratelimit import RateDecision
 
-if TYPE_CHECKING:
-    from lib.bootstrap import Container
+AppT_co = TypeVar("AppT_co", covariant=True)
 
 
 class TokenVerifier(Protocol):
@@ -57,41 +56,11 @@ class HttpDeps:
     rate_limiter: RateLimiterPort | None = None
     idempotency: IdempotencyStore | None = None
     membership: MembershipPort | None = None
-    # The composition root's container for handlers (services, repositories); opaque here.
-    container: Any = None
 
 
-def build_http_deps(container: Container) -> HttpDeps:
-    """Production wiring, called once per instance by ``lib.bootstrap``.
+@dataclass(frozen=True)
+class Wiring(Generic[AppT_co]):
+    """What one function runs on: the HTTP layer's deps and the function's own (``ctx.app``)."""
 
-    Also configures JSON logging and registers the secrets the logger must scrub,
-    since this runs on the first request of every function.
-    """
-    from lib.http.auth import SupabaseJwtVerifier
-    from lib.http.idempotency import PostgresIdempotencyStore
-    from lib.http.membership import MembershipResolver
-    from lib.http.oidc import GoogleOidcVerifier
-    from lib.http.ratelimit import RedisRateLimiter
-    from lib.logs import configure_logging, register_secret
-
-    settings = container.settings
-    configure_logging(settings.log_level)
-    register_secret(*secret_values(settings))
-    return HttpDeps(
-        settings=settings,
-        jwt=SupabaseJwtVerifier.from_settings(settings),
-        oidc=GoogleOidcVerifier.from_settings(settings),
-        rate_limiter=RedisRateLimiter.from_settings(settings),
-        idempotency=PostgresIdempotencyStore(container.db),
-        membership=MembershipResolver(container.db),
-        container=container,
-    )
-
-
-def secret_values(settings: Settings) -> list[str]:
-    """Every secret in Settings, plus the webhook Authorization value derived from two of them."""
-    values = [v.get_secret_value() for v in settings.model_dump().values() if isinstance(v, SecretStr)]
-    user = settings.phonepe_webhook_username
-    password = settings.phonepe_webhook_password.get_secret_value()
-    values.append(hashlib.sha256(f"{user}:{password}".encode()).hexdigest())
-    return [v for v in values if v]
+    http: HttpDeps
+    app: AppT_co

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from lib.config import Settings
-from lib.http.context import Principal
 from lib.http.jwks import JwksCache, JwksFetcher, http_fetch_jwks
+from lib.http.principal import Principal
 from lib.http.tokens import decode, key_for, token_error, unverified_header
 
 # Google's signing keys in JWKS form (the same keys as the v1 PEM endpoint).

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
@@ -26,12 +26,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lib.errors import AppError, MethodNotAllowed, NotFound, ServiceUnavailable, Unavailable
 from lib.http.body import DEFAULT_MAX_BODY, read_body
-from lib.http.context import Principal, RequestContext
+from lib.http.context import RequestContext
 from lib.http.cors import apply_cors, origin_of, preflight_headers
-from lib.http.deps import HttpDeps
+from lib.http.deps import HttpDeps, Wiring
 from lib.http.health import HEALTH_PATH, health_response, is_health_path
 from lib.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from lib.http.idempotency import request_fingerprint, validate_key
+from lib.http.principal import Principal
 from lib.http.problem import problem_response
 from lib.http.ratelimit import RATE_LIMITS
 from lib.http.responses import replay, stored_from, to_response
@@ -42,19 +43,13 @@ from lib.logs import get_logger, log_context
 AuthMode = Literal["user", "internal", "none"]
 RateClass = Literal["read", "write", "expensive"]
 Handler = Callable[..., Any]
-DepsFactory = Callable[[], HttpDeps]
+AppT = TypeVar("AppT")
+WiringFactory = Callable[[], Wiring[AppT]]
 AUTH_MODES = frozenset({"user", "internal", "none"})
 # What a 503 for an unreachable backing service tells the client to wait.
 UNAVAILABLE_RETRY_AFTER_S = 5
 
 log = logging.getLogger("lib.http")
-
-
-def default_deps_factory() -> HttpDeps:
-    """The composition root's deps; imported lazily so tests and import stay side-effect free."""
-    from lib.bootstrap import http_deps
-
-    return http_deps()
 
 
 @dataclass(frozen=True)
@@ -80,19 +75,26 @@ class _Outcome:
         self.route: RouteSpec | None = None
 
 
-class Router:
-    """``Router("payment_status")``; ``@router.route(...)``; ``router.dispatch(request)``."""
+class Router(Generic[AppT]):
+    """``Router("payment_status", wiring=bootstrap.payments)``; ``@router.route(...)``; ``router.dispatch(request)``.
+
+    ``wiring`` is the composition root's factory for this function's ``Wiring``:
+    the HTTP layer's deps and the function's own typed deps, which handlers read
+    as ``ctx.app``.  It runs once, on the first request that needs it (never at
+    import, never for ``/healthz``).  ``deps`` fixes the HTTP deps instead, for
+    routers that need no app deps (tests, benchmarks).
+    """
 
     def __init__(
         self,
         name: str,
         *,
+        wiring: WiringFactory[AppT] | None = None,
         deps: HttpDeps | None = None,
-        deps_factory: DepsFactory | None = None,
     ) -> None:
         self.name = name
-        self._deps = deps
-        self._deps_factory = deps_factory or default_deps_factory
+        self._wiring: Wiring[AppT] | None = None if deps is None else Wiring(deps, cast(AppT, None))
+        self._wiring_factory = wiring
         self._deps_lock = threading.Lock()
         self._map = Map(strict_slashes=False, merge_slashes=True)
         self._map_ready = False
@@ -146,18 +148,19 @@ class Router:
 
     # ----------------------------------------------------------------- dispatch
     def dispatch(self, request: Request, *, deps: HttpDeps | None = None) -> WerkzeugResponse:
+        """Answer one request; ``deps`` replaces the HTTP deps for this call (tests)."""
         started = time.perf_counter()
         request_id = request_id_from(request.headers)
         if is_health_path(request.path, self.name):
             return self._health(request, request_id, started)
         outcome = _Outcome()
-        resolved: HttpDeps | None = None
+        resolved: Wiring[AppT] | None = None
         deps_error: Exception | None = None
         try:
-            resolved = self._resolve_deps(deps)
+            resolved = self._resolve_wiring(deps)
         except Exception as exc:  # bootstrap failed: still answer with a problem, logged below
             deps_error = exc
-        project = resolved.settings.gcp_project if resolved else "unknown"
+        project = resolved.http.settings.gcp_project if resolved else "unknown"
         context = log_context_from(request.headers, project=project, request_id=request_id, function=self.name)
         with log_context(context):
             if deps_error is not None:
@@ -169,7 +172,7 @@ class Router:
             for name, value in outcome.headers.items():
                 response.headers.setdefault(name, value)
             response.headers[REQUEST_ID_HEADER] = request_id
-            allowed = origin_of(resolved.settings.frontend_url) if resolved else None
+            allowed = origin_of(resolved.http.settings.frontend_url) if resolved else None
             apply_cors(response.headers, request.headers.get("Origin"), allowed)
             self._access_log(request, response, outcome, started)
         return response
@@ -182,14 +185,17 @@ class Router:
         self._log.debug("%s %s -> %s (%.6fs)", request.method, request.path, response.status_code, latency)
         return response
 
-    def _resolve_deps(self, explicit: HttpDeps | None) -> HttpDeps:
+    def _resolve_wiring(self, explicit: HttpDeps | None) -> Wiring[AppT]:
         if explicit is not None:
-            return explicit
-        if self._deps is None:
+            app = self._wiring.app if self._wiring is not None else cast(AppT, None)
+            return Wiring(explicit, app)
+        if self._wiring is None:
             with self._deps_lock:
-                if self._deps is None:
-                    self._deps = self._deps_factory()
-        return self._deps
+                if self._wiring is None:
+                    if self._wiring_factory is None:
+                        raise RuntimeError(f"router {self.name!r} has no wiring: pass wiring= or deps=")
+                    self._wiring = self._wiring_factory()
+        return self._wiring
 
     def _adapter(self) -> MapAdapter:
         if not self._map_ready:
@@ -221,7 +227,8 @@ class Router:
             )
         raise NotFound("No such route.", code="route_not_found")
 
-    def _handle(self, request: Request, request_id: str, deps: HttpDeps, outcome: _Outcome) -> WerkzeugResponse:
+    def _handle(self, request: Request, request_id: str, wiring: Wiring[AppT], outcome: _Outcome) -> WerkzeugResponse:
+        deps = wiring.http
         try:
             if request.method == "OPTIONS":
                 return self._preflight(request)
@@ -233,6 +240,7 @@ class Router:
                 request_id=request_id,
                 function=self.name,
                 deps=deps,
+                app=wiring.app,
                 log=self._log.bind(route=route.path),
                 raw_body=raw,
             )
@@ -272,7 +280,7 @@ class Router:
             raise RuntimeError(f"route {route.path} needs auth={route.auth!r} but no verifier is configured")
         return deps.oidc.verify(token, function=self.name)
 
-    def _rate_limit(self, rate: str, ctx: RequestContext, deps: HttpDeps, outcome: _Outcome) -> None:
+    def _rate_limit(self, rate: str, ctx: RequestContext[AppT], deps: HttpDeps, outcome: _Outcome) -> None:
         if deps.rate_limiter is None:
             raise RuntimeError(f"route needs rate={rate!r} but no rate limiter is configured")
         if ctx.principal is not None:
@@ -288,7 +296,7 @@ class Router:
         outcome.headers.update(decision.headers)
 
     def _run_idempotent(
-        self, route: RouteSpec, ctx: RequestContext, args: dict[str, Any], raw_key: str
+        self, route: RouteSpec, ctx: RequestContext[AppT], args: dict[str, Any], raw_key: str
     ) -> WerkzeugResponse:
         key = validate_key(raw_key)
         store = ctx.deps.idempotency
@@ -317,7 +325,7 @@ class Router:
             ctx.log.exception("storing the idempotent response failed", extra={"idempotency_key": key})
         return response
 
-    def _invoke(self, route: RouteSpec, ctx: RequestContext, args: dict[str, Any]) -> WerkzeugResponse:
+    def _invoke(self, route: RouteSpec, ctx: RequestContext[AppT], args: dict[str, Any]) -> WerkzeugResponse:
         """Run the handler; its errors become responses here so idempotency sees the final status."""
         try:
             return to_response(route.handler(ctx, **args))

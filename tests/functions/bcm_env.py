@@ -138,7 +138,7 @@ def build_env(env: Mapping[str, str], *, exports_bucket: str = BUCKETS[0]) -> Bc
     )
     container = bootstrap.Container(settings)
     tasks, signer = FakeTaskQueue(), LocalOidcSigner()
-    preset(container, tasks=tasks, http=http_deps(settings, signer, db=container.db, container=container))
+    preset(container, tasks=tasks, http=http_deps(settings, signer, db=container.db))
     return BcmEnv({}, container, tasks, signer, settings)
 
 

@@ -52,9 +52,7 @@ def task_token(signer: LocalOidcSigner, function: str) -> str:
     return signer.sign(function_audience(f"{AUDIENCE}/{function}/"), INVOKER)
 
 
-def http_deps(
-    settings: Settings, signer: LocalOidcSigner, *, db: Database | None = None, container: Any = None
-) -> HttpDeps:
+def http_deps(settings: Settings, signer: LocalOidcSigner, *, db: Database | None = None) -> HttpDeps:
     """User (HS256) and internal (local OIDC) verifiers and an in-memory rate limiter.
 
     With ``db``, also the Postgres membership resolver and idempotency store.
@@ -66,7 +64,6 @@ def http_deps(
         rate_limiter=RedisRateLimiter(MemoryStorage),
         idempotency=None if db is None else PostgresIdempotencyStore(db),
         membership=None if db is None else MembershipResolver(db),
-        container=container,
     )
 
 

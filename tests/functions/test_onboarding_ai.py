@@ -51,13 +51,6 @@ class SwitchModel:
 
 
 @dataclass
-class Box:
-    """What ``HttpDeps.container`` carries for the handler."""
-
-    onboarding_ai: SuggestionRunner
-
-
-@dataclass
 class Env:
     app: Any
     signer: LocalOidcSigner
@@ -105,8 +98,8 @@ def env() -> Iterator[Env]:
     signer = LocalOidcSigner()
     settings = Settings(app_env="test", functions_base_url=AUDIENCE, tasks_invoker_email=INVOKER)
     runner = SuggestionRunner(service, model, clock, timeout_s=30.0)
-    deps = HttpDeps(settings=settings, oidc=local_oidc(settings, signer), container=Box(runner))
-    with installed(preset(bootstrap.Container(settings), http=deps)):
+    deps = HttpDeps(settings=settings, oidc=local_oidc(settings, signer))
+    with installed(preset(bootstrap.Container(settings), http=deps, onboarding_ai=runner)):
         yield Env(load_function_app("onboarding_ai"), signer, service, tasks, model, session_id)
 
 

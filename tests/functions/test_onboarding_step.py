@@ -38,13 +38,6 @@ SECRET = "onboarding-test-secret-that-is-long-enough-for-hs256"
 
 
 @dataclass
-class Box:
-    """What ``HttpDeps.container`` carries for the onboarding handlers."""
-
-    onboarding: OnboardingService
-
-
-@dataclass
 class Env:
     step: Any
     maintenance: Any
@@ -80,8 +73,8 @@ def env(services: ServiceSet) -> Iterator[Env]:
         functions_base_url=AUDIENCE,
     )
     signer = LocalOidcSigner()
-    http = http_deps(settings, signer, db=db, container=Box(service))
-    with installed(preset(bootstrap.Container(settings), http=http)):
+    http = http_deps(settings, signer, db=db)
+    with installed(preset(bootstrap.Container(settings), http=http, onboarding=service)):
         step = load_function_app("onboarding_step").test_client()
         maintenance = load_function_app("maintenance").test_client()
         yield Env(step, maintenance, db, kv, tasks, signer, settings)

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments
 from lib.config import Settings
 from lib.domain.payments import webhook_authorization
+from lib.http import HttpDeps
 from lib.local.devserver import load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
 from lib.local.services import ServiceSet
@@ -44,16 +45,9 @@ DELIVERIES = 50
 
 
 @dataclass
-class Box:
-    """What ``HttpDeps.container`` carries for the payment handlers."""
-
-    payment_deps: PaymentDeps
-
-
-@dataclass
 class Env:
     apps: dict[str, Any]
-    box: Box
+    http: HttpDeps
     deps: PaymentDeps
     db: PostgresDatabase
     gateway: FakeGateway
@@ -87,17 +81,15 @@ def env(services: ServiceSet) -> Iterator[Env]:
         kv=FakeKeyValue(clock),
     )
     signer = LocalOidcSigner()
-    box = Box(deps)
-    container = preset(bootstrap.Container(settings), http=http_deps(settings, signer, db=db, container=box))
-    with installed(container):
+    http = http_deps(settings, signer, db=db)
+    with installed(preset(bootstrap.Container(settings), http=http, payment_deps=deps)):
         apps = {name: load_function_app(name) for name in PAYMENT_FUNCTIONS}
-        yield Env(apps, box, deps, db, gateway, mailer, tasks, signer, settings)
+        yield Env(apps, http, deps, db, gateway, mailer, tasks, signer, settings)
     db.close()
 
 
 @pytest.fixture(autouse=True)
 def _fresh_fakes(env: Env) -> None:
-    env.box.payment_deps = env.deps
     env.gateway.down = False
     env.mailer.fail_next = 0
 
@@ -332,7 +324,7 @@ def _closed_port() -> int:
 
 def test_database_down_during_webhook_is_5xx(env: Env) -> None:
     dead = PostgresDatabase(f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres", connect_timeout_s=1)
-    env.box.payment_deps = PaymentDeps(
+    dead_deps = PaymentDeps(
         repo=PostgresPayments(dead),
         gateway=env.gateway,
         tasks=env.tasks,
@@ -340,7 +332,9 @@ def test_database_down_during_webhook_is_5xx(env: Env) -> None:
         clock=SystemClock(),
         config=env.deps.config,
     )
-    response = webhook(env, f"ord_{uuid.uuid4().hex}")
+    with installed(preset(bootstrap.Container(env.settings), http=env.http, payment_deps=dead_deps)):
+        dead_env = replace(env, apps={"payment_webhook": load_function_app("payment_webhook")})
+        response = webhook(dead_env, f"ord_{uuid.uuid4().hex}")
     assert response.status_code >= 500
 
 

@@ -3,9 +3,9 @@
 The venv has every package, so an import a function needs but its generated
 requirements.txt lacks would only fail in the cloud.  Here each function runs
 in a fresh interpreter whose imports of any installed distribution NOT in its
-requirements.txt are refused (``tests.isolation``); it imports its main.py and builds the container
-properties its handlers use (as the first request would, in cloud mode:
-adapters are built without connecting), then imports the vendor client each
+requirements.txt are refused (``tests.isolation``); it imports its main.py and runs the wiring
+factory its router names (``wiring=bootstrap.<factory>``), as the first request would, in cloud mode:
+adapters are built without connecting; then it imports the vendor client each
 built adapter creates on first use.
 """
 
@@ -23,8 +23,8 @@ from tests.isolation import REFUSE_FINDER
 from tools.requirements import function_names, read_lock
 
 REPO = Path(__file__).resolve().parents[2]
-# The container properties a handler reaches: `container.<prop>` / `container().<prop>` in main.py.
-CONTAINER_PROP = re.compile(r"container(?:\(\))?\.([a-z_]+)")
+# The composition root's wiring factory a function's router runs: `wiring=bootstrap.<factory>` in main.py.
+WIRING = re.compile(r"wiring=bootstrap\.([a-z_]+)\b")
 
 PROBE = (
     REFUSE_FINDER
@@ -39,12 +39,12 @@ module_spec = importlib.util.spec_from_file_location("function_under_test", sour
 module = importlib.util.module_from_spec(module_spec)
 module_spec.loader.exec_module(module)
 
-from lib.bootstrap import Container
+from lib import bootstrap
 from lib.config import Settings
 
-container = Container(Settings(app_env="test", tasks_mode="cloud"))
-for prop in spec["props"]:
-    getattr(container, prop)
+container = bootstrap.Container(Settings(app_env="test", tasks_mode="cloud"))
+bootstrap.install(container)
+getattr(bootstrap, spec["wiring"])()
 # Adapters build their vendor client on first use: import what each built adapter will need then.
 on_first_use = {"tasks": "google.cloud.tasks_v2", "documents": "google.cloud.firestore",
                 "blobs": "google.cloud.storage", "llm": "google.genai"}
@@ -60,17 +60,17 @@ def _requirements(name: str) -> list[str]:
     return list(read_lock(REPO / "functions" / name / "requirements.txt"))
 
 
-def test_every_function_uses_the_container() -> None:
+def test_every_function_is_wired_by_the_composition_root() -> None:
     for name in function_names():
         main = (REPO / "functions" / name / "main.py").read_text()
-        assert CONTAINER_PROP.search(main), f"{name}: no container property found; update this test's pattern"
+        assert len(WIRING.findall(main)) == 1, f"{name}: expected one Router(..., wiring=bootstrap.<factory>)"
 
 
 @pytest.mark.parametrize("name", function_names())
 def test_function_builds_from_its_own_requirements(name: str) -> None:
     main = REPO / "functions" / name / "main.py"
-    props = sorted(set(CONTAINER_PROP.findall(main.read_text())))
-    spec = {"allowed": [*_requirements(name), "bcm-backend"], "main": str(main), "props": props}
+    (wiring,) = WIRING.findall(main.read_text())
+    spec = {"allowed": [*_requirements(name), "bcm-backend"], "main": str(main), "wiring": wiring}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(spec)],
         capture_output=True,

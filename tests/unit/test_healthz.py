@@ -12,7 +12,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 
 from lib.config import Settings
-from lib.http import HttpDeps, RequestContext, Router
+from lib.http import HttpDeps, RequestContext, Router, Wiring
 from lib.http.health import BUILD_INFO_FILE, is_health_path, source_version
 
 
@@ -22,13 +22,13 @@ class ExplodingFactory:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self) -> HttpDeps:
+    def __call__(self) -> Wiring[None]:
         self.calls += 1
         raise ConnectionError("postgres://10.0.0.1:5432 unreachable")
 
 
-def make_router(factory: ExplodingFactory) -> Router:
-    router = Router("svc", deps_factory=factory)
+def make_router(factory: ExplodingFactory) -> Router[None]:
+    router: Router[None] = Router("svc", wiring=factory)
 
     @router.route("/items", methods=["GET"], auth="user", rate="read")
     def items(ctx: RequestContext) -> Any:

@@ -150,13 +150,12 @@ def test_request_context_is_member_answers_yes_or_no_instead_of_404() -> None:
     from flask import Flask
 
     from lib.config import Settings
-    from lib.http import HttpDeps
-    from lib.http.context import Principal, RequestContext
+    from lib.http import HttpDeps, Principal, RequestContext
     from lib.logs import get_logger
 
     deps = HttpDeps(settings=Settings(app_env="test"), membership=resolver(MembersDb([(WS_OWNED, USER, "owner")])))
     with Flask(__name__).test_request_context("/") as request_ctx:
-        ctx = RequestContext(request_ctx.request, "req-1", "fn", deps, get_logger("test"))
+        ctx = RequestContext(request_ctx.request, "req-1", "fn", deps, None, get_logger("test"))
         ctx.principal = Principal(USER, None, "authenticated")
         assert ctx.is_member(WS_OWNED) is True
         assert ctx.is_member(WS_FOREIGN) is False

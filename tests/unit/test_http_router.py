@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lib.config import Settings
 from lib.errors import FieldError, NotFound, ServiceUnavailable, TooManyRequests, Unavailable, Unprocessable
-from lib.http import HttpDeps, Principal, RequestContext, Router
+from lib.http import HttpDeps, Principal, RequestContext, Router, Wiring
 from lib.http.idempotency import StoredResponse, in_flight, key_reused
 from lib.http.ratelimit import RateDecision
 from lib.http.tokens import token_error
@@ -426,11 +426,11 @@ def test_an_unavailable_backing_service_is_503_with_retry_after() -> None:
     assert response.headers["Retry-After"]
 
 
-def test_a_failing_deps_factory_is_a_500_problem() -> None:
-    def broken() -> HttpDeps:
+def test_a_failing_wiring_factory_is_a_500_problem() -> None:
+    def broken() -> Wiring[None]:
         raise RuntimeError("bad settings")
 
-    r = Router("broken", deps_factory=broken)
+    r = Router("broken", wiring=broken)
 
     @r.route("/", methods=["GET"], auth="none")
     def h(ctx: RequestContext) -> Any:
@@ -441,23 +441,36 @@ def test_a_failing_deps_factory_is_a_500_problem() -> None:
     assert json.loads(response.get_data())["code"] == "internal_error"
 
 
-def test_deps_come_from_the_factory_once() -> None:
+def test_wiring_comes_from_the_factory_once_and_handlers_get_the_app() -> None:
     built: list[int] = []
 
-    def factory() -> HttpDeps:
+    def factory() -> Wiring[dict[str, str]]:
         built.append(1)
-        return make_deps()
+        return Wiring(make_deps(), {"service": "typed"})
 
-    r = Router("lazy", deps_factory=factory)
+    r = Router("lazy", wiring=factory)
 
     @r.route("/", methods=["GET"], auth="none")
-    def h(ctx: RequestContext) -> Any:
-        return {"ok": True}
+    def h(ctx: RequestContext[dict[str, str]]) -> Any:
+        return {"ok": True, "app": ctx.app["service"]}
 
     assert built == []
     for _ in range(3):
-        assert r.dispatch(request("/", token=None)).status_code == 200
+        response = r.dispatch(request("/", token=None))
+        assert json.loads(response.get_data()) == {"ok": True, "app": "typed"}
     assert built == [1]
+
+
+def test_a_router_without_wiring_answers_a_500_problem() -> None:
+    r: Router[None] = Router("unwired")
+
+    @r.route("/", methods=["GET"], auth="none")
+    def h(ctx: RequestContext[None]) -> Any:
+        return {}
+
+    response = r.dispatch(request("/", token=None))
+    assert response.status_code == 500
+    assert json.loads(response.get_data())["code"] == "internal_error"
 
 
 def test_router_level_deps_are_used_without_a_factory() -> None:
@@ -656,13 +669,12 @@ def test_preflight_answers_with_the_routes_methods() -> None:
 
 
 # ------------------------------------------------------------- production wiring
-def test_build_http_deps_wires_everything_without_connecting(logs: io.StringIO) -> None:
+def test_the_container_wires_http_deps_without_connecting(logs: io.StringIO) -> None:
     import hashlib
     import logging
 
     from lib.bootstrap import Container
     from lib.http.auth import SupabaseJwtVerifier
-    from lib.http.deps import build_http_deps
     from lib.http.idempotency import PostgresIdempotencyStore
     from lib.http.membership import MembershipResolver
     from lib.http.oidc import GoogleOidcVerifier
@@ -673,7 +685,7 @@ def test_build_http_deps_wires_everything_without_connecting(logs: io.StringIO) 
         phonepe_webhook_username="hookuser",
         phonepe_webhook_password="hook-password-123",
     )
-    deps = build_http_deps(Container(settings))
+    deps = Container(settings).http
     assert isinstance(deps.jwt, SupabaseJwtVerifier)
     assert isinstance(deps.oidc, GoogleOidcVerifier)
     assert isinstance(deps.rate_limiter, RedisRateLimiter)
