@@ -22,7 +22,7 @@ ISSUER = "http://127.0.0.1:8080/_dev/auth/auth/v1"
 AUDIENCE = "authenticated"
 # Our verifier wraps PyJWT: claims checks and Principal building may add a little, not multiples.
 JWT_TARGET = Target(max_ratio=2.0)
-# Issue 2: "JWT verification alone <= 150 us" (Supabase's asymmetric keys, from a cached JWKS).
+# Target: "JWT verification alone <= 150 us" (Supabase's asymmetric keys, from a cached JWKS).
 JWT_ES256_TARGET = Target(p50_ms=0.150)
 # Router, problem+json and request context over a bare handler: must stay in the same order of magnitude.
 HTTP_TARGET = Target(max_ratio=3.0)

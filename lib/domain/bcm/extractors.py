@@ -32,7 +32,7 @@ from lib.domain.context.models import BusinessContext, Icp, MarketSize
 
 Extractor = Callable[[BusinessContext, Draft], Draft]
 
-# Section limits from DOMAIN.md ("The manifest (BCM)").
+# Section limits of the manifest (docs/domain.md, "The manifest").
 MISSION_CHARS = 200
 VALUE_PROP_CHARS = 300
 POSITIONING_CHARS = 300
@@ -45,7 +45,7 @@ MAX_SUBHEADS = 3
 MAX_CHANNELS = 6
 MAX_KPIS = 5
 MAX_SHORT_TERM_GOALS = 3
-# Not fixed by DOMAIN.md: enough to say what sets us apart and how we win, without a wall of text.
+# Not fixed by the manifest's definition: enough to say what sets us apart and how we win, without a wall of text.
 MAX_DIFFERENTIATION = 3
 MAX_LEVERAGE = 3
 MAX_TONE = 5

@@ -37,7 +37,7 @@ Source = Literal["onboarding", "rebuild", "edit"]
 SOURCES: tuple[Source, ...] = get_args(Source)
 # The manifest's schema version: bump the major when a consumer would have to change how it reads the manifest.
 MANIFEST_SCHEMA_VERSION = "1.0"
-# cl100k tokens the whole manifest may cost: small enough to prepend to every AI call (DOMAIN.md).
+# cl100k tokens the whole manifest may cost: small enough to prepend to every AI call (docs/domain.md).
 TOKEN_BUDGET = 1200
 # The count's fixed point settles in two rounds (only the digits of the count itself move); more means a bug.
 MAX_COUNT_ROUNDS = 5

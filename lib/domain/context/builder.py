@@ -1,6 +1,6 @@
 """Building business_context v2.0 from the 23 steps' data (what finalize does).
 
-Pure: step data in (keyed by slug, field names as DOMAIN.md's step table),
+Pure: step data in (keyed by slug, field names as in the step table of docs/domain.md),
 a JSON-ready dict out.  The builder copies and reshapes; it does not judge:
 whatever is wrong is reported by ``validate_business_context`` with a path.
 It tolerates absent steps and fields (they become ``null`` / ``[]``), trims

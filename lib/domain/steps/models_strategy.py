@@ -23,7 +23,7 @@ Sentences = Annotated[list[Sentence], Field(max_length=L.SHORT_LIST_MAX)]
 
 
 class PricingTier(StepModel):
-    """One price point of the offer (fields beyond DOMAIN.md's "tiers[]" are what a pricing page shows)."""
+    """One price point of the offer (fields beyond the step table's "tiers[]" are what a pricing page shows)."""
 
     name: Name | None = None
     price: Money | None = Field(None, description="In major currency units (rupees, not paise).")
@@ -113,7 +113,7 @@ class CapabilityRating(StepModel):
 
 
 class Axis(StepModel):
-    """A map axis: what it measures and what its two ends mean (the ends are an addition to DOMAIN.md)."""
+    """A map axis: what it measures and what its two ends mean (the ends add to docs/domain.md's step table)."""
 
     label: Name | None = None
     low: Name | None = Field(None, description="What 0 on this axis means.")

@@ -1,6 +1,6 @@
 """The 23 steps in order: slug, title, schema, completeness rule and AI task.
 
-``ai_inputs`` lists the earlier steps an AI task reads: DOMAIN.md names them for
+``ai_inputs`` lists the earlier steps an AI task reads: docs/domain.md names them for
 steps 3-5 ("from N"); every other task reads all earlier steps, because later
 strategy steps build on everything before them.  Steps without a task read none.
 """

@@ -1,4 +1,4 @@
-"""What "complete" means for each step (DOMAIN.md, column "complete when").
+"""What "complete" means for each step (docs/domain.md, the step table's "complete when").
 
 Types and limits are checked by the models for drafts and completed steps alike;
 the functions here run on an already valid model and list what is still missing,
