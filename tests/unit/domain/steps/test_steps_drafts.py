@@ -13,7 +13,7 @@ import pytest
 from lib.domain.steps import STEPS, step_by_slug, validate_step
 from lib.errors import Unprocessable
 
-FIXTURE = Path(__file__).parent / "fixtures" / "steps_complete.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "steps_complete.json"
 Mutate = Callable[[dict[str, Any]], None]
 
 

@@ -25,7 +25,7 @@ from lib.domain.context import (
 )
 from lib.errors import Unprocessable
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 STEPS_FIXTURE = REPO / "tests" / "unit" / "fixtures" / "steps_complete.json"
 GOLDEN = REPO / "tests" / "golden"
 GENERATED_AT = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 
 from lib.domain.steps import STEPS, TOTAL_STEPS, StepDef, progress, step_by_number, step_by_slug, validate_step
 
-FIXTURE = Path(__file__).parent / "fixtures" / "steps_complete.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "steps_complete.json"
 
 
 def _fixture() -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 from lib.domain.steps import MAX_STEP_BYTES, payload_size, step_by_number, step_by_slug, validate_step
 from lib.errors import NotFound, Unprocessable
 
-FIXTURE = Path(__file__).parent / "fixtures" / "steps_complete.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "steps_complete.json"
 
 
 def _errors(number: int, data: Any, *, draft: bool = True) -> list[tuple[str, str]]:

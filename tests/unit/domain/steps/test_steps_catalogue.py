@@ -12,7 +12,7 @@ from lib.domain.steps import SCHEMA_DIR, STEPS, catalogue, progress, schema_file
 from lib.domain.steps.__main__ import main, stale_schemas
 from lib.domain.steps.rules import RULES
 
-REPO_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "steps"
+REPO_SCHEMAS = Path(__file__).resolve().parents[4] / "schemas" / "steps"
 
 
 def test_published_schema_files_match_the_models() -> None:
