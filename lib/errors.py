@@ -123,6 +123,14 @@ class Rejected(AdapterError):
         super().__init__(message, service, False, details)
 
 
+class Unstorable(Rejected):
+    """The value cannot be stored as sent (text the database cannot encode, a malformed number).
+
+    Input checks should stop such values first; when one slips through, the
+    HTTP layer answers 422, never 500: it is the request's fault, not ours.
+    """
+
+
 class Missing(AdapterError):
     """The thing asked for does not exist."""
 

@@ -54,16 +54,16 @@ HEADER_SECRET_AUTH = {"payment_webhook": "phonepeWebhookAuth"}
 CONTRACT_SUCCESS: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("initiate_payment", "POST", "/"): (200, 201),
     ("onboarding_step", "POST", "/sessions"): (200, 201),
-    ("onboarding_step", "POST", "/sessions/<session_id>/steps/<int:number>/ai"): (202,),
+    ("onboarding_step", "POST", "/sessions/<session_id>/steps/<int(min=1, max=23):number>/ai"): (202,),
     ("context", "POST", "/rebuild"): (202,),
 }
 # Error statuses API.md promises beyond what the route flags imply.
 CONTRACT_ERRORS: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("onboarding_step", "POST", "/sessions"): (402,),
-    ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int:number>"): (409,),
+    ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int(min=1, max=23):number>"): (409,),
 }
 # The route whose request body's ``data`` follows the step's own schema.
-STEP_SAVE_ROUTE = ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int:number>")
+STEP_SAVE_ROUTE = ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int(min=1, max=23):number>")
 STEP_CATALOGUE_ROUTE = ("onboarding_step", "GET", "/steps")
 FINALIZE_ROUTE = ("finalize", "POST", "/<session_id>")
 
@@ -164,6 +164,15 @@ def openapi_path(function: str, rule: str) -> tuple[str, list[dict[str, Any]]]:
             schema: dict[str, Any] = {"type": "string", "enum": options}
         else:
             schema = dict(CONVERTER_SCHEMAS.get(converter, {"type": "string"}))
+            if converter == "int":  # werkzeug's int(min=..., max=...) bounds
+                bounds = dict(
+                    part.split("=", 1)
+                    for part in (match.group("args") or "").replace(" ", "").split(",")
+                    if "=" in part
+                )
+                schema.update(
+                    {key: int(bounds[arg]) for arg, key in (("min", "minimum"), ("max", "maximum")) if arg in bounds}
+                )
         parameters.append({"name": variable, "in": "path", "required": True, "schema": schema})
         return "{" + variable + "}"
 
@@ -458,6 +467,7 @@ def build_document(routes: dict[str, list[RouteSpec]] | None = None) -> dict[str
     for function in sorted(routes):
         for route in routes[function]:
             path, parameters = openapi_path(function, route.path)
+            parameters += [param.openapi() for param in route.query]
             item = paths.setdefault(path, {})
             if parameters:
                 item["parameters"] = parameters

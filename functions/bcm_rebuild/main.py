@@ -8,10 +8,6 @@ last attempt); 503 asks Cloud Tasks to retry.  Decisions live in
 
 from __future__ import annotations
 
-import functions_framework
-from flask import Request
-from werkzeug.wrappers import Response as WsgiResponse
-
 from lib import bootstrap
 from lib.errors import FieldError, Unprocessable
 from lib.http import RequestContext, ResponseLike, Router
@@ -33,6 +29,4 @@ def rebuild(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     return outcome.body()
 
 
-@functions_framework.http
-def main(request: Request) -> WsgiResponse:
-    return router.dispatch(request)
+main = router.entry_point()

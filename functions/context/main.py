@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import functions_framework
-from flask import Request, Response
-from werkzeug.wrappers import Response as WsgiResponse
+from flask import Response
 
 from lib import bootstrap
 from lib.errors import FieldError, Unprocessable
 from lib.http import RequestContext, ResponseLike, Router
+from lib.http.query import WORKSPACE_ID, QueryParam
 from lib.services.bcm import export as exp
 from lib.services.bcm import reads
 from lib.services.bcm.deps import BcmDeps
 from lib.services.bcm.rebuild import request_rebuild
+from lib.services.bcm.recommendations import PURPOSES
 
 router = Router("context", wiring=bootstrap.bcm)
 # Rebuild requests per workspace (all members together), on top of each user's "expensive" limit.
@@ -29,8 +29,27 @@ REBUILD_RATE_FUNCTION = "context.rebuild"
 MAX_REASON_CHARS = 500
 
 
+TRUTHY = frozenset({"1", "true", "yes"})
+LIMIT = QueryParam(
+    "limit",
+    "How many versions, newest first.",
+    {"type": "integer", "minimum": 1, "maximum": reads.HISTORY_MAX_LIMIT, "default": reads.HISTORY_DEFAULT_LIMIT},
+)
+FORMAT = QueryParam(
+    "format", "The document's format.", {"type": "string", "enum": list(exp.FORMATS), "default": "json"}
+)
+INLINE = QueryParam(
+    "inline",
+    "true: the document itself as a download, instead of a signed URL to it.",
+    {"type": "string", "enum": sorted(TRUTHY | {"0", "false", "no"}), "default": "false"},
+)
+PURPOSE = QueryParam(
+    "for", "What the recommendation is for.", {"type": "string", "enum": list(PURPOSES)}, required=True
+)
+
+
 def _query_workspace(ctx: RequestContext[BcmDeps]) -> str:
-    return ctx.workspace_id(ctx.request.args.get("workspace_id") or None)
+    return ctx.workspace_id(ctx.arg("workspace_id") or None)
 
 
 def _body_workspace(ctx: RequestContext[BcmDeps], body: dict[str, Any]) -> str:
@@ -38,7 +57,7 @@ def _body_workspace(ctx: RequestContext[BcmDeps], body: dict[str, Any]) -> str:
     return ctx.workspace_id(requested if requested not in (None, "") else None)
 
 
-@router.route("/manifest", methods=["GET"], auth="user", rate="read")
+@router.route("/manifest", methods=["GET"], auth="user", rate="read", query=[WORKSPACE_ID])
 def get_manifest(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     """The current manifest with freshness and serving tier."""
     return reads.manifest_view(_query_workspace(ctx), deps=ctx.app)
@@ -61,20 +80,20 @@ def rebuild(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     return job, 202
 
 
-@router.route("/version-history", methods=["GET"], auth="user", rate="read")
+@router.route("/version-history", methods=["GET"], auth="user", rate="read", query=[WORKSPACE_ID, LIMIT])
 def version_history(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     """Manifest versions, newest first."""
-    limit = reads.parse_limit(ctx.request.args.get("limit"))
+    limit = reads.parse_limit(ctx.arg("limit"))
     return reads.version_history(_query_workspace(ctx), limit, deps=ctx.app)
 
 
-@router.route("/export", methods=["GET"], auth="user", rate="expensive")
+@router.route("/export", methods=["GET"], auth="user", rate="expensive", query=[WORKSPACE_ID, FORMAT, INLINE])
 def export(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     """A signed URL to the exported document, or (``inline=true``) the document as a download."""
-    fmt = reads.parse_format(ctx.request.args.get("format"))
+    fmt = reads.parse_format(ctx.arg("format"))
     workspace_id = _query_workspace(ctx)
     deps = ctx.app
-    if ctx.request.args.get("inline", "").lower() in {"1", "true", "yes"}:
+    if (ctx.arg("inline") or "").lower() in TRUTHY:
         stored, body = reads.export_document(workspace_id, fmt, deps=deps)
         return Response(
             body,
@@ -92,13 +111,11 @@ def check_guardrails(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     return reads.check_text(_body_workspace(ctx, body), body.get("text"), deps=ctx.app)
 
 
-@router.route("/recommendations", methods=["GET"], auth="user", rate="read")
+@router.route("/recommendations", methods=["GET"], auth="user", rate="read", query=[WORKSPACE_ID, PURPOSE])
 def recommendations(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     """ICP, channels and messaging for a move, campaign or analytics, with the manifest version."""
-    purpose = reads.parse_purpose(ctx.request.args.get("for"))
+    purpose = reads.parse_purpose(ctx.arg("for"))
     return reads.recommendations(_query_workspace(ctx), purpose, deps=ctx.app)
 
 
-@functions_framework.http
-def main(request: Request) -> WsgiResponse:
-    return router.dispatch(request)
+main = router.entry_point()

@@ -9,10 +9,6 @@ of -> 404; finalizing again returns the same result.  Every decision lives in
 
 from __future__ import annotations
 
-import functions_framework
-from flask import Request
-from werkzeug.wrappers import Response as WsgiResponse
-
 from lib import bootstrap
 from lib.http import RequestContext, ResponseLike, Router
 from lib.services.bcm.deps import BcmDeps
@@ -27,6 +23,4 @@ def finalize(ctx: RequestContext[BcmDeps], session_id: str) -> ResponseLike:
     return finalize_session(session_id, ctx.is_member, deps=ctx.app)
 
 
-@functions_framework.http
-def main(request: Request) -> WsgiResponse:
-    return router.dispatch(request)
+main = router.entry_point()

@@ -7,10 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import functions_framework
-from flask import Request
-from werkzeug.wrappers import Response as WsgiResponse
-
 from lib import bootstrap
 from lib.http import RequestContext, Router
 from lib.services.payments.common import PaymentDeps
@@ -28,6 +24,4 @@ def create_order(ctx: RequestContext[PaymentDeps]) -> tuple[dict[str, Any], int]
     return initiate_payment(command, deps=ctx.app)
 
 
-@functions_framework.http
-def main(request: Request) -> WsgiResponse:
-    return router.dispatch(request)
+main = router.entry_point()

@@ -8,10 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import functions_framework
-from flask import Request
-from werkzeug.wrappers import Response as WsgiResponse
-
 from lib import bootstrap
 from lib.bootstrap import MaintenanceDeps
 from lib.http import RequestContext, Router
@@ -38,6 +34,4 @@ def reconcile_payments(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
     return sweep_stale_orders(deps=ctx.app.payments)
 
 
-@functions_framework.http
-def main(request: Request) -> WsgiResponse:
-    return router.dispatch(request)
+main = router.entry_point()

@@ -10,10 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import functions_framework
-from flask import Request
-from werkzeug.wrappers import Response as WsgiResponse
-
 from lib import bootstrap
 from lib.http import RequestContext, Router
 from lib.services.onboarding_ai import SuggestionRunner, unusable_payload
@@ -36,6 +32,4 @@ def run_task(ctx: RequestContext[SuggestionRunner]) -> tuple[dict[str, Any], int
     return outcome.body(), outcome.status_code
 
 
-@functions_framework.http
-def main(request: Request) -> WsgiResponse:
-    return router.dispatch(request)
+main = router.entry_point()

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import functions_framework
-from flask import Request
-from werkzeug.wrappers import Response as WsgiResponse
-
 from lib import bootstrap
+from lib.domain.steps import TOTAL_STEPS
 from lib.http import RequestContext, ResponseLike, Router
 from lib.services.onboarding import MAX_SAVE_BODY, OnboardingService
+
+# A step number in a path: 1..23, bounded by the rule itself (published as the parameter's bounds).
+STEP = f"<int(min=1, max={TOTAL_STEPS}):number>"
 
 router = Router("onboarding_step", wiring=bootstrap.onboarding)
 
@@ -46,20 +46,16 @@ def get_session(ctx: RequestContext[OnboardingService], session_id: str) -> Resp
 
 # rate="read": autosave must keep working while Redis is down, and only
 # the "read" class fails open; its budget (120/min) still bounds a runaway client.
-@router.route(
-    "/sessions/<session_id>/steps/<int:number>", methods=["PUT"], auth="user", rate="read", max_body=MAX_SAVE_BODY
-)
+@router.route(f"/sessions/<session_id>/steps/{STEP}", methods=["PUT"], auth="user", rate="read", max_body=MAX_SAVE_BODY)
 def save_step(ctx: RequestContext[OnboardingService], session_id: str, number: int) -> ResponseLike:
     """Save a step as draft or complete (optimistic concurrency on ``version``)."""
     return ctx.app.save_step(session_id, number, ctx.json(), ctx.is_member)
 
 
-@router.route("/sessions/<session_id>/steps/<int:number>/ai", methods=["POST"], auth="user", rate="expensive")
+@router.route(f"/sessions/<session_id>/steps/{STEP}/ai", methods=["POST"], auth="user", rate="expensive")
 def request_ai(ctx: RequestContext[OnboardingService], session_id: str, number: int) -> ResponseLike:
     """Queue an AI suggestion for a step (202; the in-flight one when already queued)."""
     return ctx.app.request_ai(session_id, number, ctx.is_member, ctx.request_id), 202
 
 
-@functions_framework.http
-def main(request: Request) -> WsgiResponse:
-    return router.dispatch(request)
+main = router.entry_point()

@@ -7,10 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import functions_framework
-from flask import Request
-from werkzeug.wrappers import Response as WsgiResponse
-
 from lib import bootstrap
 from lib.http import RequestContext, Router
 from lib.services.payments.common import PaymentDeps
@@ -25,6 +21,4 @@ def reconcile(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
     return reconcile_order(parse_reconcile(ctx.json()), deps=ctx.app)
 
 
-@functions_framework.http
-def main(request: Request) -> WsgiResponse:
-    return router.dispatch(request)
+main = router.entry_point()

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import functions_framework
-from flask import Request
-from werkzeug.wrappers import Response as WsgiResponse
-
 from lib import bootstrap
 from lib.http import RequestContext, Router
 from lib.services.payments.common import PaymentDeps
@@ -22,6 +18,4 @@ def get_status(ctx: RequestContext[PaymentDeps], merchant_order_id: str) -> dict
     return get_payment_status(StatusQuery(ctx.user_id, merchant_order_id), deps=ctx.app)
 
 
-@functions_framework.http
-def main(request: Request) -> WsgiResponse:
-    return router.dispatch(request)
+main = router.entry_point()

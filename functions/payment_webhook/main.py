@@ -8,10 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import functions_framework
-from flask import Request
-from werkzeug.wrappers import Response as WsgiResponse
-
 from lib import bootstrap
 from lib.http import RequestContext, Router
 from lib.services.payments.common import PaymentDeps
@@ -27,6 +23,4 @@ def receive(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
     return apply_webhook(command, deps=ctx.app)
 
 
-@functions_framework.http
-def main(request: Request) -> WsgiResponse:
-    return router.dispatch(request)
+main = router.entry_point()

@@ -26,7 +26,7 @@ import psycopg_pool
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from lib.errors import AdapterError, AlreadyExists, Rejected, Unavailable
+from lib.errors import AdapterError, AlreadyExists, Rejected, Unavailable, Unstorable
 
 SERVICE = "postgres"
 
@@ -59,6 +59,8 @@ def translate(exc: BaseException) -> AdapterError:
         return exc
     if isinstance(exc, psycopg_pool.PoolTimeout):
         return Unavailable("no database connection available", service=SERVICE)
+    if isinstance(exc, UnicodeEncodeError):  # raised by the driver adapting a lone surrogate, before sending
+        return Unstorable("text cannot be encoded as UTF-8", service=SERVICE)
     if not isinstance(exc, psycopg.Error):
         return AdapterError(f"database error: {type(exc).__name__}", service=SERVICE)
     error: AdapterError
@@ -68,6 +70,8 @@ def translate(exc: BaseException) -> AdapterError:
         error = Rejected("check constraint violated", service=SERVICE)
     elif isinstance(exc, pg_errors.RaiseException):
         error = Rejected(exc.diag.message_primary or "rejected by trigger", service=SERVICE)
+    elif isinstance(exc, psycopg.DataError):  # NUL in text, untranslatable characters, bad literals
+        error = Unstorable(f"value cannot be stored: {type(exc).__name__}", service=SERVICE)
     elif isinstance(exc, (pg_errors.ForeignKeyViolation, pg_errors.NotNullViolation)):
         error = Rejected(type(exc).__name__, service=SERVICE)
     elif isinstance(exc, (pg_errors.QueryCanceled, pg_errors.LockNotAvailable)):
@@ -154,7 +158,7 @@ class PostgresDatabase:
                     yield conn
                 finally:
                     self._returned_at[conn] = time.monotonic()
-        except psycopg.Error as exc:
+        except (psycopg.Error, UnicodeEncodeError) as exc:
             raise translate(exc) from exc
         except psycopg_pool.PoolTimeout as exc:
             raise translate(exc) from exc

@@ -2,7 +2,10 @@
 
 Ids arrive in paths, bodies and tokens; anything that is not a UUID is
 answered like an unknown id (404), never passed to Postgres, where a cast
-error would be a 500.
+error would be a 500.  Python's ``uuid.UUID`` also accepts ``urn:uuid:``,
+braces and no hyphens, which Postgres refuses: an id is parsed once, here,
+and only the canonical form is passed on (there is deliberately no
+``is_uuid``: checking without converting is how the raw form leaked).
 """
 
 from __future__ import annotations
@@ -16,7 +19,3 @@ def canonical_uuid(value: str) -> str | None:
         return str(uuid.UUID(value))
     except (ValueError, AttributeError, TypeError):
         return None
-
-
-def is_uuid(value: str) -> bool:
-    return canonical_uuid(value) is not None

@@ -9,9 +9,8 @@ public key (the classic algorithm-confusion attack) and vice versa.
 
 from __future__ import annotations
 
-import uuid
-
 from lib.config import Settings
+from lib.domain.ids import canonical_uuid
 from lib.http.jwks import JwksCache, JwksFetcher, http_fetch_jwks
 from lib.http.principal import Principal
 from lib.http.tokens import decode, key_for, token_error, unverified_header
@@ -80,10 +79,12 @@ class SupabaseJwtVerifier:
         )
         if claims["role"] != AUTHENTICATED_ROLE:
             raise token_error("token_bad_role", "The token is not a signed-in user's.")
-        try:
-            user_id = str(uuid.UUID(claims["sub"]))
-        except (ValueError, AttributeError, TypeError) as exc:
-            raise token_error("token_bad_subject", "The token's subject is not a user id.") from exc
+        # Supabase gives anonymous sign-ins the same role; the product has no anonymous use, so they stop here.
+        if claims.get("is_anonymous") is True:
+            raise token_error("token_anonymous", "Anonymous sessions cannot use this API; sign in first.")
+        user_id = canonical_uuid(claims["sub"]) if isinstance(claims["sub"], str) else None
+        if user_id is None:
+            raise token_error("token_bad_subject", "The token's subject is not a user id.")
         email = claims.get("email")
         return Principal(
             user_id=user_id,

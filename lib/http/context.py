@@ -10,6 +10,7 @@ from flask import Request
 
 from lib.errors import BadRequest, NotFound, Unauthorized, UnsupportedMediaType
 from lib.http.deps import HttpDeps
+from lib.http.params import count_header, reject_unstorable
 from lib.http.principal import Principal
 from lib.logs import BoundLogger
 
@@ -72,24 +73,34 @@ class RequestContext(Generic[AppT]):
     log: BoundLogger
     raw_body: bytes = b""
     principal: Principal | None = None
+    declared_query: frozenset[str] = frozenset()
     _json: dict[str, Any] | None = field(default=None, repr=False)
 
+    def arg(self, name: str) -> str | None:
+        """A query parameter the route declares (``Router.route(query=...)``); the first value if repeated."""
+        if name not in self.declared_query:
+            raise RuntimeError(f"query parameter {name!r} is read but not declared on the route")
+        return self.request.args.get(name)
+
     def json(self) -> dict[str, Any]:
-        """The body as a JSON object; an empty body is ``{}`` (optional-body POSTs)."""
+        """The body as a JSON object; an empty body is ``{}`` (optional-body POSTs).
+
+        A key or string holding NUL or a lone surrogate is a 422 naming it (``lib.http.params``)."""
         if self._json is None:
             if not self.raw_body.strip():
                 self._json = {}
             elif not is_json_mimetype(self.request.mimetype):
                 raise UnsupportedMediaType("Send the body as application/json.", code="unsupported_media_type")
             else:
-                self._json = parse_json_object(self.raw_body)
+                parsed = parse_json_object(self.raw_body)
+                reject_unstorable(parsed)
+                self._json = parsed
         return self._json
 
     @property
     def task_retry_count(self) -> int:
         """Cloud Tasks' attempt number (0 on the first delivery or when absent)."""
-        raw = self.request.headers.get("X-CloudTasks-TaskRetryCount", "")
-        return int(raw) if raw.isdigit() else 0
+        return count_header(self.request.headers.get("X-CloudTasks-TaskRetryCount"))
 
     @property
     def user_id(self) -> str:

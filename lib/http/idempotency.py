@@ -50,7 +50,8 @@ def _canonical_body(body: bytes) -> bytes:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return body
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    # surrogatepass: a lone surrogate hashes like any other text (the handler then refuses it with a 422).
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def request_fingerprint(method: str, path: str, query: Mapping[str, list[str]], body: bytes) -> str:

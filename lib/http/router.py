@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
+import flask
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WzMethodNotAllowed
@@ -24,7 +25,15 @@ from werkzeug.exceptions import NotFound as WzNotFound
 from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from lib.errors import AppError, MethodNotAllowed, NotFound, ServiceUnavailable, Unavailable
+from lib.errors import (
+    AppError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+    Unavailable,
+    Unprocessable,
+    Unstorable,
+)
 from lib.http.body import DEFAULT_MAX_BODY, read_body
 from lib.http.context import RequestContext
 from lib.http.cors import apply_cors, origin_of, preflight_headers
@@ -32,8 +41,10 @@ from lib.http.deps import HttpDeps, Wiring
 from lib.http.health import HEALTH_PATH, health_response, is_health_path
 from lib.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from lib.http.idempotency import request_fingerprint, validate_key
+from lib.http.params import reject_unstorable_params
 from lib.http.principal import Principal
 from lib.http.problem import problem_response
+from lib.http.query import QueryParam
 from lib.http.ratelimit import RATE_LIMITS
 from lib.http.responses import replay, stored_from, to_response
 from lib.http.tokens import bearer_token
@@ -64,6 +75,7 @@ class RouteSpec:
     idempotent: bool
     max_body: int
     endpoint: str
+    query: tuple[QueryParam, ...] = ()
 
 
 class _Outcome:
@@ -111,6 +123,7 @@ class Router(Generic[AppT]):
         rate: RateClass | None = None,
         idempotent: bool = False,
         max_body: int = DEFAULT_MAX_BODY,
+        query: Sequence[QueryParam] = (),
     ) -> Callable[[Handler], Handler]:
         if auth not in AUTH_MODES:
             raise ValueError(f"auth must be one of {sorted(AUTH_MODES)}, not {auth!r}")
@@ -134,6 +147,7 @@ class Router(Generic[AppT]):
                 idempotent=idempotent,
                 max_body=max_body,
                 endpoint=endpoint,
+                query=tuple(query),
             )
             self._map.add(Rule(path, methods=list(spec.methods), endpoint=endpoint))
             self._specs[endpoint] = spec
@@ -145,6 +159,23 @@ class Router(Generic[AppT]):
     @property
     def routes(self) -> list[RouteSpec]:
         return list(self._specs.values())
+
+    # ------------------------------------------------------------- entry point
+    def entry_point(self) -> Callable[[Request], WerkzeugResponse]:
+        """The function functions-framework serves (``main = router.entry_point()`` in main.py).
+
+        Every request is answered here, also those functions-framework's own
+        routing cannot match (a path segment holding a newline): its 404 is
+        handed to this router, which answers problem+json like any other.
+        """
+        import functions_framework
+
+        def main(request: Request) -> WerkzeugResponse:
+            return self.dispatch(request)
+
+        functions_framework.errorhandler(404)(lambda _error: self.dispatch(flask.request))
+        functions_framework.http(main)  # registers the signature type under the name "main"
+        return main
 
     # ----------------------------------------------------------------- dispatch
     def dispatch(self, request: Request, *, deps: HttpDeps | None = None) -> WerkzeugResponse:
@@ -243,12 +274,14 @@ class Router(Generic[AppT]):
                 app=wiring.app,
                 log=self._log.bind(route=route.path),
                 raw_body=raw,
+                declared_query=frozenset(q.name for q in route.query),
             )
             ctx.principal = outcome.principal = self._authenticate(route, request, deps)
             if ctx.principal is not None:
                 ctx.log = ctx.log.bind(user_id=ctx.principal.user_id)
             if route.rate is not None:
                 self._rate_limit(route.rate, ctx, deps, outcome)
+            reject_unstorable_params(args, request.args.to_dict(flat=False))
             key = request.headers.get(IDEMPOTENCY_HEADER)
             if route.idempotent and key is not None:
                 return self._run_idempotent(route, ctx, args, key)
@@ -339,6 +372,12 @@ class Router(Generic[AppT]):
             error = AppError(exc.description or exc.name, code=f"http_{exc.code}")
             error.status, error.title = exc.code, exc.name
             return problem_response(error, request_id)
+        if isinstance(exc, Unstorable):  # bad input the checks missed: the request's fault, logged to be fixed
+            self._log.warning("unstorable input reached an adapter", exc_info=exc)
+            return problem_response(
+                Unprocessable("The request holds a value that cannot be stored.", code="unstorable_value"),
+                request_id,
+            )
         if isinstance(exc, Unavailable):
             self._log.error("backing service unavailable", exc_info=exc)
             return problem_response(

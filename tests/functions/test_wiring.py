@@ -36,7 +36,7 @@ CLOSED = "postgresql://postgres@127.0.0.1:1/postgres"  # port 1: nothing listens
 
 
 # Values for the path parameters of the routes below.
-_PARAMS = {"<merchant_order_id>": "ORDER_123", "<session_id>": str(uuid.uuid4()), "<int:number>": "3"}
+_PARAMS = {"<merchant_order_id>": "ORDER_123", "<session_id>": str(uuid.uuid4()), "<int(min=1, max=23):number>": "3"}
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ ROUTES: list[Case] = [
     Case("onboarding_step", "GET", "/steps", "user"),
     Case("onboarding_step", "POST", "/sessions", "user"),
     Case("onboarding_step", "GET", "/sessions/<session_id>", "user"),
-    Case("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int:number>", "user"),
-    Case("onboarding_step", "POST", "/sessions/<session_id>/steps/<int:number>/ai", "user"),
+    Case("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int(min=1, max=23):number>", "user"),
+    Case("onboarding_step", "POST", "/sessions/<session_id>/steps/<int(min=1, max=23):number>/ai", "user"),
     Case("onboarding_ai", "POST", "/", "internal"),
     Case("finalize", "POST", "/<session_id>", "user"),
     Case("context", "GET", "/manifest", "user"),

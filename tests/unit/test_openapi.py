@@ -149,7 +149,7 @@ def test_every_route_of_every_router_appears(document: dict[str, Any], routes: d
                         assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
                     else:
                         assert response["description"] == openapi.first_line(spec.handler)
-                declared = {p["name"] for p in params}
+                declared = {p["name"] for p in params} | {q.name for q in spec.query}
                 assert declared == {p["name"] for p in document["paths"][path].get("parameters", [])}
     operations = sum(
         1 for item in document["paths"].values() for method in item if method in {"get", "post", "put", "delete"}
@@ -177,6 +177,25 @@ def test_internal_workers_need_google_oidc(document: dict[str, Any], path: str) 
 def test_contract_success_statuses(document: dict[str, Any], key: tuple[str, str], statuses: set[str]) -> None:
     responses = _operation(document, *key)["responses"]
     assert {s for s in responses if s.startswith("2")} == statuses
+
+
+def test_every_query_parameter_a_handler_reads_is_declared() -> None:
+    """Handlers read the query through ``ctx.arg`` (declared names only), never ``request.args`` directly."""
+    for main in sorted((openapi.FUNCTIONS_DIR).glob("*/main.py")):
+        assert "request.args" not in main.read_text(), f"{main}: read query parameters with ctx.arg"
+
+
+def test_the_context_reads_declare_their_bounds(document: dict[str, Any]) -> None:
+    params = {p["name"]: p for p in document["paths"]["/context/version-history"]["parameters"]}
+    assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+    export = {p["name"]: p for p in document["paths"]["/context/export"]["parameters"]}
+    assert export["format"]["schema"]["enum"] == ["json", "markdown"]
+    recommendations = {p["name"]: p for p in document["paths"]["/context/recommendations"]["parameters"]}
+    assert recommendations["for"]["required"] is True
+    step = {
+        p["name"]: p for p in document["paths"]["/onboarding_step/sessions/{session_id}/steps/{number}"]["parameters"]
+    }
+    assert step["number"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 23}
 
 
 def test_specific_contract_errors(document: dict[str, Any]) -> None:
@@ -259,6 +278,7 @@ def test_business_context_degrades_when_missing_or_unparsable(tmp_path: Path) ->
         ("/steps", "/fn/steps", []),
         ("/<merchant_order_id>", "/fn/{merchant_order_id}", [{"type": "string"}]),
         ("/s/<int:number>/ai", "/fn/s/{number}/ai", [{"type": "integer", "minimum": 0}]),
+        ("/s/<int(min=1, max=23):n>", "/fn/s/{n}", [{"type": "integer", "minimum": 1, "maximum": 23}]),
         ("/<uuid:id>", "/fn/{id}", [{"type": "string", "format": "uuid"}]),
         ("/<any(json, markdown):fmt>", "/fn/{fmt}", [{"type": "string", "enum": ["json", "markdown"]}]),
         ("/<path:rest>", "/fn/{rest}", [{"type": "string"}]),

@@ -87,9 +87,13 @@ def _field_error(detail: ErrorDetails) -> FieldError:
 
 
 def _message(detail: ErrorDetails) -> str:
+    """A plain message.  Only our own templates go through ``str.format``, filled with pydantic's
+    context (bounds, expected literals); the user's text (a key like ``"}"``) is never a template."""
     kind, ctx = detail["type"], detail.get("ctx") or {}
+    if kind == "extra_forbidden":
+        loc = detail["loc"]
+        return f"unknown field {str(loc[-1]) if loc else ''!r}: it is not part of this step's schema"
     human = {
-        "extra_forbidden": f"unknown field {detail['loc'][-1]!r}: it is not part of this step's schema",
         "string_type": "must be text",
         "string_unicode": "must be valid Unicode text",
         "string_too_long": "must be at most {max_length} characters",

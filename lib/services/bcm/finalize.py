@@ -22,7 +22,7 @@ from typing import Any
 
 from lib.domain.bcm import canonical_json, next_version
 from lib.domain.context import BUSINESS_CONTEXT_VERSION, build_business_context, validate_business_context
-from lib.domain.ids import is_uuid
+from lib.domain.ids import canonical_uuid
 from lib.domain.steps import STEPS, TOTAL_STEPS
 from lib.errors import AlreadyExists, Conflict, FieldError, NotFound, Rejected, Unprocessable
 from lib.services.bcm.deps import BcmDeps
@@ -73,8 +73,10 @@ def result_view(done: Finalized) -> dict[str, Any]:
 
 def finalize_session(session_id: str, can_access: CanAccess, *, deps: BcmDeps) -> dict[str, Any]:
     """``{business_context, manifest: {version, checksum, token_count}, onboarding_status}``."""
-    if not is_uuid(session_id):
+    canonical = canonical_uuid(session_id)
+    if canonical is None:
         raise _not_found()
+    session_id = canonical  # the one form passed on (``urn:uuid:...`` and braces parse too)
     done = deps.repo.finalized(session_id)
     if done is not None:
         if not can_access(done.context.workspace_id):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from lib.domain.numbers import parse_int
 from lib.errors import AdapterError, FieldError, NotFound, Unprocessable
 from lib.services.bcm import export as exp
 from lib.services.bcm.deps import BcmDeps
@@ -73,13 +74,7 @@ def manifest_view(workspace_id: str, *, deps: BcmDeps) -> dict[str, Any]:
 
 
 def parse_limit(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return HISTORY_DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= HISTORY_MAX_LIMIT:
-        raise Unprocessable(
-            "limit must be a whole number.", errors=[FieldError("limit", f"must be within 1..{HISTORY_MAX_LIMIT}")]
-        )
-    return int(raw)
+    return parse_int(raw, name="limit", default=HISTORY_DEFAULT_LIMIT, minimum=1, maximum=HISTORY_MAX_LIMIT)
 
 
 def version_history(workspace_id: str, limit: int, *, deps: BcmDeps) -> dict[str, Any]:

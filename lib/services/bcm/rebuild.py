@@ -24,7 +24,7 @@ from typing import Any
 
 from lib import ops_events
 from lib.domain.bcm import next_version
-from lib.domain.ids import is_uuid
+from lib.domain.ids import canonical_uuid
 from lib.errors import AdapterError, AlreadyExists, AppError, NotFound, ServiceUnavailable, Unprocessable
 from lib.ports import TaskRequest
 from lib.services.bcm.deps import BcmDeps
@@ -98,8 +98,10 @@ class RebuildOutcome:
 
 def run_rebuild(job_id: str, *, attempt: int, deps: BcmDeps) -> RebuildOutcome:
     """One delivery of a rebuild task (``attempt`` = X-CloudTasks-TaskRetryCount, from 0)."""
-    if not is_uuid(job_id):
+    canonical = canonical_uuid(job_id)
+    if canonical is None:
         return RebuildOutcome(job_id, "unknown")  # a malformed task never succeeds: acknowledge it
+    job_id = canonical  # the one form passed on
     existing = deps.repo.job(job_id)
     if existing is None:
         return RebuildOutcome(job_id, "unknown")  # acknowledged: nothing to do, ever

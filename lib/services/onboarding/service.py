@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lib.domain.ids import canonical_uuid
 from lib.domain.steps import MAX_STEP_BYTES, TOTAL_STEPS, catalogue, payload_size, step_by_number, validate_step
 from lib.errors import (
     AdapterError,
@@ -190,7 +191,8 @@ class OnboardingService:
 
     def read_document(self, session_id: str) -> tuple[SessionRow, dict[str, Any]]:
         """The row and the current document, no access check (internal callers: the AI worker, finalize)."""
-        row = self.repo.get(session_id)
+        canonical = canonical_uuid(session_id)
+        row = None if canonical is None else self.repo.get(canonical)
         if row is None:
             raise e.session_not_found()
         return row, self._load(row)[0]
@@ -331,9 +333,10 @@ class OnboardingService:
 
     def _row(self, session_id: str, can_access: CanAccess) -> SessionRow:
         """The session row when the caller may see it; 404 alike for unknown and foreign ones."""
-        if not _is_uuid(session_id):
+        canonical = canonical_uuid(session_id)  # the one form passed on (``urn:uuid:...`` parses too)
+        if canonical is None:
             raise e.session_not_found()
-        row = self.repo.get(session_id)
+        row = self.repo.get(canonical)
         if row is None or not can_access(row.workspace_id):
             raise e.session_not_found()
         return row
@@ -458,11 +461,3 @@ def _check_document_size(doc: Mapping[str, Any], number: int, data: Mapping[str,
             f"The session would hold {size} bytes; all steps together may hold at most {MAX_DOCUMENT_BYTES}.",
             code="session_too_large",
         )
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        return False
-    return True

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.domain.payments import ORDER_EVENTS, parse_event
-from lib.errors import AdapterError, BadRequest, ServiceUnavailable, Unauthorized
+from lib.domain.text import unstorable_path
+from lib.errors import AdapterError, BadRequest, ServiceUnavailable, Unauthorized, Unstorable
 from lib.services.payments.common import (
     PROVIDER,
     PaymentDeps,
@@ -52,8 +53,8 @@ def _parse(raw: bytes) -> tuple[str, dict[str, Any]] | None:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-    if not isinstance(body, dict):
-        return None
+    if not isinstance(body, dict) or unstorable_path(body) is not None:
+        return None  # NUL or a lone surrogate: nothing PhonePe sends; kept as malformed, never retried
     event, payload = body.get("event"), body.get("payload")
     if not isinstance(event, str) or not event or not isinstance(payload, dict):
         return None
@@ -76,13 +77,17 @@ def apply_webhook(cmd: WebhookCommand, *, deps: PaymentDeps) -> dict[str, Any]:
         raise Unauthorized("Webhook authorization failed.", code="webhook_unauthorized")
     try:
         return _process(cmd.raw_body, deps)
+    except Unstorable as exc:  # a retry would fail the same way: refuse it for good
+        deps.log.warning("webhook body cannot be stored; refused", extra={"error": str(exc)})
+        raise BadRequest("The webhook body cannot be stored.", code="webhook_malformed") from exc
     except AdapterError as exc:
         deps.log.warning("webhook not processed; asking PhonePe to retry", extra={"error": str(exc)})
         raise ServiceUnavailable("Try again later.", code="webhook_retry_later", headers={"Retry-After": "5"}) from exc
 
 
 def _process(raw: bytes, deps: PaymentDeps) -> dict[str, Any]:
-    raw_text = raw.decode("utf-8", "replace")[:MAX_STORED_RAW]
+    # As text Postgres can store: invalid UTF-8 and NUL become U+FFFD (the digest keeps the exact bytes).
+    raw_text = raw.decode("utf-8", "replace").replace("\x00", "\ufffd")[:MAX_STORED_RAW]
     parsed = _parse(raw)
     if parsed is None:
         key = f"sha256:{_digest(raw)}"

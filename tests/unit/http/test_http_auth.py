@@ -166,12 +166,22 @@ BAD_TOKENS: list[tuple[str, Callable[[], str], str]] = [
     ("role service_role", lambda: hs256(claims(role="service_role")), "token_bad_role"),
     ("sub not a uuid", lambda: es256(claims(sub="not-a-uuid")), "token_bad_subject"),
     ("sub not a string", lambda: es256(claims(sub=12345)), "token_bad_subject"),
+    ("anonymous sign-in", lambda: es256(claims(is_anonymous=True)), "token_anonymous"),
 ]
 
 
 @pytest.mark.parametrize(("make", "code"), [(m, c) for _, m, c in BAD_TOKENS], ids=[n for n, _, _ in BAD_TOKENS])
 def test_bad_tokens_have_distinct_codes(make: Callable[[], str], code: str) -> None:
     assert code_of(lambda: verifier().verify(make())) == code
+
+
+def test_the_subject_is_passed_on_in_its_canonical_form_only() -> None:
+    principal = verifier().verify(es256(claims(sub=f"urn:uuid:{USER_ID.upper()}")))
+    assert principal.user_id == USER_ID
+
+
+def test_a_signed_in_user_with_is_anonymous_false_is_accepted() -> None:
+    assert verifier().verify(es256(claims(is_anonymous=False))).user_id == USER_ID
 
 
 def test_hs256_refused_when_only_asymmetric_keys_are_configured() -> None:
