@@ -92,8 +92,8 @@ BREAKS: dict[str, tuple[str, str, str, str]] = {
     ),
     "unknown data source": (
         "redis.tf",
-        'data "google_compute_network" "vpc"',
-        'data "google_compute_networks_x" "vpc"',
+        "locals {",
+        'data "google_compute_networks_x" "vpc" {\n  name = var.network\n}\n\nlocals {',
         "unknown data source 'google_compute_networks_x'",
     ),
     "misspelled argument": (
