@@ -18,16 +18,13 @@ Copies broken on purpose show the rule failing.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.unit.tools.tf_support import TF_DIR, edited_copy
 from tools.tfcheck import Terraform
-
-REPO = Path(__file__).resolve().parents[3]
-TF_DIR = REPO / "infra" / "terraform"
 
 GUARDED = ("google_redis_instance", "google_vpc_access_connector")
 APIS = "google_project_service.apis"
@@ -102,13 +99,7 @@ data "google_compute_network" "vpc" {
 
 
 def broken(tmp_path: Path, edits: dict[str, tuple[str, str]], extra: str = "") -> Terraform:
-    copy = shutil.copytree(TF_DIR, tmp_path / "terraform", ignore=shutil.ignore_patterns(".terraform*", "examples"))
-    for file, (old, new) in edits.items():
-        text = (copy / file).read_text()
-        assert text.count(old) == 1, old
-        (copy / file).write_text(text.replace(old, new))
-    (copy / "extra.tf").write_text(extra)
-    return Terraform.load(copy)
+    return Terraform.load(edited_copy(tmp_path, edits, extra))
 
 
 DEFERRED = NETWORK_DATA % "  depends_on = [google_project_service.apis]\n"

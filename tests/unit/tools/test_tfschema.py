@@ -9,26 +9,18 @@ one, so ``--refresh`` is tested without npm.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.unit.tools.tf_support import TF_DIR, edited_copy
 from tools import tfschema
 from tools.tfschema import Schema, check, extract_path, pinned_version, type_mismatch
 
-REPO = Path(__file__).resolve().parents[3]
-TF_DIR = REPO / "infra" / "terraform"
-
 
 def edited(tmp_path: Path, file: str, old: str, new: str) -> Path:
-    """A copy of infra/terraform in which ``old`` (present exactly once in ``file``) reads ``new``."""
-    copy = shutil.copytree(TF_DIR, tmp_path / "terraform", ignore=shutil.ignore_patterns(".terraform*", "examples"))
-    text = (copy / file).read_text()
-    assert text.count(old) == 1, f"{old!r} must occur once in {file}"
-    (copy / file).write_text(text.replace(old, new))
-    return copy
+    return edited_copy(tmp_path, {file: (old, new)})
 
 
 def test_the_configuration_fits_the_schema() -> None:
@@ -233,9 +225,7 @@ def test_every_break_is_reported_alone(tmp_path: Path) -> None:
 
 
 def test_meta_arguments_are_not_arguments_of_the_type(tmp_path: Path) -> None:
-    copy = edited(tmp_path, "apis.tf", "  disable_on_destroy = false\n", "  disable_on_destroy = false\n")
-    (copy / "meta.tf").write_text(META)
-    assert check(copy) == []
+    assert check(edited_copy(tmp_path, {}, META)) == []
 
 
 def test_the_command_line_exits_1_on_a_broken_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
