@@ -29,7 +29,7 @@ def test_the_configuration_fits_the_schema() -> None:
 
 def test_the_pin_is_exact_and_equals_the_extract_version() -> None:
     pin = pinned_version(TF_DIR)
-    assert pin == "6.50.0"
+    assert pin is not None, "versions.tf must pin the google provider to one exact version"
     schema = Schema.load(extract_path(pin))
     assert schema.version == pin
     assert schema.package == f"{tfschema.PACKAGE}@{tfschema.PACKAGE_VERSION}"
