@@ -63,9 +63,8 @@ OPTIONS = hcl2.SerializationOptions(with_comments=False, explicit_blocks=True, s
 IS_BLOCK = "__is_block__"
 EXPR = re.compile(r"^\$\{.*\}$", re.S)
 
-# Meta-arguments Terraform itself handles, per kind of block (attributes, blocks).
-META_ATTRIBUTES = {"resource": {"count", "for_each", "depends_on", "provider"}, "data": set()}
-META_ATTRIBUTES["data"] = META_ATTRIBUTES["resource"]
+# Meta-arguments Terraform itself handles (the same for resources and data sources), and meta-blocks per kind.
+META_ATTRIBUTES = frozenset({"count", "for_each", "depends_on", "provider"})
 META_BLOCKS = {"resource": {"lifecycle", "provisioner", "connection"}, "data": {"lifecycle"}}
 LIFECYCLE = {
     "resource": (
@@ -112,14 +111,15 @@ class Schema:
 # ------------------------------------------------------------------------------------------ the check
 @dataclass
 class Checker:
-    schema: Schema
+    """Walks parsed blocks against their schema, collecting one line per problem."""
+
     problems: list[str]
 
     def block(self, where: str, body: dict[str, Any], spec: dict[str, Any], kind: str | None = None) -> None:
         """``body`` (a parsed block) against ``spec``; ``kind`` is set for a top-level resource/data block."""
         attributes: dict[str, Any] = spec.get("attributes", {})
         blocks: dict[str, Any] = spec.get("blocks", {})
-        meta_attrs = META_ATTRIBUTES[kind] if kind else set()
+        meta_attrs = META_ATTRIBUTES if kind else frozenset()
         meta_blocks = META_BLOCKS[kind] if kind else set()
         dynamic: dict[str, list[dict[str, Any]]] = {}
         for name, value in body.items():
@@ -133,7 +133,7 @@ class Checker:
                 continue
             if name in meta_attrs and not _is_blocks(value):
                 continue
-            if name in meta_blocks and _is_blocks(value):
+            if name in meta_blocks and isinstance(value, list):  # provisioner "x" {} is labelled: [{x: body}]
                 if name == "lifecycle" and kind:
                     self.lifecycle(f"{where}.lifecycle", value, kind)
                 continue
@@ -207,7 +207,7 @@ def check(tf_dir: Path = TF_DIR, schema: Schema | None = None) -> list[str]:
         schema = Schema.load(path)
     if schema.version != pin.lstrip("= "):
         return [f"versions.tf pins google {pin}, the schema extract is of {schema.version}"]
-    checker = Checker(schema, [])
+    checker = Checker([])
     for kind, rtype, name, body, where in blocks_of(tf_dir):
         types = schema.types[kind]
         label = "data source" if kind == "data" else "resource type"

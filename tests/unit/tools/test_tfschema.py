@@ -65,6 +65,10 @@ resource "google_service_account" "meta" {
       error_message = "env"
     }
   }
+
+  provisioner "local-exec" {
+    command = "true"
+  }
 }
 
 data "google_compute_network" "meta" {
