@@ -32,6 +32,7 @@ test: $(STAMP) $(SCAN_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) tools/tfschema.py
 	$(MAKE) --no-print-directory scan
 	$(PY) -m pytest
 
@@ -50,6 +51,7 @@ lint: $(STAMP)
 	$(PY) tools/requirements.py --check
 	$(PY) tools/dependencies.py --check
 	$(PY) tools/tfcheck.py
+	$(PY) tools/tfschema.py
 	$(MAKE) --no-print-directory scan
 
 ## scan: static security scan of infra/terraform (offline; accepted findings carry a checkov:skip comment saying why)

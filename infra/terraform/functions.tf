@@ -77,6 +77,8 @@ resource "google_cloudfunctions2_function" "fn" {
   build_config {
     runtime     = "python312"
     entry_point = "main"
+    # Its own least-privilege account, not the default build account (iam.tf, local.build_roles).
+    service_account = google_service_account.build.id
     source {
       storage_source {
         bucket = google_storage_bucket.sources.name
@@ -131,5 +133,8 @@ resource "google_cloudfunctions2_function" "fn" {
   depends_on = [
     google_project_service.apis,
     google_secret_manager_secret_iam_member.fn_secrets,
+    # The build needs its grants before the first build starts.
+    google_project_iam_member.fn_roles,
+    google_storage_bucket_iam_member.build_sources,
   ]
 }

@@ -22,12 +22,26 @@ resource "google_service_account" "scheduler_invoker" {
   description  = "OIDC identity of Cloud Scheduler's maintenance jobs."
 }
 
+# The identity the functions are built as (Cloud Build): see local.build_roles.
+resource "google_service_account" "build" {
+  account_id   = "fn-build-${var.env}"
+  display_name = "bcm function builds (${var.env})"
+  description  = "Cloud Build identity of the functions' builds: logs, image push, source read."
+}
+
 resource "google_project_iam_member" "fn_roles" {
   for_each = local.function_roles
 
   project = var.project
   role    = each.value.role
-  member  = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
+  member  = each.value.member
+}
+
+# The build reads the function's source zip, and no other bucket.
+resource "google_storage_bucket_iam_member" "build_sources" {
+  bucket = google_storage_bucket.sources.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build.email}"
 }
 
 resource "google_secret_manager_secret_iam_member" "fn_secrets" {

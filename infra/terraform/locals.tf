@@ -163,6 +163,12 @@ locals {
     }
   }
 
+  # The identity Cloud Build builds every function as (build_config.service_account), with what
+  # the Cloud Functions docs require of a build account: write the build's logs and push the
+  # image to Artifact Registry (project-level), read the source zips (the sources bucket only,
+  # iam.tf). Not the default build account: newer organisations no longer make it an Editor.
+  build_roles = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
+
   # Postgres client connections every function may open at full scale (checked in checks.tf).
   db_connections_at_scale = sum([for name, fn in local.functions : fn.max_instances * fn.db_pool])
 
@@ -192,9 +198,12 @@ locals {
   function_buckets = merge([
     for fn, cfg in local.functions : { for b in cfg.buckets : "${fn}/${b}" => { fn = fn, bucket = b } }
   ]...)
-  function_roles = merge([
-    for fn, cfg in local.functions : { for r in cfg.roles : "${fn}/${r}" => { fn = fn, role = r } }
-  ]...)
+  # Every project-level grant (none of these roles has a finer grain): each function's `roles`
+  # above, and the build account's (local.build_roles).
+  function_roles = merge(concat(
+    [for fn, cfg in local.functions : { for r in cfg.roles : "${fn}/${r}" => { member = "serviceAccount:${google_service_account.fn[fn].email}", role = r } }],
+    [{ for r in local.build_roles : "build/${r}" => { member = "serviceAccount:${google_service_account.build.email}", role = r } }],
+  )...)
   enqueuers = toset([for fn, cfg in local.functions : fn if length(cfg.queues) > 0])
   signers   = toset([for fn, cfg in local.functions : fn if length(cfg.buckets) > 0])
   internal  = toset([for fn, cfg in local.functions : fn if !cfg.public])

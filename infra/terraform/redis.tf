@@ -1,15 +1,17 @@
-data "google_compute_network" "vpc" {
-  name = var.network
-
-  # Read at apply time on a fresh project, once the Compute API is on.
-  depends_on = [google_project_service.apis]
+locals {
+  # The network by name, from variables, not read through a data source: a data source that
+  # depends on google_project_service.apis is deferred to apply time whenever the API list
+  # changes, and its unknown id would force Redis and the connector to be replaced (Redis
+  # destroyed with its data). The network exists before the first apply (docs/deploy.md,
+  # step 5 enables the APIs first). tests/unit/tools/test_tf_replacement.py keeps it so.
+  network_id = "projects/${var.project}/global/networks/${var.network}"
 }
 
 # Functions reach Memorystore's private IP through this connector.
 resource "google_vpc_access_connector" "connector" {
   name          = "${local.name_prefix}-vpc"
   region        = var.region
-  network       = data.google_compute_network.vpc.name
+  network       = var.network
   ip_cidr_range = var.connector_cidr
   machine_type  = "e2-micro"
   min_instances = 2
@@ -24,7 +26,7 @@ resource "google_redis_instance" "cache" {
   tier               = var.redis_tier
   memory_size_gb     = var.redis_memory_gb
   redis_version      = "REDIS_7_2"
-  authorized_network = data.google_compute_network.vpc.id
+  authorized_network = local.network_id
   connect_mode       = "DIRECT_PEERING"
   labels             = local.labels
 

@@ -1,12 +1,14 @@
 # Providers. The Google provider cannot be downloaded in the build sandbox: CI runs
-# `terraform fmt -check` and tests/unit/test_terraform.py (python-hcl2) instead of `validate`.
+# `terraform fmt -check` and tests/unit/test_terraform.py (python-hcl2) instead of `validate`,
+# and tools/tfschema.py checks every resource against this exact provider version's schema
+# (tools/tfschema/google-<version>.json): change the pin only with `tools/tfschema.py --refresh`.
 terraform {
   required_version = ">= 1.6"
 
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.0"
+      version = "6.50.0"
     }
   }
 
