@@ -7,6 +7,9 @@ STAMP  := $(VENV)/.installed
 # checkov lives in its own environment (tools/scan/checkov.lock): its pins must not move the app's.
 SCAN_VENV  := $(VENV)/checkov
 SCAN_STAMP := $(SCAN_VENV)/.installed
+# schemathesis too (tools/fuzz/schemathesis.lock): tests/e2e/test_schemathesis.py runs it against the local suite.
+FUZZ_VENV  := $(VENV)/fuzz
+FUZZ_STAMP := $(FUZZ_VENV)/.installed
 
 .PHONY: dev test test-fast bench lint scan typecheck build lock requirements check-env migrate clean
 
@@ -23,12 +26,17 @@ $(SCAN_STAMP): tools/scan/checkov.lock $(STAMP)
 	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/scan/checkov.lock
 	@touch $(SCAN_STAMP)
 
+$(FUZZ_STAMP): tools/fuzz/schemathesis.lock $(STAMP)
+	@test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/fuzz/schemathesis.lock
+	@touch $(FUZZ_STAMP)
+
 ## dev: the whole system locally (Postgres, Valkey, Firestore, Storage, tasks, every function) on :8080
 dev: $(STAMP)
 	$(PY) -m lib dev
 
 ## test: lint, types, the Terraform security scan, then unit + integration + function + e2e tests against real local services
-test: $(STAMP) $(SCAN_STAMP)
+test: $(STAMP) $(SCAN_STAMP) $(FUZZ_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -69,6 +77,7 @@ lock:
 	$(PY) tools/requirements.py
 	$(PY) tools/dependencies.py
 	$(PY) -m uv pip compile tools/scan/checkov.in -o tools/scan/checkov.lock --python-version 3.11 --no-header --quiet
+	$(PY) -m uv pip compile tools/fuzz/schemathesis.in -o tools/fuzz/schemathesis.lock --python-version 3.11 --no-header --quiet
 
 requirements: $(STAMP)
 	$(PY) tools/requirements.py

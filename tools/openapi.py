@@ -191,10 +191,11 @@ def success_statuses(function: str, method: str, route: RouteSpec) -> list[int]:
 
 
 def error_statuses(function: str, method: str, route: RouteSpec) -> list[int]:
-    codes = {404, 405, 503}
+    # 422 everywhere: the router refuses NUL and lone surrogates in any path or query parameter.
+    codes = {404, 405, 422, 503}
     has_body = method in BODY_METHODS
     if has_body:
-        codes |= {400, 413, 415, 422}
+        codes |= {400, 413, 415}
     if route.auth != "none" or function in HEADER_SECRET_AUTH:
         codes.add(401)
     if route.idempotent:
@@ -202,7 +203,7 @@ def error_statuses(function: str, method: str, route: RouteSpec) -> list[int]:
     if route.rate is not None:
         codes.add(429)
     if function in HEADER_SECRET_AUTH:
-        codes -= {415, 422}  # the service reads the raw body itself: malformed is 400, whatever its media type
+        codes -= {415}  # the service reads the raw body itself: malformed is 400, whatever its media type
     codes |= set(CONTRACT_ERRORS.get((function, method, route.path), ()))
     return sorted(codes)
 
