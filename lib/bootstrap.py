@@ -111,7 +111,13 @@ class Container:
         from lib.adapters.firestore import FirestoreDocuments
 
         s = self.settings
-        return FirestoreDocuments(s.gcp_project, s.firestore_database, emulator_host=s.firestore_emulator_host)
+        return FirestoreDocuments(
+            s.gcp_project,
+            s.firestore_database,
+            emulator_host=s.firestore_emulator_host,
+            timeout_s=s.firestore_timeout_s,
+            retry_budget_s=s.firestore_retry_budget_s,
+        )
 
     @built_once
     def blobs(self) -> Blobs:

@@ -34,13 +34,13 @@ from google.auth import exceptions as auth_exc
 
 from lib.adapters.dotted import apply_updates, first_mismatch, normalize_operator
 from lib.adapters.lazy import Lazy
+from lib.config import Settings
 from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
 
 SERVICE = "firestore"
-# One RPC may take this long before it is abandoned (drafts are small docs).
-CALL_TIMEOUT_S = 5.0
-# Transient errors are retried with backoff for at most this long in total.
-RETRY_BUDGET_S = 5.0
+# One RPC's limit and the retry budget: the values (and why) live in Settings, the one place.
+CALL_TIMEOUT_S: float = Settings.model_fields["firestore_timeout_s"].default
+RETRY_BUDGET_S: float = Settings.model_fields["firestore_retry_budget_s"].default
 # Contended transactions are re-run this many times before giving up.
 TRANSACTION_ATTEMPTS = 5
 _PING_COLLECTION = "_health"
