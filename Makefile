@@ -10,6 +10,9 @@ SCAN_STAMP := $(SCAN_VENV)/.installed
 # schemathesis too (tools/fuzz/schemathesis.lock): tests/e2e/test_schemathesis.py runs it against the local suite.
 FUZZ_VENV  := $(VENV)/fuzz
 FUZZ_STAMP := $(FUZZ_VENV)/.installed
+# and PhonePe's official SDK (tools/phonepe_sdk/requirements.lock), driven against our simulator by a test.
+SDK_VENV   := $(VENV)/phonepe-sdk
+SDK_STAMP  := $(SDK_VENV)/.installed
 
 .PHONY: dev test test-fast bench lint scan typecheck build lock requirements check-env migrate clean
 
@@ -31,12 +34,17 @@ $(FUZZ_STAMP): tools/fuzz/schemathesis.lock $(STAMP)
 	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/fuzz/schemathesis.lock
 	@touch $(FUZZ_STAMP)
 
+$(SDK_STAMP): tools/phonepe_sdk/requirements.lock $(STAMP)
+	@test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/phonepe_sdk/requirements.lock
+	@touch $(SDK_STAMP)
+
 ## dev: the whole system locally (Postgres, Valkey, Firestore, Storage, tasks, every function) on :8080
 dev: $(STAMP)
 	$(PY) -m lib dev
 
 ## test: lint, types, the Terraform security scan, then unit + integration + function + e2e tests against real local services
-test: $(STAMP) $(SCAN_STAMP) $(FUZZ_STAMP)
+test: $(STAMP) $(SCAN_STAMP) $(FUZZ_STAMP) $(SDK_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -78,6 +86,7 @@ lock:
 	$(PY) tools/dependencies.py
 	$(PY) -m uv pip compile tools/scan/checkov.in -o tools/scan/checkov.lock --python-version 3.11 --no-header --quiet
 	$(PY) -m uv pip compile tools/fuzz/schemathesis.in -o tools/fuzz/schemathesis.lock --python-version 3.11 --no-header --quiet
+	$(PY) -m uv pip compile tools/phonepe_sdk/requirements.in -o tools/phonepe_sdk/requirements.lock --python-version 3.11 --no-header --quiet
 
 requirements: $(STAMP)
 	$(PY) tools/requirements.py

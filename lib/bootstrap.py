@@ -117,6 +117,7 @@ class Container:
             emulator_host=s.firestore_emulator_host,
             timeout_s=s.firestore_timeout_s,
             retry_budget_s=s.firestore_retry_budget_s,
+            transaction_timeout_s=s.firestore_transaction_timeout_s,
         )
 
     @built_once

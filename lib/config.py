@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     firestore_timeout_s: float = Field(default=1.0, gt=0)
     # Transient errors (UNAVAILABLE, 429, 500) are retried with backoff for at most this long in total.
     firestore_retry_budget_s: float = Field(default=1.5, gt=0)
+    # The RPCs of a transaction (``update_if``: finalize closing the draft, never autosave) may wait
+    # for a contended document's lock, which Firestore holds while another transaction runs.
+    firestore_transaction_timeout_s: float = Field(default=5.0, gt=0)
 
     # --- Cloud Storage -------------------------------------------------------
     storage_emulator_host: str | None = None

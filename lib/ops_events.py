@@ -17,7 +17,20 @@ PAYMENT_MISMATCH = "payment.mismatch"
 AI_SUGGESTION_FAILED = "ai.suggestion_failed"
 # A BCM rebuild failed for good (the previous version keeps serving).
 BCM_REBUILD_FAILED = "bcm.rebuild_failed"
+# A webhook whose event is neither a checkout order's nor a refund's (e.g. pg.order.completed, or an
+# attempt failure): acknowledged and kept, but nothing acts on it.  A dashboard set to the wrong webhook
+# product sends only these, and then no order would ever settle by webhook.
+WEBHOOK_UNKNOWN_EVENT = "payment.webhook_unknown_event"
 # Logged by every outbox sweep: how many emails are waiting and how old the oldest is.
 OUTBOX_BACKLOG = "outbox.backlog"
 
-ALL = frozenset({PAYMENT_NEEDS_REVIEW, PAYMENT_MISMATCH, AI_SUGGESTION_FAILED, BCM_REBUILD_FAILED, OUTBOX_BACKLOG})
+ALL = frozenset(
+    {
+        PAYMENT_NEEDS_REVIEW,
+        PAYMENT_MISMATCH,
+        WEBHOOK_UNKNOWN_EVENT,
+        AI_SUGGESTION_FAILED,
+        BCM_REBUILD_FAILED,
+        OUTBOX_BACKLOG,
+    }
+)

@@ -25,6 +25,10 @@ locals {
       description = "Payments a person must look at: COMPLETED after FAILED/EXPIRED (NEEDS_REVIEW), or an amount/owner mismatch."
       events      = ["payment.needs_review", "payment.mismatch"]
     }
+    webhook_unknown_events = {
+      description = "PhonePe webhooks of a kind nothing handles (not a checkout order's nor a refund's)."
+      events      = ["payment.webhook_unknown_event"]
+    }
     ai_suggestion_failures = {
       description = "AI suggestions that failed their last attempt."
       events      = ["ai.suggestion_failed"]
@@ -206,6 +210,28 @@ resource "google_monitoring_alert_policy" "rebuild_failures" {
       duration        = "0s"
       aggregations {
         alignment_period     = "1800s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+# PhonePe sends events nothing handles: most likely the dashboard's webhook is set for another product.
+resource "google_monitoring_alert_policy" "webhook_unknown_events" {
+  display_name          = "bcm ${var.env}: PhonePe webhooks nothing handles"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "any webhook of an unhandled kind in an hour"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["webhook_unknown_events"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "3600s"
         per_series_aligner   = "ALIGN_DELTA"
         cross_series_reducer = "REDUCE_SUM"
       }

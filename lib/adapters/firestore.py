@@ -41,6 +41,7 @@ SERVICE = "firestore"
 # One RPC's limit and the retry budget: the values (and why) live in Settings, the one place.
 CALL_TIMEOUT_S: float = Settings.model_fields["firestore_timeout_s"].default
 RETRY_BUDGET_S: float = Settings.model_fields["firestore_retry_budget_s"].default
+TRANSACTION_TIMEOUT_S: float = Settings.model_fields["firestore_transaction_timeout_s"].default
 # Contended transactions are re-run this many times before giving up.
 TRANSACTION_ATTEMPTS = 5
 _PING_COLLECTION = "_health"
@@ -61,10 +62,12 @@ class FirestoreDocuments:
         emulator_host: str | None = None,
         timeout_s: float = CALL_TIMEOUT_S,
         retry_budget_s: float = RETRY_BUDGET_S,
+        transaction_timeout_s: float = TRANSACTION_TIMEOUT_S,
         client: Any | None = None,
     ) -> None:
         self._project = project
         self._timeout = timeout_s
+        self._txn_timeout = transaction_timeout_s
         self._retry = gretry.Retry(
             predicate=gretry.if_transient_error, initial=0.1, maximum=1.0, multiplier=2.0, timeout=retry_budget_s
         )
@@ -156,7 +159,7 @@ class FirestoreDocuments:
 
         @firestore.transactional
         def apply(txn: Any) -> dict[str, Any]:
-            snap = ref.get(transaction=txn, retry=self._retry, timeout=self._timeout)
+            snap = ref.get(transaction=txn, retry=self._retry, timeout=self._txn_timeout)
             if not snap.exists:
                 raise Missing(f"{collection}/{doc_id} not found", SERVICE)
             current = snap.to_dict() or {}
@@ -167,7 +170,7 @@ class FirestoreDocuments:
             return apply_updates(current, updates)
 
         txn = _bounded_transaction_class()(
-            self.client, max_attempts=TRANSACTION_ATTEMPTS, retry=self._retry, timeout=self._timeout
+            self.client, max_attempts=TRANSACTION_ATTEMPTS, retry=self._retry, timeout=self._txn_timeout
         )
         try:
             with _translated():

@@ -399,7 +399,12 @@ class PhonePeClient:
                 f"{self._api_base}{path}",
                 json=json_body,
                 params=params,
-                headers={"Authorization": f"O-Bearer {token}", "Accept": "application/json"},
+                # Content-Type on every call, GETs included, as PhonePe's own SDK sends it.
+                headers={
+                    "Authorization": f"O-Bearer {token}",
+                    "Accept": "application/json",
+                    "Content-Type": "application/json",
+                },
                 timeout=self._timeout,
             )
         except httpx.TimeoutException as exc:

@@ -72,6 +72,16 @@ EXPIRED_ERROR_CODE, EXPIRED_DETAILED_CODE = "TXN_NOT_COMPLETED", "TXN_AUTO_FAILE
 DEFAULT_FAIL_CODE, DEFAULT_FAIL_DETAILED_CODE = "PAYMENT_DECLINED", "ZM"
 FAULT_OPS = frozenset({"token", "pay", "status", "refund", "refund_status"})
 NOT_FOUND_CODE = "MERCHANT_ORDER_MAPPING_NOT_FOUND"
+# A refund is accepted (CONFIRMED) until it settles; only then is it final.
+OPEN_REFUND_STATES = frozenset({"PENDING", "CONFIRMED"})
+# Each callback's ``type``, as the official SDK's ``CallbackType`` names it.
+CALLBACK_TYPES = {
+    "checkout.order.completed": "CHECKOUT_ORDER_COMPLETED",
+    "checkout.order.failed": "CHECKOUT_ORDER_FAILED",
+    "pg.refund.accepted": "PG_REFUND_ACCEPTED",
+    "pg.refund.completed": "PG_REFUND_COMPLETED",
+    "pg.refund.failed": "PG_REFUND_FAILED",
+}
 
 log = get_logger("lib.local.phonepe_sim")
 
@@ -88,7 +98,7 @@ class SimOrder:
     amount: int
     expire_at: int  # epoch ms
     created_at: int
-    redirect_url: str
+    redirect_url: str | None  # PhonePe allows none: the customer then stays on its page
     meta_info: dict[str, str] = field(default_factory=dict)
     state: str = "PENDING"
     error_code: str | None = None
@@ -380,7 +390,7 @@ class PhonePeSimulator:
         with self._lock:
             order = self.orders.get(mid)
             if order is None:
-                raise ApiError(404, NOT_FOUND_CODE, "No order found for this merchantOrderId")
+                raise ApiError(400, NOT_FOUND_CODE, "No order found for this merchantOrderId")
             self._expire_if_due(order)
             return order
 
@@ -430,15 +440,17 @@ class PhonePeSimulator:
                 raise ApiError(400, "BAD_REQUEST", "amount exceeds the refundable amount")
             refund = SimRefund(rid, self._new_id("OMR"), order.merchant_order_id, amount, self._now_ms())
             order.refunded += amount
+            # Answered PENDING; accepted at once, so its status reads CONFIRMED until it settles.
+            refund.state = "CONFIRMED"
             self.refunds[rid] = refund
             self._save()
-        return _json({"refundId": refund.refund_id, "amount": amount, "state": refund.state})
+        return _json({"refundId": refund.refund_id, "amount": amount, "state": "PENDING"})
 
     def _refund(self, rid: str) -> SimRefund:
         with self._lock:
             refund = self.refunds.get(rid)
         if refund is None:
-            raise ApiError(404, NOT_FOUND_CODE, "No refund found for this merchantRefundId")
+            raise ApiError(400, NOT_FOUND_CODE, "No refund found for this merchantRefundId")
         return refund
 
     @staticmethod
@@ -506,7 +518,7 @@ class PhonePeSimulator:
     def settle_refund(self, rid: str, action: str, *, plan: WebhookPlan) -> dict[str, Any]:
         with self._lock:
             refund = self._refund(rid)
-            if refund.state != "PENDING":
+            if refund.state not in OPEN_REFUND_STATES:
                 raise ApiError(409, "REFUND_ALREADY_FINAL", f"Refund is already {refund.state}")
             refund.state = "COMPLETED" if action == "complete" else "FAILED"
             refund.error_code = None if action == "complete" else "REFUND_FAILED"
@@ -546,7 +558,8 @@ class PhonePeSimulator:
             return self._http
 
     def _send(self, event: str, payload: Mapping[str, Any], plan: WebhookPlan) -> dict[str, Any]:
-        body = json.dumps({"event": event, "payload": dict(payload)}).encode()
+        # PhonePe's callback: ``type`` (the SDK's CallbackType) beside ``event`` and ``payload``.
+        body = json.dumps({"event": event, "type": CALLBACK_TYPES[event], "payload": dict(payload)}).encode()
         if plan.mode == "drop":
             self._record(event, payload, "dropped", None)
             return {"mode": "drop", "sent": 0}
@@ -606,9 +619,8 @@ class PhonePeSimulator:
                 f'<form method="post" action="{esc(order_id)}/fail"><button class="fail">Fail payment</button></form>'
             )
         else:
-            actions = (
-                f'<p>This order is {esc(order.state)}.</p><a href="{esc(order.redirect_url)}">Back to the merchant</a>'
-            )
+            back = f'<a href="{esc(order.redirect_url)}">Back to the merchant</a>' if order.redirect_url else ""
+            actions = f"<p>This order is {esc(order.state)}.</p>{back}"
         page = (
             "<!doctype html><html><head><meta charset='utf-8'><title>PhonePe simulator checkout</title>"
             "<style>body{font-family:sans-serif;max-width:28rem;margin:3rem auto}button{font-size:1.1rem;"
@@ -623,7 +635,10 @@ class PhonePeSimulator:
         order = self._by_order_id(order_id)
         if order.state == "PENDING":
             self.settle(order.merchant_order_id, "complete" if action == "pay" else "fail", plan=WebhookPlan("deliver"))
-        return Response(status=303, headers={"Location": order.redirect_url})
+        # Without a merchant redirect URL the customer stays on PhonePe's page, which now shows the outcome.
+        return Response(
+            status=303, headers={"Location": order.redirect_url or f"{request.url_root}checkout/{order_id}"}
+        )
 
     # --- inspection and controls -----------------------------------------------------------------
 
@@ -716,7 +731,7 @@ def _webhook_plan(request: Request) -> WebhookPlan:
         raise ApiError(400, "BAD_REQUEST", str(exc)) from None
 
 
-def _validate_pay(body: Mapping[str, Any]) -> tuple[str, int, int, dict[str, str], str]:
+def _validate_pay(body: Mapping[str, Any]) -> tuple[str, int, int, dict[str, str], str | None]:
     """PhonePe's checks on a pay request; the first problem is a 400 BAD_REQUEST."""
     mid = body.get("merchantOrderId")
     if not isinstance(mid, str) or not MERCHANT_ID_RE.fullmatch(mid):
@@ -724,7 +739,10 @@ def _validate_pay(body: Mapping[str, Any]) -> tuple[str, int, int, dict[str, str
     amount = body.get("amount")
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < MIN_AMOUNT_PAISE:
         raise ApiError(400, "BAD_REQUEST", f"amount must be an integer >= {MIN_AMOUNT_PAISE} paise")
-    expire_after = body.get("expireAfter", DEFAULT_EXPIRE_AFTER_S)
+    # The official SDK sends every optional field, unset ones as null: null means "the default".
+    expire_after = body.get("expireAfter")
+    if expire_after is None:
+        expire_after = DEFAULT_EXPIRE_AFTER_S
     if (
         not isinstance(expire_after, int)
         or isinstance(expire_after, bool)
@@ -745,8 +763,10 @@ def _validate_pay(body: Mapping[str, Any]) -> tuple[str, int, int, dict[str, str
     if not isinstance(flow, dict) or flow.get("type") != "PG_CHECKOUT":
         raise ApiError(400, "BAD_REQUEST", "paymentFlow.type must be PG_CHECKOUT")
     urls = flow.get("merchantUrls")
-    redirect = urls.get("redirectUrl") if isinstance(urls, dict) else None
-    if not isinstance(redirect, str) or not redirect.startswith(("http://", "https://")):
+    if urls is not None and not isinstance(urls, dict):
+        raise ApiError(400, "BAD_REQUEST", "paymentFlow.merchantUrls must be an object")
+    redirect = (urls or {}).get("redirectUrl") or None  # optional: missing, null or empty
+    if redirect is not None and (not isinstance(redirect, str) or not redirect.startswith(("http://", "https://"))):
         raise ApiError(400, "BAD_REQUEST", "paymentFlow.merchantUrls.redirectUrl must be an http(s) URL")
     return mid, amount, expire_after, dict(meta), redirect
 

@@ -418,6 +418,19 @@ def test_status_is_parsed_leniently(phonepe: FakePhonePe, kv: FakeKeyValue, cloc
     assert status.raw["brandNewTopLevel"] == {"x": 1}
     query = parse_qs(phonepe.requests[-1].url.query.decode())
     assert query == {"details": ["false"], "errorContext": ["false"]}
+    assert phonepe.requests[-1].headers["content-type"] == "application/json"  # as PhonePe's SDK sends it
+
+
+def test_an_unknown_order_answered_400_with_its_code_is_not_found(
+    phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock
+) -> None:
+    """PhonePe answers an unknown merchantOrderId with 400 and MERCHANT_ORDER_MAPPING_NOT_FOUND."""
+    phonepe.script(
+        "GET /checkout/v2/order/nope/status",
+        reply(400, {"code": "MERCHANT_ORDER_MAPPING_NOT_FOUND", "message": "No order"}),
+    )
+    with pytest.raises(PhonePeOrderNotFound):
+        make_client(phonepe, kv, clock).order_status("nope")
 
 
 def test_status_with_garbage_fields_does_not_break(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:

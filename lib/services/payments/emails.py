@@ -25,17 +25,30 @@ def rupees(paise: int) -> str:
     return f"₹{whole:,}.{frac:02d}"
 
 
-# PhonePe's failure codes (``errorCode``) in plain words; an unknown code gets no reason line.
+# PhonePe's failure codes in plain words: its ``errorCode`` values and the UPI ``detailedErrorCode``
+# values customers meet most (NPCI's codes, which PhonePe passes on).  An unknown code gets no reason line.
 FAILURE_REASONS: Mapping[str, str] = {
+    # errorCode
+    "INSUFFICIENT_BALANCE": "there was not enough balance in the account",
+    "BANK_TECHNICAL_ISSUE": "your bank had a technical problem",
+    "INVALID_MPIN": "the UPI PIN entered was incorrect",
+    "PAYMENT_ERROR": "PhonePe could not process the payment",
     "PAYMENT_DECLINED": "the payment was declined by your bank or payment app",
     "AUTHORIZATION_FAILED": "the payment could not be authorised",
-    "INSUFFICIENT_FUNDS": "there were not enough funds in the account",
+    "TXN_AUTO_FAILED": "the payment was not completed in time",
+    "TXN_NOT_COMPLETED": "the payment was not completed",
     "TIMED_OUT": "the payment timed out",
     "TXN_TIMED_OUT": "the payment timed out",
-    "TXN_NOT_COMPLETED": "the payment was not completed",
     "USER_CANCELLED": "the payment was cancelled",
-    "PAYMENT_ERROR": "PhonePe could not process the payment",
     "INTERNAL_SERVER_ERROR": "PhonePe could not process the payment",
+    # UPI detailedErrorCode
+    "ZM": "the UPI PIN entered was incorrect",
+    "Z9": "there was not enough balance in the account",
+    "Z8": "the amount is above your bank's limit for one payment",
+    "Z7": "your bank's limit on the number of payments was reached",
+    "ZA": "the payment was declined in your UPI app",
+    "U30": "your bank could not debit the account",
+    "U69": "the payment request expired before it was approved",
 }
 # Where a failed payment is retried (the frontend's billing page).
 BILLING_PATH = "/billing"
@@ -49,9 +62,13 @@ def failed_subject(plan_name: str) -> str:
     return f"Payment failed: {plan_name} plan"
 
 
-def failure_reason(error_code: str | None) -> str | None:
-    """PhonePe's ``errorCode`` in plain words, or None when we do not know the code."""
-    return FAILURE_REASONS.get((error_code or "").strip().upper())
+def failure_reason(error_code: str | None, detailed_error_code: str | None = None) -> str | None:
+    """PhonePe's failure in plain words (the detailed code first: it says more), or None when unknown."""
+    for code in (detailed_error_code, error_code):
+        reason = FAILURE_REASONS.get((code or "").strip().upper())
+        if reason is not None:
+            return reason
+    return None
 
 
 def failed_email_extra(error_code: str | None, frontend_url: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lib import ops_events
 from lib.domain.payments import ORDER_EVENTS, parse_event
 from lib.domain.text import unstorable_path
 from lib.errors import AdapterError, BadRequest, ServiceUnavailable, Unauthorized, Unstorable
@@ -100,8 +101,16 @@ def _process(raw: bytes, deps: PaymentDeps) -> dict[str, Any]:
     recorded = deps.repo.record_webhook_event(WebhookEvent(PROVIDER, key, event, mid, payload, raw_text, True))
     if recorded.processed:
         return {"received": True, "duplicate": True}
-    if parse_event(event) not in ORDER_EVENTS or mid is None:
-        # Refund events and unknown kinds are kept in the ledger; nothing here acts on them yet.
+    kind = parse_event(event)
+    if kind is None:
+        # Not a checkout order's nor a refund's: kept and acknowledged (PhonePe would retry otherwise),
+        # but logged for the alert: a dashboard sending only these would settle no order by webhook.
+        deps.log.warning(
+            "webhook event of a kind nothing handles",
+            extra={"event": ops_events.WEBHOOK_UNKNOWN_EVENT, "webhook_event": event},
+        )
+    if kind not in ORDER_EVENTS or mid is None:
+        # Refund events are kept in the ledger; nothing here acts on them yet.
         deps.repo.finish_webhook_event(PROVIDER, key, outcome="ignored")
         return {"received": True}
     bound = deps.log.bind(merchant_order_id=mid, event=event)

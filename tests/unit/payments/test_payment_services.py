@@ -591,6 +591,26 @@ def test_failed_template_escapes_and_explains() -> None:
     assert failure_reason(None) is None
 
 
+@pytest.mark.parametrize(
+    ("code", "detailed", "words"),
+    [
+        ("INSUFFICIENT_BALANCE", None, "not enough balance"),
+        ("BANK_TECHNICAL_ISSUE", None, "technical problem"),
+        ("PAYMENT_ERROR", "ZM", "UPI PIN"),  # the detailed code says more
+        ("PAYMENT_ERROR", "NOT_A_CODE", "could not process"),
+        ("invalid_mpin", None, "UPI PIN"),
+    ],
+)
+def test_phonepe_s_documented_failure_codes_get_a_reason(code: str, detailed: str | None, words: str) -> None:
+    reason = failure_reason(code, detailed)
+    assert reason is not None
+    assert words in reason
+
+
+def test_an_unknown_failure_code_gets_no_reason() -> None:
+    assert failure_reason("SOMETHING_NEW", "ALSO_NEW") is None
+
+
 def test_add_months_clamps() -> None:
     base = ManualClock().now().replace(month=1, day=31)
     assert add_months(base, 1).day == 28
