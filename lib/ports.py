@@ -122,8 +122,19 @@ class Blobs(Protocol):
     def get(self, bucket: str, name: str) -> bytes: ...
 
     def signed_url(
-        self, bucket: str, name: str, *, expires_s: int, method: str = "GET", content_type: str | None = None
-    ) -> str: ...
+        self,
+        bucket: str,
+        name: str,
+        *,
+        expires_s: int,
+        method: str = "GET",
+        content_type: str | None = None,
+        download_name: str | None = None,
+        response_type: str | None = None,
+    ) -> str:
+        """A time-limited URL; for a GET, ``download_name`` saves the object under that (ASCII) file
+        name and ``response_type`` is the Content-Type it is served with (text exports: with charset)."""
+        ...
 
     def ping(self, bucket: str) -> None: ...
 

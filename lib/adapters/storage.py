@@ -114,7 +114,15 @@ class GcsBlobs:
             self.client.get_bucket(bucket, timeout=CALL_TIMEOUT_S, retry=self._retry())
 
     def signed_url(
-        self, bucket: str, name: str, *, expires_s: int, method: str = "GET", content_type: str | None = None
+        self,
+        bucket: str,
+        name: str,
+        *,
+        expires_s: int,
+        method: str = "GET",
+        content_type: str | None = None,
+        download_name: str | None = None,
+        response_type: str | None = None,
     ) -> str:
         if not 0 < expires_s <= MAX_SIGNED_URL_S:
             raise Rejected(f"expires_s must be within 1..{MAX_SIGNED_URL_S}", SERVICE)
@@ -125,6 +133,12 @@ class GcsBlobs:
             "method": method,
             "content_type": content_type,
         }
+        if download_name is not None:
+            # Signed into the URL (response-content-disposition): the browser saves it under this name.
+            kwargs["response_disposition"] = f'attachment; filename="{download_name}"'
+        if response_type is not None:
+            # response-content-type: served with this type (a text export's charset), whatever was stored.
+            kwargs["response_type"] = response_type
         if self._emulator_host:
             kwargs["credentials"] = self._emulator_credentials()
             kwargs["api_access_endpoint"] = self._emulator_host

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from lib.adapters.dotted import apply_updates, deep_merge, first_mismatch, get_path, has_path, normalize_operator
 from lib.adapters.task_names import task_id
@@ -364,13 +365,26 @@ class FakeBlobs(_Switchable):
             return blob.data
 
     def signed_url(
-        self, bucket: str, name: str, *, expires_s: int, method: str = "GET", content_type: str | None = None
+        self,
+        bucket: str,
+        name: str,
+        *,
+        expires_s: int,
+        method: str = "GET",
+        content_type: str | None = None,
+        download_name: str | None = None,
+        response_type: str | None = None,
     ) -> str:
         with self._lock:
             self._check()
             self._bucket_ok(bucket)
             expires = int((self.clock.now() + timedelta(seconds=expires_s)).timestamp())
-            return f"{self.URL_BASE}/{bucket}/{name}?method={method}&expires={expires}"
+            extra = "".join(
+                f"&{key}={quote(value, safe='')}"
+                for key, value in (("download", download_name), ("type", response_type))
+                if value is not None
+            )
+            return f"{self.URL_BASE}/{bucket}/{name}?method={method}&expires={expires}{extra}"
 
     def ping(self, bucket: str) -> None:
         with self._lock:

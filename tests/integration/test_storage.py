@@ -68,3 +68,25 @@ def test_stopped_emulator_is_unavailable(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(Unavailable):
         blobs.get("gone-bucket", "x")
     assert time.monotonic() - start < 5
+
+
+@pytest.mark.services
+def test_a_signed_download_names_the_file_and_keeps_utf8(blobs: GcsBlobs) -> None:
+    """Text exports download under the API's filename and read as UTF-8 (no "â€”" for "—")."""
+    name = f"exports/{uuid.uuid4().hex}/bcm.md"
+    text = "# Acme — BCM ✓\n".encode()
+    blobs.put(BUCKET, name, text, content_type="text/markdown; charset=utf-8")
+    url = blobs.signed_url(
+        BUCKET, name, expires_s=300, download_name="bcm-acme-v1.0.0.md", response_type="text/markdown; charset=utf-8"
+    )
+    query = parse_qs(urlsplit(url).query)
+    # Both are signed into the URL: Cloud Storage serves the object with them.
+    assert query["response-content-disposition"] == ['attachment; filename="bcm-acme-v1.0.0.md"']
+    assert query["response-content-type"] == ["text/markdown; charset=utf-8"]
+    response = httpx.get(url)
+    assert response.status_code == 200
+    assert response.content == text
+    assert response.headers["content-disposition"] == 'attachment; filename="bcm-acme-v1.0.0.md"'
+    # The emulator honours the disposition but not response-content-type, and drops the stored type's
+    # charset on multipart uploads; the bytes are the UTF-8 that was written either way.
+    assert response.content.decode("utf-8") == "# Acme — BCM ✓\n"

@@ -16,7 +16,10 @@ from lib.services.bcm.ports import StoredManifest
 
 ExportFormat = Literal["json", "markdown"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
-CONTENT_TYPES: Mapping[str, str] = {"json": "application/json", "markdown": "text/markdown; charset=utf-8"}
+CONTENT_TYPES: Mapping[str, str] = {
+    "json": "application/json; charset=utf-8",
+    "markdown": "text/markdown; charset=utf-8",
+}
 EXTENSIONS: Mapping[str, str] = {"json": "json", "markdown": "md"}
 _SLUG = re.compile(r"[^a-z0-9]+")
 

@@ -113,14 +113,18 @@ def export_link(workspace_id: str, fmt: exp.ExportFormat, *, deps: BcmDeps) -> d
     bucket = deps.config.exports_bucket
     deps.blobs.put(bucket, name, body, content_type=exp.CONTENT_TYPES[fmt])
     ttl = deps.config.export_url_ttl_s
-    url = deps.blobs.signed_url(bucket, name, expires_s=ttl)
+    download = exp.filename(stored, fmt)
+    # Saved under the API's file name, served as UTF-8 (CONTENT_TYPES carries the charset) wherever stored.
+    url = deps.blobs.signed_url(
+        bucket, name, expires_s=ttl, download_name=download, response_type=exp.CONTENT_TYPES[fmt]
+    )
     expires_at = deps.clock.now() + timedelta(seconds=ttl)
     return {
         "url": url,
         "expires_at": expires_at.isoformat(),
         "format": fmt,
         "version": stored.version,
-        "filename": exp.filename(stored, fmt),
+        "filename": download,
     }
 
 
