@@ -192,7 +192,8 @@ class Container:
 
     @built_once
     def payment_deps(self) -> PaymentDeps:
-        from lib.services.payments.common import PaymentConfig, PaymentDeps, SystemClock
+        from lib.clock import SystemClock
+        from lib.services.payments.common import PaymentConfig, PaymentDeps
 
         return PaymentDeps(
             repo=self.payments_repo,
@@ -210,7 +211,7 @@ class Container:
         from lib.adapters.firestore_drafts import FirestoreDrafts
         from lib.adapters.postgres_onboarding import PostgresOnboarding
         from lib.adapters.redis_sessions import RedisSessionCache
-        from lib.services.onboarding.ports import SystemClock
+        from lib.clock import SystemClock
         from lib.services.onboarding.service import OnboardingService
 
         s = self.settings
@@ -233,7 +234,7 @@ class Container:
 
     @built_once
     def onboarding_ai(self) -> SuggestionRunner:
-        from lib.services.onboarding.ports import SystemClock
+        from lib.clock import SystemClock
         from lib.services.onboarding_ai import SuggestionRunner
 
         return SuggestionRunner(self.onboarding, self.llm, SystemClock(), timeout_s=self.settings.ai_timeout_s)
@@ -242,17 +243,17 @@ class Container:
     @built_once
     def bcm_cache(self) -> ManifestCache:
         """The manifest cache tiers; one per instance, so tier0 (memory) is shared by its requests."""
+        from lib.clock import SystemClock
         from lib.services.bcm.tiers import ManifestCache
-        from lib.services.onboarding.ports import SystemClock
 
         return ManifestCache(self.kv, self.documents, SystemClock())
 
     @built_once
     def bcm(self) -> BcmDeps:
         from lib.adapters.postgres_bcm import PostgresBcm
+        from lib.clock import SystemClock
         from lib.services.bcm.deps import BcmConfig, BcmDeps
         from lib.services.bcm.sessions import OnboardingStoreSessions
-        from lib.services.onboarding.ports import SystemClock
 
         s = self.settings
         return BcmDeps(

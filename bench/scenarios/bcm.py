@@ -168,8 +168,8 @@ def manifest_tier0(ctx: BenchContext) -> Generator[Operation, None, None]:
 def cache_tier1(ctx: BenchContext) -> Generator[Operation, None, None]:
     import redis
 
+    from lib.clock import SystemClock
     from lib.services.bcm.tiers import ManifestCache
-    from lib.services.onboarding.ports import SystemClock
 
     with _stack(ctx) as env:
         user = env.finalized_user()

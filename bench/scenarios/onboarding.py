@@ -56,8 +56,8 @@ def _service(ctx: BenchContext) -> tuple[Any, Any, str, str]:
     from lib.adapters.postgres_onboarding import PostgresOnboarding
     from lib.adapters.redis import RedisKeyValue
     from lib.adapters.redis_sessions import RedisSessionCache
+    from lib.clock import SystemClock
     from lib.services.onboarding import OnboardingService
-    from lib.services.onboarding.ports import SystemClock
     from lib.testing.fakes import FakeTaskQueue
 
     db = PostgresDatabase(ctx.env["DATABASE_URL"])

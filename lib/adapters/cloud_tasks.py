@@ -11,17 +11,13 @@ not this module's.  The client is built on first use.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.api_core import exceptions as gexc
-from google.auth import exceptions as auth_exc
-
+from lib.adapters.google_errors import google_errors
 from lib.adapters.lazy import Lazy
 from lib.adapters.task_names import MAX_TASK_ID, function_audience, task_id
-from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
 from lib.ports import Clock, TaskRequest
 
 __all__ = ["MAX_TASK_ID", "CloudTasksQueue", "task_id"]
@@ -95,30 +91,6 @@ class CloudTasksQueue:
         return str(created.name)
 
 
-@contextmanager
-def _translated() -> Iterator[None]:
-    """google.api_core exceptions -> ``lib.errors`` (``AlreadyExists`` before
-    its base ``Conflict``)."""
-    try:
-        yield
-    except gexc.AlreadyExists as exc:
-        raise AlreadyExists(exc.message or "task exists", SERVICE) from exc
-    except gexc.NotFound as exc:
-        raise Missing(exc.message or "queue not found", SERVICE) from exc
-    except (
-        gexc.ServiceUnavailable,
-        gexc.DeadlineExceeded,
-        gexc.InternalServerError,
-        gexc.ResourceExhausted,
-        gexc.FailedPrecondition,
-        gexc.Aborted,
-        gexc.Unknown,
-        gexc.RetryError,
-    ) as exc:
-        raise Unavailable(str(exc), SERVICE) from exc
-    except gexc.GoogleAPICallError as exc:
-        raise Rejected(exc.message or type(exc).__name__, SERVICE) from exc
-    except auth_exc.TransportError as exc:
-        raise Unavailable(f"credentials: {exc}", SERVICE) from exc
-    except auth_exc.GoogleAuthError as exc:
-        raise Rejected(f"credentials: {exc}", SERVICE) from exc
+def _translated() -> AbstractContextManager[None]:
+    """Google client exceptions -> ``lib.errors``: the one table in ``lib.adapters.google_errors``."""
+    return google_errors(SERVICE)

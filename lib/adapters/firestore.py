@@ -23,19 +23,19 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 from google.api_core.datetime_helpers import DatetimeWithNanoseconds
-from google.auth import exceptions as auth_exc
 
 from lib.adapters.dotted import apply_updates, first_mismatch, normalize_operator
+from lib.adapters.google_errors import google_errors
 from lib.adapters.lazy import Lazy
 from lib.config import Settings
-from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
+from lib.errors import Missing, Rejected, Unavailable
 
 SERVICE = "firestore"
 # One RPC's limit and the retry budget: the values (and why) live in Settings, the one place.
@@ -286,30 +286,6 @@ def _bounded_transaction_class() -> type[Any]:
     return BoundedTransaction
 
 
-@contextmanager
-def _translated() -> Iterator[None]:
-    """google.api_core exceptions -> ``lib.errors`` (order matters: ``Aborted``
-    and ``AlreadyExists`` both subclass ``Conflict``)."""
-    try:
-        yield
-    except gexc.NotFound as exc:
-        raise Missing(exc.message or "not found", SERVICE) from exc
-    except (gexc.Aborted, gexc.FailedPrecondition) as exc:
-        raise Unavailable(exc.message or "contention", SERVICE) from exc
-    except (gexc.AlreadyExists, gexc.Conflict) as exc:
-        raise AlreadyExists(exc.message or "already exists", SERVICE) from exc
-    except (
-        gexc.ServiceUnavailable,
-        gexc.DeadlineExceeded,
-        gexc.InternalServerError,
-        gexc.ResourceExhausted,
-        gexc.Unknown,
-        gexc.Cancelled,
-    ) as exc:
-        raise Unavailable(exc.message or type(exc).__name__, SERVICE) from exc
-    except gexc.RetryError as exc:
-        raise Unavailable(f"gave up retrying: {exc.cause or exc.message}", SERVICE) from exc
-    except gexc.GoogleAPICallError as exc:
-        raise Rejected(exc.message or type(exc).__name__, SERVICE) from exc
-    except auth_exc.GoogleAuthError as exc:
-        raise Unavailable(f"credentials: {exc}", SERVICE) from exc
+def _translated() -> AbstractContextManager[None]:
+    """Google client exceptions -> ``lib.errors``: the one table in ``lib.adapters.google_errors``."""
+    return google_errors(SERVICE)

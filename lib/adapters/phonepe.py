@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
+from lib.clock import SystemClock
 from lib.config import Settings
 from lib.errors import Missing, Rejected, Unavailable
 from lib.logs import get_logger
@@ -192,15 +193,6 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _system_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return _system_now()
-
-
 # --- the client ------------------------------------------------------------------------------
 
 
@@ -232,7 +224,7 @@ class PhonePeClient:
         self._kv = kv
         self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
         self._http = http
-        self._clock: Clock = clock or _SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self._sleep = sleep
         self._http_lock = threading.Lock()
         self._token_lock = threading.Lock()

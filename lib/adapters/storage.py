@@ -19,17 +19,13 @@ outage is ``Unavailable`` within seconds; the client is built on first use.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
-import requests
-from google.api_core import exceptions as gexc
-from google.auth import exceptions as auth_exc
-
+from lib.adapters.google_errors import google_errors
 from lib.adapters.lazy import Lazy
-from lib.errors import Missing, Rejected, Unavailable
+from lib.errors import Rejected
 
 SERVICE = "storage"
 # (connect, read) seconds for one HTTP call; exports are small JSON/PDF files.
@@ -192,29 +188,6 @@ def _throwaway_signer() -> Any:
     return service_account.Credentials.from_service_account_info(info)  # type: ignore[no-untyped-call]
 
 
-@contextmanager
-def _translated() -> Iterator[None]:
-    """google.api_core / requests / google.auth exceptions -> ``lib.errors``."""
-    try:
-        yield
-    except gexc.NotFound as exc:
-        raise Missing(exc.message or "not found", SERVICE) from exc
-    except (
-        gexc.ServiceUnavailable,
-        gexc.DeadlineExceeded,
-        gexc.InternalServerError,
-        gexc.TooManyRequests,
-        gexc.BadGateway,
-        gexc.GatewayTimeout,
-    ) as exc:
-        raise Unavailable(exc.message or type(exc).__name__, SERVICE) from exc
-    except gexc.RetryError as exc:
-        raise Unavailable(f"gave up retrying: {exc.cause or exc.message}", SERVICE) from exc
-    except gexc.GoogleAPICallError as exc:
-        raise Rejected(exc.message or type(exc).__name__, SERVICE) from exc
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise Unavailable(f"{type(exc).__name__}: {exc}", SERVICE) from exc
-    except auth_exc.TransportError as exc:
-        raise Unavailable(f"credentials: {exc}", SERVICE) from exc
-    except auth_exc.GoogleAuthError as exc:
-        raise Rejected(f"credentials: {exc}", SERVICE) from exc
+def _translated() -> AbstractContextManager[None]:
+    """Google client exceptions -> ``lib.errors``: the one table in ``lib.adapters.google_errors``."""
+    return google_errors(SERVICE)

@@ -37,7 +37,6 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +45,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
+from lib.clock import SystemClock
 from lib.domain.payments import MERCHANT_ID_RE, webhook_authorization
 from lib.logs import get_logger
 from lib.ports import Clock
@@ -84,11 +84,6 @@ CALLBACK_TYPES = {
 }
 
 log = get_logger("lib.local.phonepe_sim")
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -181,7 +176,7 @@ class PhonePeSimulator:
         self._webhook_header = webhook_authorization(webhook_username, webhook_password)
         self._client_id, self._client_secret = client_id, client_secret
         self._state_path = state_path
-        self.clock: Clock = clock or _SystemClock()
+        self.clock: Clock = clock or SystemClock()
         self.merchant_id = merchant_id
         self._http = http
         self._lock = threading.RLock()

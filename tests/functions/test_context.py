@@ -16,11 +16,11 @@ import pytest
 
 from lib.adapters.firestore import FirestoreDocuments
 from lib.adapters.redis import RedisKeyValue
+from lib.clock import SystemClock
 from lib.domain.bcm import ReducedManifest, Source
 from lib.local.services import free_port
 from lib.services.bcm.deps import BcmDeps
 from lib.services.bcm.tiers import COLLECTION, ManifestCache, entry_key, pointer_key
-from lib.services.onboarding.ports import SystemClock
 from tests.functions.bcm_env import BcmEnv, User, bcm_env
 
 __all__ = ["bcm_env"]

@@ -21,12 +21,12 @@ from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_onboarding import PostgresOnboarding
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
+from lib.clock import SystemClock
 from lib.config import Settings
 from lib.local.devserver import load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
 from lib.local.services import ServiceSet
 from lib.services.onboarding import OnboardingService
-from lib.services.onboarding.ports import SystemClock
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token

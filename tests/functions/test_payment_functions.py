@@ -22,6 +22,7 @@ import pytest
 from lib import bootstrap
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments
+from lib.clock import SystemClock
 from lib.config import Settings
 from lib.domain.payments import webhook_authorization
 from lib.http import HttpDeps
@@ -29,7 +30,7 @@ from lib.local.devserver import load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
 from lib.local.services import ServiceSet
 from lib.logs import configure_logging
-from lib.services.payments.common import PaymentConfig, PaymentDeps, SystemClock
+from lib.services.payments.common import PaymentConfig, PaymentDeps
 from lib.testing.fake_payments import FakeGateway, FakeMailer
 from lib.testing.fakes import FakeKeyValue, FakeTaskQueue
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token

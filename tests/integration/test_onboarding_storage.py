@@ -22,12 +22,12 @@ from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_onboarding import PostgresOnboarding
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
+from lib.clock import SystemClock
 from lib.config import Settings
 from lib.errors import Conflict, ServiceUnavailable, Unprocessable
 from lib.local.services import ServiceSet, free_port, port_open, wait_for
 from lib.services.onboarding import OnboardingService
 from lib.services.onboarding.errors import PaymentRequired
-from lib.services.onboarding.ports import SystemClock
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
 from tests.unit.onboarding_support import complete_data

@@ -29,6 +29,7 @@ from lib.errors import AdapterError, AlreadyExists, AppError, NotFound, ServiceU
 from lib.ports import TaskRequest
 from lib.services.bcm.deps import BcmDeps
 from lib.services.bcm.ports import TERMINAL_JOB_STATUSES, JobStatus, NewManifest
+from lib.tasks import enqueue_once
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,7 @@ def request_rebuild(
             name=task_name(job.id),
         )
         try:
-            deps.tasks.enqueue(task)
-        except AlreadyExists:
-            pass  # the same job's task exists already
+            enqueue_once(deps.tasks, task)  # a task of the job's name exists already: that is the one
         except AdapterError as exc:
             deps.repo.finish_job(job.id, "failed", error=f"could not be queued: {exc}"[:MAX_ERROR_CHARS])
             raise ServiceUnavailable(

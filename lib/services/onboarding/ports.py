@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 SessionStatus = Literal["active", "finalized", "abandoned"]
@@ -138,10 +138,3 @@ class SessionCache(Protocol):
     def put(self, session_id: str, doc: Mapping[str, Any], version: str | None = None) -> bool: ...
 
     def drop(self, session_id: str) -> bool: ...
-
-
-class SystemClock:
-    """The real clock (``lib.ports.Clock``): timezone-aware UTC."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)

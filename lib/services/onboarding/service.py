@@ -47,6 +47,7 @@ from lib.services.onboarding import document as d
 from lib.services.onboarding import errors as e
 from lib.services.onboarding.abandon import abandon_stale_sessions
 from lib.services.onboarding.ports import ABANDONED, ACTIVE, DraftStore, OnboardingRepo, SessionCache, SessionRow
+from lib.tasks import enqueue_once
 
 log = logging.getLogger(__name__)
 
@@ -277,10 +278,8 @@ class OnboardingService:
             "request_id": request_id,
             "task_id": task_id,
         }
-        try:
-            self.tasks.enqueue(TaskRequest(queue=self.ai_queue, url=self.ai_url, payload=payload, name=task_id))
-        except AlreadyExists:
-            pass  # the same request's task exists already: that is the one
+        try:  # a task of this request's name exists already: that is the one
+            enqueue_once(self.tasks, TaskRequest(queue=self.ai_queue, url=self.ai_url, payload=payload, name=task_id))
         except AdapterError as exc:
             self._undo_ai(row, number, task_id, previous)
             raise e.tasks_unavailable() from exc

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lib import ops_events
 from lib.config import Settings
@@ -27,7 +27,7 @@ from lib.domain.payments import (
     parse_state,
     webhook_authorization_ok,
 )
-from lib.errors import AdapterError, AlreadyExists
+from lib.errors import AdapterError
 from lib.logs import BoundLogger, get_logger
 from lib.ports import Clock, KeyValue, TaskQueue, TaskRequest
 from lib.services.payments.emails import confirmed_subject, failed_email_extra, failed_subject, message_for
@@ -43,6 +43,7 @@ from lib.services.payments.ports import (
     PaymentsRepo,
     sources_of,
 )
+from lib.tasks import enqueue_once
 
 PROVIDER = "phonepe"
 
@@ -72,13 +73,6 @@ def outbox_backoff(attempts: int) -> int:
 def until_expiry_s(expire_at: datetime | None, now: datetime) -> float | None:
     """Seconds until ``expire_at`` (negative once passed; None when unknown), for the ladder."""
     return None if expire_at is None else (expire_at - now).total_seconds()
-
-
-class SystemClock:
-    """The real clock (``Clock``): timezone-aware UTC."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -159,16 +153,7 @@ def schedule_reconcile(
         name=f"reconcile-{merchant_order_id}-{chain}-{step}",
         delay_s=delay_s,
     )
-    try:
-        deps.tasks.enqueue(task)
-    except AlreadyExists:
-        return True
-    except AdapterError as exc:
-        deps.log.warning(
-            "reconciliation not scheduled", extra={"merchant_order_id": merchant_order_id, "error": str(exc)}
-        )
-        return False
-    return True
+    return _schedule(deps, task, "reconciliation not scheduled", merchant_order_id=merchant_order_id)
 
 
 @dataclass(frozen=True)
@@ -313,12 +298,15 @@ def schedule_outbox_relay(deps: PaymentDeps, outbox_id: str, *, attempt: int, de
         name=f"outbox-{outbox_id}-{attempt}",
         delay_s=delay_s,
     )
+    return _schedule(deps, task, "outbox relay not scheduled; the sweep will send it")
+
+
+def _schedule(deps: PaymentDeps, task: TaskRequest, failure: str, **context: str) -> bool:
+    """Queue a named task once; False (logged) when the queue is unreachable: a sweep covers for it."""
     try:
-        deps.tasks.enqueue(task)
-    except AlreadyExists:
-        return True
+        enqueue_once(deps.tasks, task)
     except AdapterError as exc:
-        deps.log.warning("outbox relay not scheduled; the sweep will send it", extra={"error": str(exc)})
+        deps.log.warning(failure, extra={**context, "error": str(exc)})
         return False
     return True
 
@@ -351,7 +339,6 @@ __all__ = [
     "Applied",
     "PaymentConfig",
     "PaymentDeps",
-    "SystemClock",
     "apply_gateway_status",
     "deliver_email",
     "new_merchant_order_id",

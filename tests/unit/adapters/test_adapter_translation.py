@@ -121,7 +121,10 @@ class RaisingFirestore:
         (gexc.DeadlineExceeded("slow"), Unavailable),
         (gexc.RetryError("gave up", cause=gexc.ServiceUnavailable("down")), Unavailable),
         (gexc.PermissionDenied("no"), Rejected),
-        (auth_exc.DefaultCredentialsError("none"), Unavailable),
+        # No credentials at all is configuration, as for Storage and Cloud Tasks (lib.adapters.google_errors).
+        (auth_exc.DefaultCredentialsError("none"), Rejected),
+        (auth_exc.TransportError("metadata server unreachable"), Unavailable),
+        (gexc.TooManyRequests("slow down"), Unavailable),
     ],
 )
 def test_firestore_errors_are_translated(vendor: Exception, ours: type[AdapterError]) -> None:
