@@ -173,9 +173,9 @@ class Container:
 
     @built_once
     def phonepe(self) -> PaymentGateway:
-        from lib.adapters.phonepe_gateway import build_gateway
+        from lib.adapters.phonepe import PhonePeClient
 
-        return build_gateway(self.settings, self.kv)
+        return PhonePeClient.from_settings(self.settings, self.kv)
 
     @built_once
     def mailer(self) -> Mailer:

@@ -31,6 +31,7 @@ from lib.config import Settings
 from lib.errors import Missing, Rejected, Unavailable
 from lib.logs import get_logger
 from lib.ports import Clock, KeyValue
+from lib.services.payments.ports import GatewayStatus, PayResult
 
 SERVICE = "phonepe"
 TOKEN_KEY = "phonepe:token"  # noqa: S105 - a cache key, not a secret
@@ -85,7 +86,9 @@ def _ms_to_datetime(ms: int | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
-class PayResult:
+class CheckoutOrder:
+    """PhonePe's answer to a pay request, as sent (``pay`` turns it into the port's ``PayResult``)."""
+
     order_id: str | None
     state: str
     expire_at_ms: int | None
@@ -265,7 +268,51 @@ class PhonePeClient:
 
     # --- the four calls ------------------------------------------------------------------
 
+    # --- the PaymentGateway port (what the payment services call) ---------------------------
+
     def pay(
+        self,
+        *,
+        merchant_order_id: str,
+        amount_paise: int,
+        redirect_url: str,
+        expire_after_s: int,
+        meta_info: Mapping[str, str],
+    ) -> PayResult:
+        """``PaymentGateway.pay``: a checkout order; raises ``PhonePeUnavailable`` / ``PhonePeRejected``."""
+        order = self.create_checkout_order(
+            merchant_order_id,
+            amount_paise,
+            redirect_url=redirect_url,
+            expire_after_s=expire_after_s,
+            meta_info=meta_info,
+        )
+        return PayResult(
+            phonepe_order_id=order.order_id,
+            state=order.state,
+            expire_at=order.expire_at,
+            redirect_url=order.redirect_url,
+        )
+
+    def order_status(self, merchant_order_id: str) -> GatewayStatus:
+        """``PaymentGateway.order_status``: ``found=False`` for an order PhonePe does not know."""
+        try:
+            status = self.fetch_order_status(merchant_order_id)
+        except PhonePeOrderNotFound:
+            return GatewayStatus(found=False)
+        return GatewayStatus(
+            found=True,
+            state=status.state.upper() or None,
+            amount_paise=status.amount,
+            meta_info=dict(status.meta_info),
+            error_code=status.error_code,
+            expire_at=status.expire_at,
+            payment_details=status.payment_details,
+        )
+
+    # --- PhonePe's calls, as PhonePe answers them -----------------------------------------
+
+    def create_checkout_order(
         self,
         merchant_order_id: str,
         amount_paise: int,
@@ -274,7 +321,7 @@ class PhonePeClient:
         expire_after_s: int,
         meta_info: Mapping[str, str] | None = None,
         message: str | None = None,
-    ) -> PayResult:
+    ) -> CheckoutOrder:
         """Create a checkout order.  Never retried here: after ``PhonePeUnavailable`` the caller
         asks ``order_status`` (the order may exist), because a second pay is a 400."""
         flow: dict[str, Any] = {"type": PAYMENT_FLOW_TYPE, "merchantUrls": {"redirectUrl": redirect_url}}
@@ -289,7 +336,7 @@ class PhonePeClient:
         if meta_info:
             body["metaInfo"] = dict(meta_info)
         data = self._call("pay", "POST", "/checkout/v2/pay", json_body=body, idempotent=False)
-        return PayResult(
+        return CheckoutOrder(
             order_id=_opt_str(data, "orderId"),
             state=_opt_str(data, "state") or "PENDING",
             expire_at_ms=_opt_int(data, "expireAt"),
@@ -297,7 +344,7 @@ class PhonePeClient:
             raw=data,
         )
 
-    def order_status(self, merchant_order_id: str, *, details: bool = False) -> OrderStatus:
+    def fetch_order_status(self, merchant_order_id: str, *, details: bool = False) -> OrderStatus:
         """The order's current state; ``PhonePeOrderNotFound`` for an unknown order."""
         data = self._call(
             "status",
@@ -561,8 +608,8 @@ __all__ = [
     "TOKEN_KEY",
     "TOKEN_LOCK_KEY",
     "TOKEN_REFRESH_MARGIN_S",
+    "CheckoutOrder",
     "OrderStatus",
-    "PayResult",
     "PhonePeClient",
     "PhonePeOrderNotFound",
     "PhonePeRejected",

@@ -25,7 +25,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
-from lib.adapters.phonepe_gateway import build_gateway
+from lib.adapters.phonepe import PhonePeClient
 from lib.clock import SystemClock
 from lib.config import Settings
 from lib.domain.payments import new_merchant_order_id, webhook_authorization
@@ -263,7 +263,7 @@ def test_webhook_before_the_order_row_is_visible_is_not_lost(suite: Suite) -> No
     user = suite.user()
     mid = new_merchant_order_id(SystemClock().now())
     # PhonePe has the order and it is paid; our row is not committed yet when the webhook lands.
-    gateway = build_gateway(suite.settings, suite.app.suite.container.kv)
+    gateway = PhonePeClient.from_settings(suite.settings, suite.app.suite.container.kv)
     paid = gateway.pay(
         merchant_order_id=mid,
         amount_paise=99900,

@@ -28,12 +28,12 @@ from lib.adapters.phonepe import (
     PhonePeRejected,
     PhonePeUnavailable,
 )
-from lib.adapters.phonepe_gateway import PhonePeGateway
 from lib.adapters.redis import RedisKeyValue
 from lib.config import Settings
 from lib.local.phonepe_sim import PhonePeSimulator, create_app
 from lib.local.services import free_port
 from lib.ports import KeyValue
+from lib.services.payments.ports import PaymentGateway
 from lib.testing.fakes import FakeKeyValue, ManualClock
 from lib.testing.receiver import RecordingReceiver
 
@@ -119,7 +119,7 @@ def valkey_url(own_valkey: tuple[subprocess.Popen[bytes], str]) -> str:
 
 
 def pay(client: PhonePeClient, mid: str, amount: int = 99900, expire_after_s: int = 1200) -> Any:
-    return client.pay(
+    return client.create_checkout_order(
         mid, amount, redirect_url="http://app.test/return", expire_after_s=expire_after_s, meta_info={"udf1": "ws_1"}
     )
 
@@ -133,8 +133,8 @@ def test_one_token_for_many_calls_shared_through_redis(sim: Sim, valkey_url: str
         first, second = sim.client(kv_a), sim.client(kv_b)  # two instances, one Redis
         pay(first, "ord_tok_1")
         for _ in range(5):
-            assert first.order_status("ord_tok_1").state == "PENDING"
-            assert second.order_status("ord_tok_1").state == "PENDING"
+            assert first.fetch_order_status("ord_tok_1").state == "PENDING"
+            assert second.fetch_order_status("ord_tok_1").state == "PENDING"
         assert sim.app.calls["token"] == 1
         assert sim.app.calls["status"] == 10
         assert kv_a.get(TOKEN_KEY) is not None
@@ -147,7 +147,7 @@ def test_revoked_token_is_refreshed_once_for_reads(sim: Sim) -> None:
     client = sim.client()
     pay(client, "ord_revoke")
     assert sim.control("/_control/revoke-tokens").json()["revoked"] == 1
-    assert client.order_status("ord_revoke").state == "PENDING"
+    assert client.fetch_order_status("ord_revoke").state == "PENDING"
     assert sim.app.calls["token"] == 2
 
 
@@ -161,14 +161,14 @@ def test_bad_credentials_are_rejected(sim: Sim) -> None:
         clock=sim.clock,
     )
     with pytest.raises(PhonePeRejected) as err:
-        client.order_status("x")
+        client.fetch_order_status("x")
     assert err.value.code == "INVALID_CLIENT"
 
 
 def test_token_endpoint_failure_is_unavailable(sim: Sim) -> None:
     sim.control("/_control/fail-next", op="token", mode="503")
     with pytest.raises(PhonePeUnavailable):
-        sim.client().order_status("x")
+        sim.client().fetch_order_status("x")
 
 
 # --- pay and status -------------------------------------------------------------------------
@@ -183,13 +183,13 @@ def test_pay_pending_complete_with_webhook(sim: Sim) -> None:
     assert result.redirect_url == f"{sim.base}/checkout/{result.order_id}"
     assert result.expire_at_ms == int(sim.clock.now().timestamp() * 1000) + 1200 * 1000
 
-    status = client.order_status("ord_happy")
+    status = client.fetch_order_status("ord_happy")
     assert (status.state, status.amount, status.payment_details) == ("PENDING", 99900, [])
     assert status.meta_info == {"udf1": "ws_1"}
 
     settled = sim.settle("ord_happy")
     assert settled["webhook"] == {"mode": "deliver", "sent": 1, "statuses": [200]}
-    status = client.order_status("ord_happy")
+    status = client.fetch_order_status("ord_happy")
     assert (status.state, status.amount, status.error_code) == ("COMPLETED", 99900, None)
     assert status.payment_details[0]["state"] == "COMPLETED"
     assert status.payment_details[0]["transactionId"]
@@ -208,14 +208,14 @@ def test_failed_payment(sim: Sim) -> None:
     client = sim.client()
     pay(client, "ord_fail")
     sim.settle("ord_fail", "fail", error_code="TXN_CANCELLED")
-    status = client.order_status("ord_fail")
+    status = client.fetch_order_status("ord_fail")
     assert (status.state, status.error_code) == ("FAILED", "TXN_CANCELLED")
     assert json.loads(sim.hooks.wait_for(1)[0].body)["event"] == "checkout.order.failed"
     assert sim.control("/orders/ord_fail/complete").status_code == 409  # final stays final
 
 
-def test_gateway_reads_the_simulator(sim: Sim) -> None:
-    gateway = PhonePeGateway(sim.client())
+def test_the_client_as_the_payment_gateway_reads_the_simulator(sim: Sim) -> None:
+    gateway: PaymentGateway = sim.client()
     result = gateway.pay(
         merchant_order_id="ord_gw", amount_paise=99900, redirect_url="http://a/b", expire_after_s=600, meta_info={}
     )
@@ -238,7 +238,7 @@ def test_duplicate_merchant_order_id_is_rejected(sim: Sim) -> None:
 
 def test_unknown_order_is_not_found(sim: Sim) -> None:
     with pytest.raises(PhonePeOrderNotFound):
-        sim.client().order_status("ord_never")
+        sim.client().fetch_order_status("ord_never")
 
 
 @pytest.mark.parametrize(
@@ -254,7 +254,9 @@ def test_unknown_order_is_not_found(sim: Sim) -> None:
 )
 def test_pay_is_validated_like_phonepe(sim: Sim, amount: int, expire_after_s: int, meta: dict[str, str]) -> None:
     with pytest.raises(PhonePeRejected) as err:
-        sim.client().pay("ord_bad", amount, redirect_url="http://a/b", expire_after_s=expire_after_s, meta_info=meta)
+        sim.client().create_checkout_order(
+            "ord_bad", amount, redirect_url="http://a/b", expire_after_s=expire_after_s, meta_info=meta
+        )
     assert err.value.code == "BAD_REQUEST"
 
 
@@ -272,9 +274,9 @@ def test_500_is_unavailable_and_the_next_call_works(sim: Sim) -> None:
     pay(client, "ord_500")
     for _ in range(2):
         with pytest.raises(PhonePeUnavailable) as err:
-            client.order_status("ord_500")
+            client.fetch_order_status("ord_500")
         assert err.value.details["status"] == 500
-    assert client.order_status("ord_500").state == "PENDING"
+    assert client.fetch_order_status("ord_500").state == "PENDING"
 
 
 def test_pay_500_is_not_retried(sim: Sim) -> None:
@@ -284,7 +286,7 @@ def test_pay_500_is_not_retried(sim: Sim) -> None:
         pay(client, "ord_p500")
     assert sim.app.calls["pay"] == 1
     with pytest.raises(PhonePeOrderNotFound):  # a 500 created nothing
-        client.order_status("ord_p500")
+        client.fetch_order_status("ord_p500")
 
 
 def test_timeout_is_unavailable_fast_and_the_order_may_exist(sim: Sim) -> None:
@@ -296,7 +298,7 @@ def test_timeout_is_unavailable_fast_and_the_order_may_exist(sim: Sim) -> None:
     assert time.monotonic() - started < READ_TIMEOUT_S + 1.0
     assert err.value.details["timeout"] is True
     # The pay reached PhonePe: a status check (never a second pay) finds it.
-    assert client.order_status("ord_slow").state == "PENDING"
+    assert client.fetch_order_status("ord_slow").state == "PENDING"
 
 
 # --- expiry ---------------------------------------------------------------------------------
@@ -306,9 +308,9 @@ def test_expired_order_reports_failed_and_a_late_payment_can_be_forced(sim: Sim)
     client = sim.client()
     pay(client, "ord_exp", expire_after_s=300)
     sim.clock.advance(299)
-    assert client.order_status("ord_exp").state == "PENDING"
+    assert client.fetch_order_status("ord_exp").state == "PENDING"
     sim.clock.advance(2)
-    status = client.order_status("ord_exp")
+    status = client.fetch_order_status("ord_exp")
     assert (status.state, status.error_code, status.detailed_error_code) == (
         "FAILED",
         "TXN_NOT_COMPLETED",
@@ -316,7 +318,7 @@ def test_expired_order_reports_failed_and_a_late_payment_can_be_forced(sim: Sim)
     )
     assert sim.control("/orders/ord_exp/complete").json()["code"] == "ORDER_ALREADY_FINAL"
     sim.settle("ord_exp", force="1")  # money arrived after expiry: the NEEDS_REVIEW scenario
-    assert client.order_status("ord_exp").state == "COMPLETED"
+    assert client.fetch_order_status("ord_exp").state == "COMPLETED"
 
 
 # --- webhook controls -------------------------------------------------------------------------
@@ -353,14 +355,14 @@ def test_webhook_delay(sim: Sim) -> None:
 def test_bad_webhook_control_is_400(sim: Sim, bad: str) -> None:
     pay(sim.client(), "ord_ctl")
     assert sim.control("/orders/ord_ctl/complete", webhook=bad).status_code == 400
-    assert sim.client().order_status("ord_ctl").state == "PENDING"
+    assert sim.client().fetch_order_status("ord_ctl").state == "PENDING"
 
 
 def test_unreachable_webhook_target_does_not_break_settling(sim: Sim) -> None:
     sim.app.webhook_url = f"http://127.0.0.1:{free_port()}/nothing"
     pay(sim.client(), "ord_nohook")
     assert sim.settle("ord_nohook")["webhook"]["statuses"] == [None]
-    assert sim.client().order_status("ord_nohook").state == "COMPLETED"
+    assert sim.client().fetch_order_status("ord_nohook").state == "COMPLETED"
 
 
 # --- hosted checkout page ---------------------------------------------------------------------
@@ -377,7 +379,7 @@ def test_hosted_checkout_page_pays_and_redirects(sim: Sim) -> None:
     submitted = httpx.post(f"{result.redirect_url}/pay")
     assert submitted.status_code == 303
     assert submitted.headers["location"] == "http://app.test/return"
-    assert sim.client().order_status("ord_page").state == "COMPLETED"
+    assert sim.client().fetch_order_status("ord_page").state == "COMPLETED"
     assert json.loads(sim.hooks.wait_for(1)[0].body)["event"] == "checkout.order.completed"
     assert "COMPLETED" in httpx.get(result.redirect_url).text
 
@@ -385,7 +387,7 @@ def test_hosted_checkout_page_pays_and_redirects(sim: Sim) -> None:
 def test_hosted_checkout_fail_button(sim: Sim) -> None:
     result = pay(sim.client(), "ord_page_fail")
     assert httpx.post(f"{result.redirect_url}/fail").status_code == 303
-    assert sim.client().order_status("ord_page_fail").state == "FAILED"
+    assert sim.client().fetch_order_status("ord_page_fail").state == "FAILED"
 
 
 # --- refunds --------------------------------------------------------------------------------
@@ -455,7 +457,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         try:
             sim = Sim(second, f"http://127.0.0.1:{server.server_port}{MOUNT}", clock, hooks)
             client = sim.client(kv)  # the cached token is still honoured after the restart
-            assert client.order_status("ord_keep").state == "COMPLETED"
+            assert client.fetch_order_status("ord_keep").state == "COMPLETED"
             assert second.calls["token"] == 0
             with pytest.raises(PhonePeRejected):
                 pay(client, "ord_keep")
@@ -484,7 +486,7 @@ def test_control_inputs_are_checked(sim: Sim) -> None:
     assert sim.control("/_control/fail-next", op="pay", mode="200").status_code == 400
     pay(sim.client(), "ord_ov")
     assert sim.control("/_control/amount-override", merchant_order_id="ord_ov", amount="5").status_code == 200
-    assert sim.client().order_status("ord_ov").amount == 5
+    assert sim.client().fetch_order_status("ord_ov").amount == 5
     assert sim.control("/_control/amount-override", merchant_order_id="ord_ov", amount="-1").status_code == 400
     assert httpx.get(f"{sim.base}/orders/ord_ov").json()["amount_override"] == 5
     assert len(httpx.get(f"{sim.base}/orders").json()["orders"]) == 1

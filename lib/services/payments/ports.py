@@ -2,7 +2,7 @@
 
 ``PaymentsRepo`` is the payments slice of Postgres (``PostgresPayments``,
 ``lib.testing.fake_payments.FakePayments``); ``PaymentGateway`` is PhonePe
-(``lib.adapters.phonepe`` behind ``PhonePeGateway``); ``Mailer`` is Resend.
+(``lib.adapters.phonepe.PhonePeClient`` implements it); ``Mailer`` is Resend.
 Values are frozen dataclasses so a service never holds a live DB row.  States and
 ``Plan`` come from ``lib.domain.payments`` (the one definition of the rules).
 """

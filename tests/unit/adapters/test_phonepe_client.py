@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -25,8 +26,8 @@ from lib.adapters.phonepe import (
     PhonePeRejected,
     PhonePeUnavailable,
 )
-from lib.adapters.phonepe_gateway import PhonePeGateway
 from lib.errors import Missing, Rejected, Unavailable
+from lib.services.payments.ports import PaymentGateway
 from lib.testing.fakes import FakeKeyValue, ManualClock
 
 API = "https://pp.test/apis/pg-sandbox"
@@ -130,7 +131,9 @@ def make_client(
 
 
 def pay(client: PhonePeClient, mid: str = "ord_1") -> Any:
-    return client.pay(mid, 99900, redirect_url="https://app.test/done", expire_after_s=1200, meta_info={"udf1": "ws1"})
+    return client.create_checkout_order(
+        mid, 99900, redirect_url="https://app.test/done", expire_after_s=1200, meta_info={"udf1": "ws1"}
+    )
 
 
 # --- token --------------------------------------------------------------------------------
@@ -139,7 +142,7 @@ def pay(client: PhonePeClient, mid: str = "ord_1") -> Any:
 def test_token_request_is_a_form_post_and_is_reused(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
     client = make_client(phonepe, kv, clock)
     for i in range(5):
-        client.order_status(f"ord_{i}")
+        client.fetch_order_status(f"ord_{i}")
     assert phonepe.count("/oauth/token") == 1
     token_request = phonepe.requests[0]
     assert token_request.headers["content-type"] == "application/x-www-form-urlencoded"
@@ -158,19 +161,19 @@ def test_token_request_is_a_form_post_and_is_reused(phonepe: FakePhonePe, kv: Fa
 
 
 def test_token_is_shared_between_instances(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
-    make_client(phonepe, kv, clock).order_status("ord_1")
-    make_client(phonepe, kv, clock).order_status("ord_1")
+    make_client(phonepe, kv, clock).fetch_order_status("ord_1")
+    make_client(phonepe, kv, clock).fetch_order_status("ord_1")
     assert phonepe.count("/oauth/token") == 1
 
 
 def test_token_is_refreshed_before_it_expires(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
     client = make_client(phonepe, kv, clock)
-    client.order_status("ord_1")
+    client.fetch_order_status("ord_1")
     clock.advance(3600 - TOKEN_REFRESH_MARGIN_S - 1)
-    client.order_status("ord_1")
+    client.fetch_order_status("ord_1")
     assert phonepe.count("/oauth/token") == 1
     clock.advance(2)  # now inside the margin
-    client.order_status("ord_1")
+    client.fetch_order_status("ord_1")
     assert phonepe.count("/oauth/token") == 2
     assert phonepe.requests[-1].headers["authorization"] == "O-Bearer tok-2"
     assert kv.get(TOKEN_LOCK_KEY) is None  # the refresher released its lock
@@ -179,11 +182,11 @@ def test_token_is_refreshed_before_it_expires(phonepe: FakePhonePe, kv: FakeKeyV
 def test_while_another_refreshes_a_still_valid_token_is_used(
     phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock
 ) -> None:
-    make_client(phonepe, kv, clock).order_status("ord_1")
+    make_client(phonepe, kv, clock).fetch_order_status("ord_1")
     clock.advance(3600 - TOKEN_REFRESH_MARGIN_S + 10)  # needs a refresh, still valid
     assert kv.set_if_absent(TOKEN_LOCK_KEY, b"other-instance", ttl_s=15)
     sleeps: list[float] = []
-    make_client(phonepe, kv, clock, sleeps).order_status("ord_1")
+    make_client(phonepe, kv, clock, sleeps).fetch_order_status("ord_1")
     assert phonepe.count("/oauth/token") == 1
     assert sleeps == []  # no waiting either
     assert phonepe.requests[-1].headers["authorization"] == "O-Bearer tok-1"
@@ -205,7 +208,7 @@ def test_without_a_token_a_caller_waits_for_the_refresher(
             kv.set(TOKEN_KEY, json.dumps({"access_token": "from-other", "expires_at": expires}).encode(), ttl_s=3600)
 
     client._sleep = refresher_finishes
-    client.order_status("ord_1")
+    client.fetch_order_status("ord_1")
     assert len(sleeps) == 3
     assert phonepe.count("/oauth/token") == 0
     assert phonepe.requests[-1].headers["authorization"] == "O-Bearer from-other"
@@ -214,7 +217,7 @@ def test_without_a_token_a_caller_waits_for_the_refresher(
 def test_a_stuck_refresher_does_not_block_forever(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
     kv.set_if_absent(TOKEN_LOCK_KEY, b"crashed-instance", ttl_s=15)
     sleeps: list[float] = []
-    make_client(phonepe, kv, clock, sleeps).order_status("ord_1")
+    make_client(phonepe, kv, clock, sleeps).fetch_order_status("ord_1")
     assert 0 < sum(sleeps) <= 2.5
     assert phonepe.count("/oauth/token") == 1
 
@@ -226,8 +229,8 @@ def test_redis_down_falls_back_to_an_in_process_token(
     client = make_client(phonepe, kv, clock)
     result = pay(client)
     assert result.order_id == "OMO1"
-    client.order_status("ord_1")
-    client.order_status("ord_2")
+    client.fetch_order_status("ord_1")
+    client.fetch_order_status("ord_2")
     assert phonepe.count("/oauth/token") == 1
 
 
@@ -235,27 +238,27 @@ def test_redis_down_mid_life_keeps_using_the_valid_token(
     phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock
 ) -> None:
     client = make_client(phonepe, kv, clock)
-    client.order_status("ord_1")
+    client.fetch_order_status("ord_1")
     kv.down = True
     clock.advance(3600 - TOKEN_REFRESH_MARGIN_S + 1)  # refresh due, Redis gone: token still valid
-    client.order_status("ord_1")
+    client.fetch_order_status("ord_1")
     assert phonepe.count("/oauth/token") == 1
     clock.advance(TOKEN_REFRESH_MARGIN_S)  # now expired: fetched in process
-    client.order_status("ord_1")
+    client.fetch_order_status("ord_1")
     assert phonepe.count("/oauth/token") == 2
 
 
 def test_works_without_any_keyvalue(phonepe: FakePhonePe, clock: ManualClock) -> None:
     client = make_client(phonepe, None, clock)
-    client.order_status("a")
-    client.order_status("b")
+    client.fetch_order_status("a")
+    client.fetch_order_status("b")
     assert phonepe.count("/oauth/token") == 1
 
 
 def test_bad_credentials_are_rejected(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
     phonepe.script("POST /v1/oauth/token", reply(401, {"code": "INVALID_CLIENT", "message": "bad client"}))
     with pytest.raises(PhonePeRejected) as err:
-        make_client(phonepe, kv, clock).order_status("ord_1")
+        make_client(phonepe, kv, clock).fetch_order_status("ord_1")
     assert err.value.code == "INVALID_CLIENT"
     assert err.value.retryable is False
 
@@ -265,13 +268,13 @@ def test_token_response_without_fields_is_unavailable(
 ) -> None:
     phonepe.script("POST /v1/oauth/token", reply(200, {"token_type": "O-Bearer"}))
     with pytest.raises(PhonePeUnavailable):
-        make_client(phonepe, kv, clock).order_status("ord_1")
+        make_client(phonepe, kv, clock).fetch_order_status("ord_1")
 
 
 def test_token_endpoint_timeout_is_unavailable(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
     phonepe.script("POST /v1/oauth/token", raises(httpx.ConnectTimeout("slow")))
     with pytest.raises(PhonePeUnavailable) as err:
-        make_client(phonepe, kv, clock).order_status("ord_1")
+        make_client(phonepe, kv, clock).fetch_order_status("ord_1")
     assert err.value.details["timeout"] is True
 
 
@@ -295,7 +298,7 @@ def test_pay_sends_phonepes_body_and_parses_the_answer(
         ),
     )
     client = make_client(phonepe, kv, clock)
-    result = client.pay(
+    result = client.create_checkout_order(
         "ord_1", 99900, redirect_url="https://app/ret", expire_after_s=1200, meta_info={"udf1": "ws"}, message="Starter"
     )
     assert (result.order_id, result.state, result.expire_at_ms, result.redirect_url) == (
@@ -362,7 +365,7 @@ def test_pay_401_is_not_retried_but_the_token_is_dropped(
         pay(client)
     assert phonepe.count("/checkout/v2/pay") == 1
     assert kv.get(TOKEN_KEY) is None
-    client.order_status("ord_1")  # the next call gets a fresh token
+    client.fetch_order_status("ord_1")  # the next call gets a fresh token
     assert phonepe.count("/oauth/token") == 2
     assert phonepe.requests[-1].headers["authorization"] == "O-Bearer tok-2"
 
@@ -372,7 +375,7 @@ def test_pay_401_is_not_retried_but_the_token_is_dropped(
 
 def test_status_401_refreshes_once_and_retries(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
     phonepe.script("GET /checkout/v2/order/ord_1/status", reply(401), reply(200, {"state": "COMPLETED", "amount": 1}))
-    status = make_client(phonepe, kv, clock).order_status("ord_1")
+    status = make_client(phonepe, kv, clock).fetch_order_status("ord_1")
     assert status.state == "COMPLETED"
     assert phonepe.count("/oauth/token") == 2
     assert [r.headers["authorization"] for r in phonepe.requests if r.url.path.endswith("/status")] == [
@@ -384,7 +387,7 @@ def test_status_401_refreshes_once_and_retries(phonepe: FakePhonePe, kv: FakeKey
 def test_status_401_twice_gives_up(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
     phonepe.script("GET /checkout/v2/order/ord_1/status", reply(401), reply(401))
     with pytest.raises(PhonePeRejected) as err:
-        make_client(phonepe, kv, clock).order_status("ord_1")
+        make_client(phonepe, kv, clock).fetch_order_status("ord_1")
     assert err.value.status == 401
     assert phonepe.count("/status") == 2
 
@@ -395,7 +398,7 @@ def test_unknown_order_is_not_found(phonepe: FakePhonePe, kv: FakeKeyValue, cloc
         reply(404, {"code": "MERCHANT_ORDER_MAPPING_NOT_FOUND", "message": "No order"}),
     )
     with pytest.raises(PhonePeOrderNotFound) as err:
-        make_client(phonepe, kv, clock).order_status("nope")
+        make_client(phonepe, kv, clock).fetch_order_status("nope")
     assert isinstance(err.value, Missing)
 
 
@@ -411,7 +414,7 @@ def test_status_is_parsed_leniently(phonepe: FakePhonePe, kv: FakeKeyValue, cloc
         "brandNewTopLevel": {"x": 1},
     }
     phonepe.script("GET /checkout/v2/order/ord_9/status", reply(200, body))
-    status = make_client(phonepe, kv, clock).order_status("ord_9")
+    status = make_client(phonepe, kv, clock).fetch_order_status("ord_9")
     assert (status.order_id, status.state, status.amount) == ("OMO9", "SOME_NEW_STATE", 99900)
     assert status.payment_details == [{"transactionId": "T1", "paymentMode": "FUTURE_MODE", "extra": [1]}]
     assert status.meta_info == {"udf1": "ws1"}
@@ -430,17 +433,17 @@ def test_an_unknown_order_answered_400_with_its_code_is_not_found(
         reply(400, {"code": "MERCHANT_ORDER_MAPPING_NOT_FOUND", "message": "No order"}),
     )
     with pytest.raises(PhonePeOrderNotFound):
-        make_client(phonepe, kv, clock).order_status("nope")
+        make_client(phonepe, kv, clock).fetch_order_status("nope")
 
 
 def test_status_with_garbage_fields_does_not_break(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
     phonepe.script("GET /checkout/v2/order/ord_9/status", reply(200, {"amount": "lots", "paymentDetails": {"a": 1}}))
-    status = make_client(phonepe, kv, clock).order_status("ord_9")
+    status = make_client(phonepe, kv, clock).fetch_order_status("ord_9")
     assert (status.state, status.amount, status.payment_details, status.meta_info) == ("", None, [], {})
 
 
 def test_status_path_is_escaped(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
-    make_client(phonepe, kv, clock).order_status("a/../b")
+    make_client(phonepe, kv, clock).fetch_order_status("a/../b")
     assert phonepe.requests[-1].url.raw_path.startswith(b"/apis/pg-sandbox/checkout/v2/order/a%2F..%2Fb/status")
 
 
@@ -505,10 +508,10 @@ def test_no_secret_or_token_reaches_the_logs(
     for _ in range(2):
         with pytest.raises(PhonePeUnavailable):
             pay(client)
-    client.order_status("o")
+    client.fetch_order_status("o")
     kv.down = True
     clock.advance(4000)
-    client.order_status("o")
+    client.fetch_order_status("o")
     assert caplog.records, "the client logs its calls"
     dumped = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     for secret in (SECRET, "tok-1", "tok-2", "tok-3"):
@@ -516,14 +519,14 @@ def test_no_secret_or_token_reaches_the_logs(
     assert SECRET not in repr(client)
 
 
-def test_gateway_adapter_drives_this_client(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
-    """The services' PhonePeGateway maps its keyword names onto this client's signature."""
+def test_the_client_is_the_payment_gateway(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> None:
+    """The services' PaymentGateway port, implemented by the client itself (keyword arguments in, port values out)."""
     phonepe.script(
         "POST /checkout/v2/pay",
         reply(200, {"orderId": "OMO7", "state": "PENDING", "expireAt": 1735690800000, "redirectUrl": "https://c"}),
     )
     phonepe.script("GET /checkout/v2/order/nope/status", reply(404, {"code": "MERCHANT_ORDER_MAPPING_NOT_FOUND"}))
-    gateway = PhonePeGateway(make_client(phonepe, kv, clock))
+    gateway: PaymentGateway = make_client(phonepe, kv, clock)
     result = gateway.pay(
         merchant_order_id="ord_7",
         amount_paise=99900,
@@ -564,7 +567,7 @@ def test_concurrent_instances_fetch_one_token(phonepe: FakePhonePe, kv: FakeKeyV
     def run(client: PhonePeClient) -> None:
         barrier.wait()
         try:
-            client.order_status("ord_1")
+            client.fetch_order_status("ord_1")
         except BaseException as exc:
             errors.append(exc)
 
@@ -576,3 +579,36 @@ def test_concurrent_instances_fetch_one_token(phonepe: FakePhonePe, kv: FakeKeyV
     assert errors == []
     assert phonepe.count("/oauth/token") == 1
     assert phonepe.count("/status") == 8
+
+
+def test_the_gateway_status_is_lenient_and_unknown_orders_are_not_found(
+    phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock
+) -> None:
+    """What the gateway adapter's own tests held: epoch milliseconds, amounts as text, states we do not know,
+    and PhonePe's not-found code (as 404 or 400) as ``found=False``."""
+    phonepe.script(
+        "GET /checkout/v2/order/ord_1/status",
+        reply(
+            200,
+            {
+                "state": "something_new",
+                "amount": "99900",
+                "expireAt": 1_735_689_600_000,
+                "metaInfo": {"udf1": "ws"},
+                "extra": [1],
+                "paymentDetails": [{"paymentMode": "UPI_QR"}],
+            },
+        ),
+    )
+    phonepe.script("GET /checkout/v2/order/missing/status", reply(404, {"code": "MERCHANT_ORDER_MAPPING_NOT_FOUND"}))
+    phonepe.script("GET /checkout/v2/order/coded/status", reply(400, {"code": "MERCHANT_ORDER_MAPPING_NOT_FOUND"}))
+    gateway: PaymentGateway = make_client(phonepe, kv, clock)
+    status = gateway.order_status("ord_1")
+    assert status.found
+    assert status.state == "SOMETHING_NEW"
+    assert status.amount_paise == 99900
+    assert status.meta_info == {"udf1": "ws"}
+    assert status.expire_at == datetime(2025, 1, 1, tzinfo=UTC)
+    assert status.payment_details == [{"paymentMode": "UPI_QR"}]
+    assert not gateway.order_status("missing").found
+    assert not gateway.order_status("coded").found
