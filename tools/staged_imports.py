@@ -9,7 +9,7 @@ code runs) and reports each ``lib.*`` module that is not in the folder.
 Two kinds of imports are let through: those under ``if TYPE_CHECKING:``
 (never executed), and imports of the local-only packages made inside a
 function body, which run only in local/test modes that production settings
-refuse (``lib.bootstrap`` importing ``lib.local.dispatcher`` when
+refuse (``lib.bootstrap`` importing ``devtools.local.dispatcher`` when
 ``TASKS_MODE=local``).  A module-level import of them is still reported.
 """
 
@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 
 # Packages deployed code may import lazily, for modes production never runs in.
-LOCAL_ONLY_PREFIXES = ("lib.local", "lib.testing")
+LOCAL_ONLY_PREFIXES = ("devtools.local", "lib.testing")
 
 
 @dataclass(frozen=True)

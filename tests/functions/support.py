@@ -27,7 +27,7 @@ from lib.http.jwks import JwksCache
 from lib.http.membership import MembershipResolver
 from lib.http.oidc import GoogleOidcVerifier
 from lib.http.ratelimit import RedisRateLimiter
-from lib.local.oidc_signer import LocalOidcSigner
+from devtools.local.oidc_signer import LocalOidcSigner
 from lib.ports import Database
 
 AUDIENCE = "http://functions.test"

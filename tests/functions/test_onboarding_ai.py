@@ -22,8 +22,8 @@ from lib.adapters.redis_sessions import RedisSessionCache
 from lib.config import Settings
 from lib.errors import Unavailable
 from lib.http import HttpDeps
-from lib.local.devserver import load_function_app
-from lib.local.oidc_signer import LocalOidcSigner
+from devtools.local.devserver import load_function_app
+from devtools.local.oidc_signer import LocalOidcSigner
 from lib.services.onboarding import OnboardingService
 from lib.services.onboarding_ai import SuggestionRunner
 from lib.testing.fake_onboarding import FakeOnboardingRepo

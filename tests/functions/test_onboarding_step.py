@@ -22,9 +22,9 @@ from lib.adapters.postgres_onboarding import PostgresOnboarding
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.config import Settings
-from lib.local.devserver import load_function_app
-from lib.local.oidc_signer import LocalOidcSigner
-from lib.local.services import ServiceSet
+from devtools.local.devserver import load_function_app
+from devtools.local.oidc_signer import LocalOidcSigner
+from devtools.local.services import ServiceSet
 from lib.services.onboarding import OnboardingService
 from lib.services.onboarding.ports import SystemClock
 from lib.testing.fakes import FakeTaskQueue

@@ -25,8 +25,8 @@ import pytest
 
 from lib import bootstrap
 from lib.config import Settings
-from lib.local.devserver import FUNCTIONS, FUNCTIONS_DIR, load_function_app
-from lib.local.oidc_signer import LocalOidcSigner
+from devtools.local.devserver import FUNCTIONS, FUNCTIONS_DIR, load_function_app
+from devtools.local.oidc_signer import LocalOidcSigner
 from tests.functions import support
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token
 

@@ -1,4 +1,4 @@
-"""lib.checkenv's real probes against the local services and a local stand-in HTTP server."""
+"""devtools.checkenv's real probes against the local services and a local stand-in HTTP server."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from lib import checkenv
 from lib.config import Settings
-from lib.local.services import ServiceSet
+from devtools.local.services import ServiceSet
 from tests.conftest import needs
 
 TOKEN_SECRET = "phonepe-secret-for-probe-test"

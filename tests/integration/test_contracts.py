@@ -25,8 +25,9 @@ from lib.adapters.firestore import FirestoreDocuments
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.storage import GcsBlobs
 from lib.errors import AlreadyExists, Missing, Rejected
-from lib.local.dispatcher import LocalTaskDispatcher, LocalTasksClient, RetryConfig
-from lib.local.services import ServiceSet
+from devtools.local.dispatcher import LocalTaskDispatcher, RetryConfig
+from lib.adapters.local_tasks import LocalTasksClient
+from devtools.local.services import ServiceSet
 from lib.ports import Blobs, Documents, KeyValue, TaskQueue, TaskRequest
 from lib.testing.fakes import FakeBlobs, FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 from lib.testing.receiver import RecordingReceiver

@@ -13,7 +13,7 @@ import pytest
 
 from lib.adapters.firestore import FirestoreDocuments
 from lib.errors import Rejected, Unavailable
-from lib.local.services import free_port
+from devtools.local.services import free_port
 
 
 @pytest.fixture

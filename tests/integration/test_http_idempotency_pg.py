@@ -18,7 +18,7 @@ from lib.errors import Conflict, Unprocessable
 from lib.http import HttpDeps, Principal, RequestContext, Router
 from lib.http.idempotency import PostgresIdempotencyStore, StoredResponse
 from lib.http.membership import MembershipResolver
-from lib.local.services import ServiceSet
+from devtools.local.services import ServiceSet
 
 pytestmark = pytest.mark.services
 

@@ -16,7 +16,7 @@ from lib.config import Settings
 from lib.errors import NotFound
 from lib.http import HttpDeps, Principal, RequestContext, Router
 from lib.http.membership import MembershipResolver
-from lib.local.services import ServiceSet
+from devtools.local.services import ServiceSet
 
 pytestmark = pytest.mark.services
 

@@ -19,7 +19,7 @@ from lib.config import Settings
 from lib.errors import ServiceUnavailable, TooManyRequests
 from lib.http import HttpDeps, Principal, RequestContext, Router
 from lib.http.ratelimit import RedisRateLimiter
-from lib.local.services import ServiceSet
+from devtools.local.services import ServiceSet
 
 # A dead or frozen Redis must cost a request well under this.
 FAIL_FAST_S = 1.0

@@ -24,7 +24,7 @@ from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.config import Settings
 from lib.errors import Conflict, ServiceUnavailable, Unprocessable
-from lib.local.services import ServiceSet, free_port, port_open, wait_for
+from devtools.local.services import ServiceSet, free_port, port_open, wait_for
 from lib.services.onboarding import OnboardingService
 from lib.services.onboarding.errors import PaymentRequired
 from lib.services.onboarding.ports import SystemClock

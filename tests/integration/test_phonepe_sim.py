@@ -31,8 +31,8 @@ from lib.adapters.phonepe import (
 from lib.adapters.phonepe_gateway import PhonePeGateway
 from lib.adapters.redis import RedisKeyValue
 from lib.config import Settings
-from lib.local.phonepe_sim import PhonePeSimulator, create_app
-from lib.local.services import free_port
+from devtools.local.phonepe_sim import PhonePeSimulator, create_app
+from devtools.local.services import free_port
 from lib.ports import KeyValue
 from lib.testing.fakes import FakeKeyValue, ManualClock
 from lib.testing.receiver import RecordingReceiver

@@ -14,7 +14,7 @@ import pytest
 
 from lib.adapters.redis import RedisKeyValue
 from lib.errors import Unavailable
-from lib.local.services import ServiceSet
+from devtools.local.services import ServiceSet
 
 # The promise: a stopped Redis costs a caller well under this.
 FAIL_FAST_S = 1.5

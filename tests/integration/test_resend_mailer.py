@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 
 from lib.adapters.resend_mailer import ResendMailer
 from lib.errors import Rejected, Unavailable
-from lib.local.mailcatcher import MailCatcher
+from devtools.local.mailcatcher import MailCatcher
 from lib.services.payments.ports import EmailMessage
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from lib.adapters.storage import GcsBlobs
 from lib.errors import Missing, Unavailable
-from lib.local.services import ServiceSet, free_port
+from devtools.local.services import ServiceSet, free_port
 
 BUCKET = "bcm-exports-test"
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from lib.checkenv import read_env_file, settings_from_env_file
+from devtools.checkenv import read_env_file, settings_from_env_file
 from tools import deployed_env
 from tools.deployed_env import PER_FUNCTION_VARIABLES, GcloudError, main, quote, run_gcloud
 from tools.requirements import REPO, function_names

@@ -9,8 +9,8 @@ import pytest
 
 from lib import bootstrap
 from lib.config import Settings
-from lib.local.devserver import build_suite
-from lib.local.services import ServiceSet
+from devtools.local.devserver import build_suite
+from devtools.local.services import ServiceSet
 from lib.testing.fakes import FakeDocuments
 
 

@@ -51,7 +51,7 @@ from lib.logs import get_logger
 from lib.ports import Clock
 
 if TYPE_CHECKING:
-    from lib.local.devserver import DevSuite
+    from devtools.local.devserver import DevSuite
 
 # PhonePe's limits on a pay request (PHONEPE.md).
 MIN_AMOUNT_PAISE = 100
@@ -73,7 +73,7 @@ DEFAULT_FAIL_CODE, DEFAULT_FAIL_DETAILED_CODE = "PAYMENT_DECLINED", "ZM"
 FAULT_OPS = frozenset({"token", "pay", "status", "refund", "refund_status"})
 NOT_FOUND_CODE = "MERCHANT_ORDER_MAPPING_NOT_FOUND"
 
-log = get_logger("lib.local.phonepe_sim")
+log = get_logger("devtools.local.phonepe_sim")
 
 
 class _SystemClock:
