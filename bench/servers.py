@@ -173,9 +173,9 @@ def stand_ins_app() -> Any:
     from werkzeug.exceptions import NotFound
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-    from lib.config import get_settings
     from devtools.local.mailcatcher import MailCatcher
     from devtools.local.phonepe_sim import create_app
+    from lib.config import get_settings
 
     s = get_settings()
     phonepe = create_app(

@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-env":
         return run_check(env_file=args.env_file, skip=args.skip)
     if args.command == "migrate":
-        from lib.config import get_settings
         from devtools.db.migrate import migrate
+        from lib.config import get_settings
 
         applied = migrate(get_settings().database_url.get_secret_value(), local_shim=not args.no_shim)
         print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none'}")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from lib.config import Settings
 from devtools.local.services import ServiceSet, start_all
+from lib.config import Settings
 
 BUCKETS = ["bcm-exports-test", "bcm-evidence-test"]
 

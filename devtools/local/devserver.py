@@ -44,13 +44,13 @@ from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from lib import bootstrap
-from lib.config import Settings, get_settings
 from devtools.local.dev_auth import DevAuth, ensure_dev_routes
 from devtools.local.dispatcher import LocalTaskDispatcher, standard_queues
 from devtools.local.mailcatcher import MailCatcher
 from devtools.local.oidc_signer import LocalOidcSigner
 from devtools.local.services import ServiceSet, start_all
+from lib import bootstrap
+from lib.config import Settings, get_settings
 
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 

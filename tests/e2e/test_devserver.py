@@ -34,8 +34,6 @@ import pytest
 import resend
 from werkzeug.wrappers import Response
 
-from lib import bootstrap
-from lib.config import Settings, get_settings
 from devtools.local.dev_auth import DevAuth, DevRoutesRefused, ensure_dev_routes
 from devtools.local.devserver import (
     DEV_MOUNTS,
@@ -49,6 +47,8 @@ from devtools.local.devserver import (
 )
 from devtools.local.mailcatcher import MailCatcher
 from devtools.local.services import ServiceSet, free_port
+from lib import bootstrap
+from lib.config import Settings, get_settings
 from tests.conftest import BUCKETS
 from tests.e2e.support import local_settings, serving
 

@@ -24,11 +24,11 @@ import httpx
 import pytest
 import redis
 
-from lib.config import Settings
 from devtools.db.migrate import migrate
-from lib.domain.steps import STEPS
 from devtools.local.devserver import LocalApp, build_app, stop_local
 from devtools.local.services import ServiceSet, free_port, start_all
+from lib.config import Settings
+from lib.domain.steps import STEPS
 from tests.conftest import needs
 from tests.e2e.support import local_settings, serving
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from lib import bootstrap
-from lib.config import Settings
 from devtools.local.devserver import FUNCTIONS, FUNCTIONS_DIR, load_function_app
 from devtools.local.oidc_signer import LocalOidcSigner
+from lib import bootstrap
+from lib.config import Settings
 from tests.functions import support
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token
 

@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from devtools.local.services import ServiceSet
 from lib import checkenv
 from lib.config import Settings
-from devtools.local.services import ServiceSet
 from tests.conftest import needs
 
 TOKEN_SECRET = "phonepe-secret-for-probe-test"

@@ -21,6 +21,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
+from devtools.local.phonepe_sim import PhonePeSimulator, create_app
+from devtools.local.services import free_port
 from lib.adapters.phonepe import (
     TOKEN_KEY,
     PhonePeClient,
@@ -31,8 +33,6 @@ from lib.adapters.phonepe import (
 from lib.adapters.phonepe_gateway import PhonePeGateway
 from lib.adapters.redis import RedisKeyValue
 from lib.config import Settings
-from devtools.local.phonepe_sim import PhonePeSimulator, create_app
-from devtools.local.services import free_port
 from lib.ports import KeyValue
 from lib.testing.fakes import FakeKeyValue, ManualClock
 from lib.testing.receiver import RecordingReceiver
