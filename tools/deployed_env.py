@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.requirements import function_names
+from tools.functions import function_names
 
 DEFAULT_OUT = Path(".deployed.env")
 # Owner read/write only: the file holds the database URL, API keys and webhook credentials.

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.http.health import BUILD_INFO_FILE as BUILD_INFO
-from tools.requirements import REPO, function_names, read_lock
+from tools.functions import REPO, function_names
+from tools.requirements import read_lock
 from tools.staged_imports import missing_lib_imports
 
 # Never deployed: the local emulator suite, the unit-test fakes, the migration runner.

@@ -22,7 +22,7 @@ from collections.abc import Generator
 from pathlib import Path
 
 from bench.harness import BenchContext, Measured, Operation, ScenarioSkipped, Target, scenario
-from tools.requirements import REPO, function_names
+from tools.functions import REPO, function_names
 
 # A new process per sample: a handful of samples is what a cold start can afford to measure.
 COLD_ITERATIONS = 5

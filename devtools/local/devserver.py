@@ -51,25 +51,14 @@ from devtools.local.oidc_signer import LocalOidcSigner
 from devtools.local.services import ServiceSet, start_all
 from lib import bootstrap
 from lib.config import Settings, get_settings
+from tools.functions import FUNCTIONS_DIR, function_names
 
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS_DIR = REPO_ROOT / "functions"
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
-# Every Cloud Function, mounted at /<name>/ (ARCHITECTURE.md, "Functions").
-FUNCTIONS: tuple[str, ...] = (
-    "initiate_payment",
-    "payment_status",
-    "payment_webhook",
-    "payment_reconcile",
-    "onboarding_step",
-    "onboarding_ai",
-    "finalize",
-    "context",
-    "bcm_rebuild",
-    "maintenance",
-)
+# Every Cloud Function, mounted at /<name>/: the one list (pyproject.toml [tool.bcm.functions]).
+FUNCTIONS: tuple[str, ...] = tuple(function_names())
 LOOPBACK = "127.0.0.1"
 # Each /healthz probe gets this long; a dev server that takes longer to answer is unhealthy.
 HEALTH_PROBE_TIMEOUT_S = 2.0

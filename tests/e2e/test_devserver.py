@@ -431,7 +431,7 @@ def _dev_env(port: int, local_dir: Path) -> dict[str, str]:
 def _start_dev(port: int, local_dir: Path) -> tuple[subprocess.Popen[bytes], float, dict[str, Any]]:
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lib", "dev"],
+        [sys.executable, "-m", "devtools", "dev"],
         cwd=REPO,
         env=_dev_env(port, local_dir),
         stdout=subprocess.PIPE,

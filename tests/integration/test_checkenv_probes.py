@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from devtools import checkenv
 from devtools.local.services import ServiceSet
-from lib import checkenv
 from lib.config import Settings
 from tests.conftest import needs
 

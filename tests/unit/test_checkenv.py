@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic_settings import SettingsError
 
+from devtools import checkenv
 from devtools.__main__ import main as cli
 from devtools.checkenv import Skipped, run_check
-from lib import checkenv
 from lib.config import Settings
 
 SECRET = "Sup3r-Secret-Value-9f8e7d"
