@@ -41,7 +41,7 @@ $(SDK_STAMP): tools/phonepe_sdk/requirements.lock $(STAMP)
 
 ## dev: the whole system locally (Postgres, Valkey, Firestore, Storage, tasks, every function) on :8080
 dev: $(STAMP)
-	$(PY) -m lib dev
+	$(PY) -m devtools dev
 
 ## test: lint, types, the Terraform security scan, then unit + integration + function + e2e tests against real local services
 test: $(STAMP) $(SCAN_STAMP) $(FUZZ_STAMP) $(SDK_STAMP)
@@ -93,11 +93,11 @@ requirements: $(STAMP)
 
 ## check-env: validate settings and probe every service (CHECK_ENV_FLAGS="--env-file .deployed.env --skip redis" for a deployed one)
 check-env: $(STAMP)
-	$(PY) -m lib check-env $(CHECK_ENV_FLAGS)
+	$(PY) -m devtools check-env $(CHECK_ENV_FLAGS)
 
 ## migrate: apply supabase/migrations to DATABASE_URL (MIGRATE_FLAGS=--no-shim on Supabase)
 migrate: $(STAMP)
-	$(PY) -m lib migrate $(MIGRATE_FLAGS)
+	$(PY) -m devtools migrate $(MIGRATE_FLAGS)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml

@@ -1,6 +1,6 @@
 """The services a benchmark run talks to: the real local ones, or those the environment names.
 
-``lib.local.services.start_all`` starts PostgreSQL, Valkey and the emulators
+``devtools.local.services.start_all`` starts PostgreSQL, Valkey and the emulators
 in a temporary folder, except for each one whose variable (``DATABASE_URL``,
 ``REDIS_URL``, ``FIRESTORE_EMULATOR_HOST``, ``STORAGE_EMULATOR_HOST``) is
 already set, which it uses as is.  The variables are exported so SDKs and the
@@ -23,7 +23,7 @@ BUCKETS = ["bcm-exports-bench", "bcm-evidence-bench"]
 
 @contextmanager
 def local_services(*, quick: bool, migrate: bool = True) -> Iterator[BenchContext]:
-    from lib.local.services import start_all
+    from devtools.local.services import start_all
 
     root = Path(tempfile.mkdtemp(prefix="bcm-bench-"))
     svc = start_all(root, persistent=False, buckets=BUCKETS)
@@ -41,9 +41,9 @@ def local_services(*, quick: bool, migrate: bool = True) -> Iterator[BenchContex
 def _migrate(url: str, ctx: BenchContext) -> None:
     """Apply the schema so scenarios over real tables work; baselines do not need it."""
     try:
-        from lib.db.migrate import migrate
+        from devtools.db.migrate import migrate
     except ImportError as exc:  # the DB layer not written yet
-        ctx.missing["schema"] = f"lib.db.migrate unavailable: {exc}"
+        ctx.missing["schema"] = f"devtools.db.migrate unavailable: {exc}"
         return
     try:
         migrate(url, local_shim=True)

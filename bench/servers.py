@@ -75,7 +75,7 @@ class Served:
 
 
 def free_port() -> int:
-    from lib.local.services import free_port as _free_port
+    from devtools.local.services import free_port as _free_port
 
     return _free_port()
 
@@ -173,9 +173,9 @@ def stand_ins_app() -> Any:
     from werkzeug.exceptions import NotFound
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+    from devtools.local.mailcatcher import MailCatcher
+    from devtools.local.phonepe_sim import create_app
     from lib.config import get_settings
-    from lib.local.mailcatcher import MailCatcher
-    from lib.local.phonepe_sim import create_app
 
     s = get_settings()
     phonepe = create_app(

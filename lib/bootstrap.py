@@ -136,7 +136,7 @@ class Container:
             from lib.adapters.cloud_tasks import CloudTasksQueue
 
             return CloudTasksQueue(s.gcp_project, s.gcp_region, invoker_email=s.tasks_invoker_email)
-        from lib.local.dispatcher import LocalTasksClient
+        from lib.adapters.local_tasks import LocalTasksClient
 
         # Tokens are minted for the target function's URL (task_names.function_audience).
         return LocalTasksClient(s.tasks_local_url)

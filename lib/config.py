@@ -26,7 +26,7 @@ class AppEnv(StrEnum):
 
 class TasksMode(StrEnum):
     CLOUD = "cloud"  # google-cloud-tasks, HTTP tasks with OIDC tokens
-    LOCAL = "local"  # the local dispatcher in lib.local.dispatcher
+    LOCAL = "local"  # the local dispatcher in devtools.local.dispatcher
 
 
 class Settings(BaseSettings):

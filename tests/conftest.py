@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.local.services import ServiceSet, start_all
 from lib.config import Settings
-from lib.local.services import ServiceSet, start_all
 
 BUCKETS = ["bcm-exports-test", "bcm-evidence-test"]
 
@@ -32,7 +32,7 @@ def services() -> Iterator[ServiceSet]:
     root = Path(tempfile.mkdtemp(prefix="bcm-test-"))
     svc = start_all(root, persistent=False, buckets=BUCKETS)
     os.environ.update(svc.env)
-    from lib.db.migrate import migrate
+    from devtools.db.migrate import migrate
 
     migrate(svc.env["DATABASE_URL"], local_shim=True)
     try:

@@ -28,7 +28,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tools.requirements import LOCK, PYPROJECT, REPO, Pin, RequiresOf, installed_requires, read_lock, shipped
+from tools.functions import PYPROJECT, REPO, bcm_table
+from tools.requirements import LOCK, Pin, RequiresOf, installed_requires, read_lock, shipped
 
 DOC = REPO / "docs" / "dependencies.md"
 COMMAND = ".venv/bin/python tools/dependencies.py"  # what the page tells a reader to run
@@ -104,7 +105,7 @@ def read_direct(pyproject: Path = PYPROJECT) -> dict[str, Direct]:
 
 def read_why(pyproject: Path = PYPROJECT) -> dict[str, str]:
     """``[tool.bcm.why]``: canonical name -> its one-line reason."""
-    table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("bcm", {}).get("why", {})
+    table = bcm_table(pyproject).get("why", {})
     why: dict[str, str] = {}
     for key, reason in table.items():
         name = canonicalize_name(Requirement(key).name)

@@ -1,6 +1,6 @@
 """Write the environment the deployed functions run with to a dotenv file.
 
-Step 1 of the runbook is ``python -m lib check-env --env-file .deployed.env``:
+Step 1 of the runbook is ``python -m devtools check-env --env-file .deployed.env``:
 it must check what is actually deployed, not what Terraform or a developer's
 shell says should be.  This reads it back from Google Cloud with the operator's
 ``gcloud`` (no Python SDK dependency; the operator already has the CLI and its
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.requirements import function_names
+from tools.functions import function_names
 
 DEFAULT_OUT = Path(".deployed.env")
 # Owner read/write only: the file holds the database URL, API keys and webhook credentials.
@@ -269,7 +269,7 @@ def render(deployed: Deployed, project: str, region: str) -> str:
         raise ConflictError(f"not a valid variable name: {', '.join(bad)}")
     lines = [
         f"# Written by tools/deployed_env.py from {project} / {region}: {', '.join(deployed.functions)}.",
-        "# Holds secrets: mode 0600, never commit. Read it with `python -m lib check-env --env-file <this file>`.",
+        "# Holds secrets: mode 0600, never commit. Read it with `python -m devtools check-env --env-file <this file>`.",
     ]
     lines += [f"{key}={quote(deployed.values[key])}" for key in sorted(deployed.values)]
     return "\n".join(lines) + "\n"

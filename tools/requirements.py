@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import sys
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,9 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-REPO = Path(__file__).resolve().parent.parent
+from tools.functions import FUNCTIONS_DIR, PYPROJECT, REPO, FunctionListError, bcm_table, function_names
+
 LOCK = REPO / "requirements.lock"
-PYPROJECT = REPO / "pyproject.toml"
-FUNCTIONS_DIR = REPO / "functions"
 
 # The Cloud Functions gen2 runtime the files are resolved for (python312, x86-64 Linux).
 TARGET_ENV: dict[str, str] = {
@@ -87,17 +85,9 @@ def read_lock(path: Path = LOCK) -> dict[str, Pin]:
 
 def read_manifest(path: Path = PYPROJECT) -> dict[str, list[str]]:
     """Function name -> its direct requirement strings (the common ones first)."""
-    table = tomllib.loads(path.read_text()).get("tool", {}).get("bcm", {})
+    table = bcm_table(path)
     common = list(table.get("common", []))
-    functions = table.get("functions", {})
-    if not functions:
-        raise RequirementsError(f"{path.name}: no [tool.bcm.functions] table")
-    return {name: [*common, *own] for name, own in functions.items()}
-
-
-def function_names(path: Path = PYPROJECT) -> list[str]:
-    """The deployable functions, in declaration order (also used by stage and bench)."""
-    return list(read_manifest(path))
+    return {name: [*common, *table["functions"][name]] for name in function_names(path)}
 
 
 def _applies(req: Requirement, extras: Iterable[str], env: Mapping[str, str]) -> bool:
@@ -181,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         expected = generate()
-    except RequirementsError as exc:
+    except (RequirementsError, FunctionListError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     outdated = stale(expected)

@@ -6,10 +6,10 @@ pinned ``requirements.txt`` and ``build_info.json`` (the function's name and a
 SHA-256 over every other staged file, which ``GET /healthz`` reports as the
 deployed version).  What never ships, because nothing deployed runs it:
 
-- ``lib/local`` (the emulator suite and dev server), ``lib/testing`` (fakes),
-  ``lib/db`` (the migration runner, which reads ``supabase/`` from a checkout,
-  and test scratch databases), ``lib/__main__.py`` and ``lib/checkenv.py``
-  (the developer CLI, run from a checkout);
+- ``devtools/`` (the local suite, the migration runner, check-env and the CLI)
+  is a sibling package of ``lib`` and is never copied; staged code importing it
+  fails the build;
+- ``lib/testing`` (the fakes for unit tests), the one part of ``lib`` left out;
 - package data for a dependency the function does not install: the 1.7 MB
   cl100k encoding goes only to functions whose requirements.txt has tiktoken;
 - build litter (``__pycache__``, ``*.pyc``, tool caches).
@@ -38,13 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.http.health import BUILD_INFO_FILE as BUILD_INFO
-from tools.requirements import REPO, function_names, read_lock
+from tools.functions import REPO, function_names
+from tools.requirements import read_lock
 from tools.staged_imports import missing_lib_imports
 
-# Never deployed: the local emulator suite, the unit-test fakes, the migration runner.
-EXCLUDED_PACKAGES = ("local", "testing", "db")
-# Top-level lib modules never deployed: the developer CLI (`python -m lib`) and the check-env it runs.
-EXCLUDED_MODULES = ("__main__.py", "checkenv.py")
+# The one part of lib/ never deployed: the fakes for unit tests (shipped code never imports them).
+EXCLUDED_PACKAGES = ("testing",)
 # lib/ folders of data read only through a distribution: shipped only where requirements.txt has it.
 DATA_NEEDS = {"domain/bcm/data": "tiktoken"}
 # Build litter that must not reach the zip.
@@ -78,7 +77,7 @@ def _lib_filter(lib_root: Path, installed: set[str]) -> Callable[[str, list[str]
         here = Path(directory)
         ignored = set(IGNORED(directory, names))
         if here == lib_root:
-            ignored |= {n for n in names if n in EXCLUDED_PACKAGES or n in EXCLUDED_MODULES}
+            ignored |= {n for n in names if n in EXCLUDED_PACKAGES}
         ignored |= {n for n in names if here / n in skipped_data}
         return ignored
 
@@ -123,7 +122,7 @@ def stage(name: str, *, repo: Path = REPO, out: Path | None = None) -> Staged:
     shutil.copytree(repo / "lib", staged / "lib", ignore=_lib_filter(repo / "lib", installed))
     missing = missing_lib_imports(staged, repo)
     if missing:
-        raise StageError(f"{name}: staged code imports lib modules that are not staged: {', '.join(missing)}")
+        raise StageError(f"{name}: staged code imports modules that are not staged: {', '.join(missing)}")
     info = {"function": name, "source_sha256": source_digest(staged)}
     (staged / BUILD_INFO).write_text(json.dumps(info, sort_keys=True) + "\n", encoding="utf-8")
     archive = out / f"{name}.zip"

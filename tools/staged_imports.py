@@ -1,16 +1,12 @@
-"""Check that a staged function folder holds every ``lib`` module its code imports.
+"""Check that a staged function folder holds every first-party module its code imports.
 
-``tools/stage.py`` leaves parts of ``lib/`` out of the zip (the local suite,
-the fakes, the migration runner, the developer CLI).  Leaving out a module
-that deployed code imports would only fail in the cloud, on the first request
-that reaches the import; this reads every staged ``.py`` file's imports (no
-code runs) and reports each ``lib.*`` module that is not in the folder.
-
-Two kinds of imports are let through: those under ``if TYPE_CHECKING:``
-(never executed), and imports of the local-only packages made inside a
-function body, which run only in local/test modes that production settings
-refuse (``lib.bootstrap`` importing ``lib.local.dispatcher`` when
-``TASKS_MODE=local``).  A module-level import of them is still reported.
+``tools/stage.py`` ships ``lib/`` without ``lib/testing``, and never the
+sibling packages ``devtools``, ``tools`` or ``tests``.  An import of a module
+that is not staged would only fail in the cloud, on the first request that
+reaches it; this reads every staged ``.py`` file's imports (no code runs) and
+reports each first-party module that is not in the folder, wherever the import
+sits (module level or inside a function).  Only imports under
+``if TYPE_CHECKING:`` (never executed) are let through.
 """
 
 from __future__ import annotations
@@ -20,8 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-# Packages deployed code may import lazily, for modes production never runs in.
-LOCAL_ONLY_PREFIXES = ("lib.local", "lib.testing")
+# The repository's own top-level packages: everything else is a dependency from requirements.txt.
+FIRST_PARTY = frozenset({"lib", "devtools", "tools", "tests", "bench"})
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,7 @@ def _resolve_relative(node: ast.ImportFrom, package: str) -> str:
 
 @cache  # every function stages the same lib/: parse each distinct file once per run
 def lib_imports(source: str, package: str) -> tuple[LibImport, ...]:
-    """The ``lib.*`` imports in ``source`` (a module of ``package``), skipping ``TYPE_CHECKING`` blocks."""
+    """The first-party imports in ``source`` (a module of ``package``), skipping ``TYPE_CHECKING`` blocks."""
     found: list[LibImport] = []
 
     def visit(node: ast.AST, lazy: bool) -> None:
@@ -60,10 +56,10 @@ def lib_imports(source: str, package: str) -> tuple[LibImport, ...]:
 
     def visit_one(node: ast.AST, lazy: bool) -> None:
         if isinstance(node, ast.Import):
-            found.extend(LibImport(a.name, (), lazy) for a in node.names if a.name.split(".")[0] == "lib")
+            found.extend(LibImport(a.name, (), lazy) for a in node.names if a.name.split(".")[0] in FIRST_PARTY)
         elif isinstance(node, ast.ImportFrom):
             module = _resolve_relative(node, package)
-            if module.split(".")[0] == "lib":
+            if module.split(".")[0] in FIRST_PARTY:
                 found.append(LibImport(module, tuple(a.name for a in node.names), lazy))
         else:
             inner = lazy or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -73,20 +69,16 @@ def lib_imports(source: str, package: str) -> tuple[LibImport, ...]:
     return tuple(found)
 
 
-def _local_only(module: str) -> bool:
-    return any(module == p or module.startswith(p + ".") for p in LOCAL_ONLY_PREFIXES)
-
-
 def _exists(root: Path, module: str) -> bool:
     path = root.joinpath(*module.split("."))
     return path.with_suffix(".py").is_file() or path.is_dir()  # a folder is a (namespace) package
 
 
 def missing_lib_imports(root: Path, source: Path) -> list[str]:
-    """``"<file>: <module>"`` for each ``lib`` module imported under ``root`` but not staged there.
+    """``"<file>: <module>"`` for each first-party module imported under ``root`` but not staged there.
 
-    ``source`` is the folder holding the original ``lib/``: it tells a
-    submodule (``from lib import db``) from an attribute (``from lib.config
+    ``source`` is the repository (holding the original ``lib/``): it tells a
+    submodule (``from lib import http``) from an attribute (``from lib.config
     import Settings``) without running anything.
     """
     problems: list[str] = []
@@ -96,8 +88,6 @@ def missing_lib_imports(root: Path, source: Path) -> list[str]:
         for imp in lib_imports(file.read_text(encoding="utf-8"), package):
             wanted = [imp.module] + [f"{imp.module}.{n}" for n in imp.names if _exists(source, f"{imp.module}.{n}")]
             for module in wanted:
-                if imp.lazy and _local_only(module):
-                    continue
                 if not _exists(root, module):
                     problems.append(f"{rel}: {module}")
     return problems

@@ -3,7 +3,8 @@
 CI cannot run ``terraform validate`` (the Google provider cannot be
 downloaded there), so the rules that make the deploy safe are checked here on
 the HCL itself, parsed with python-hcl2, and compared with the code where the
-code is the truth: which functions exist and who calls them (the routers),
+code is the truth: which functions exist (``[tool.bcm.functions]`` of
+pyproject.toml, read by ``tools/functions.py``) and who calls them (the routers),
 which settings are secrets (``SecretStr`` fields of ``lib.config.Settings``),
 the queues (``lib/queues.json``), the Firestore TTL fields, the events the
 alerts count (``lib/ops_events.py``), the maintenance routes.
@@ -30,6 +31,8 @@ from typing import Any
 
 import hcl2
 from pydantic import SecretStr
+
+from tools.functions import function_names
 
 REPO = Path(__file__).resolve().parents[1]
 TF_DIR = REPO / "infra" / "terraform"
@@ -159,7 +162,7 @@ def walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 # ------------------------------------------------------------------------------------- the code's side
 def code_functions() -> dict[str, set[str]]:
-    """Function name -> the auth modes of its routes, from the routers themselves."""
+    """Function name -> the auth modes of its routes, from the routers of the listed functions."""
     from tools.openapi import load_routes
 
     return {name: {spec.auth for spec in specs} for name, specs in load_routes().items()}
@@ -193,9 +196,13 @@ def check_parses_once(tf: Terraform) -> list[str]:
 
 def check_functions_match_the_code(tf: Terraform) -> list[str]:
     problems = []
+    listed = function_names()
+    if set(tf.functions) != set(listed):
+        missing, extra = sorted(set(listed) - set(tf.functions)), sorted(set(tf.functions) - set(listed))
+        problems.append(
+            f"local.functions != [tool.bcm.functions] of pyproject.toml (missing {missing}, not listed {extra})"
+        )
     code = code_functions()
-    if set(tf.functions) != set(code):
-        problems.append(f"local.functions {sorted(tf.functions)} != functions/ {sorted(code)}")
     fn = tf.function_resource
     if fn.get("for_each") != "${toset(keys(local.functions))}":
         problems.append("google_cloudfunctions2_function.fn must be one per local.functions entry")

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import BenchContext, Measured, Operation, ScenarioSkipped, Target, scenario
-from tools.requirements import REPO
+from tools.functions import REPO
 
 GOLDEN = REPO / "tests" / "golden"
 # Samples taken in setup to find a reference p50 (bare HTTP route, raw Redis GET).

@@ -22,7 +22,7 @@ from collections.abc import Generator
 from pathlib import Path
 
 from bench.harness import BenchContext, Measured, Operation, ScenarioSkipped, Target, scenario
-from tools.requirements import REPO, function_names
+from tools.functions import REPO, function_names
 
 # A new process per sample: a handful of samples is what a cold start can afford to measure.
 COLD_ITERATIONS = 5
@@ -63,7 +63,7 @@ ALL_RUNTIME_MODULES = (
 
 # INTEGRATOR: the request each function's first-request sample sends (method, path). "GET /" reaches
 # the router (and its 401/404) without credentials; point it at a cheap authenticated route once the
-# functions exist, e.g. with a token from lib.local's dev auth.
+# functions exist, e.g. with a token from devtools.local's dev auth.
 FIRST_REQUEST: dict[str, tuple[str, str]] = {}
 
 _IMPORT_ALL = """

@@ -15,7 +15,7 @@ from collections.abc import Generator
 from pathlib import Path
 
 from bench.harness import BenchContext, Operation, ScenarioSkipped, Target, scenario
-from tools.requirements import REPO
+from tools.functions import REPO
 
 JWT_SECRET = "bench-jwt-secret-that-is-long-enough-for-hs256"  # a local signing key, not a credential
 ISSUER = "http://127.0.0.1:8080/_dev/auth/auth/v1"

@@ -81,11 +81,11 @@ class _Suite:
 @contextmanager
 def _served(ctx: BenchContext) -> Iterator[_Suite]:
     ctx.require("postgres", "redis", "schema")
+    from devtools.local.devserver import LocalApp, build_suite, build_wsgi
+    from devtools.local.services import ServiceSet, free_port
     from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
     from lib.config import Settings
     from lib.domain.payments import webhook_authorization
-    from lib.local.devserver import LocalApp, build_suite, build_wsgi
-    from lib.local.services import ServiceSet, free_port
     from tests.e2e.support import serving
 
     port = free_port()
@@ -358,11 +358,11 @@ def _production_like(ctx: BenchContext, *, threads: int, db_pool: int) -> Iterat
     import psutil
 
     from bench.servers import free_port, serve_function, serve_stand_ins, stand_ins_env
+    from devtools.local.dev_auth import DevAuth
     from lib import bootstrap
     from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
     from lib.config import Settings
     from lib.domain.payments import webhook_authorization
-    from lib.local.dev_auth import DevAuth
     from lib.testing.fakes import FakeTaskQueue
 
     function_base = f"http://127.0.0.1:{free_port()}"

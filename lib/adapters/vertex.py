@@ -10,7 +10,7 @@ failures, 408/429 and 5xx are ``Unavailable`` (retry later); other 4xx are
 ``Rejected``; an answer that is not a JSON object is ``InvalidOutput``.
 
 Locally ``base_url`` points the client at the Gemini stand-in
-(``lib.local.gemini_stub``): the SDK then sends the same Vertex path
+(``devtools.local.gemini_stub``): the SDK then sends the same Vertex path
 (``/v1beta1/projects/{p}/locations/{l}/publishers/google/models/{m}:generateContent``)
 under that URL, authorised by a fixed token so no metadata server is asked.
 The client is built on first use, never at import or construction.

@@ -4,7 +4,7 @@ Google signs these with RS256 keys published as a JWKS; this does what
 ``google.oauth2.id_token.verify_token`` does for that format (PyJWT against
 the key set) but with the keys cached across requests, clock skew applied and
 each failure mapped to its own code.  Locally the key set comes from the
-local signer (``lib.local.oidc_signer``) at ``settings.oidc_local_jwks_url``.
+local signer (``devtools.local.oidc_signer``) at ``settings.oidc_local_jwks_url``.
 Beyond a valid signature the caller must be one of our invoker identities
 with a verified email: any Google account can mint a token for our audience.
 """

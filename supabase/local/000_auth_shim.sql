@@ -5,7 +5,7 @@
 -- on `public` (every new table granted to anon/authenticated/service_role), so
 -- the migrations' own revokes are exercised locally too.
 --
--- Applied by lib/db/migrate.py only with local_shim=True, before the
+-- Applied by devtools/db/migrate.py only with local_shim=True, before the
 -- migrations, on every run: everything here is idempotent.  NEVER apply this
 -- to a real Supabase project (those objects exist there and are managed).
 

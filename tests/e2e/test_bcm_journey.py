@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.local.devserver import build_app
+from devtools.local.services import ServiceSet, free_port
 from lib.config import Settings
 from lib.domain.steps import STEPS
-from lib.local.devserver import build_app
-from lib.local.services import ServiceSet, free_port
 from tests.conftest import needs
 from tests.e2e.support import local_settings, serving
 

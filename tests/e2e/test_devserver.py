@@ -5,7 +5,7 @@ the migrations, Valkey, the emulators); requests go over real HTTP, so the
 JWT verifier fetches the dev JWKS, the dispatcher posts tasks with OIDC
 tokens, and the ``resend`` SDK talks to the mail catcher as it would to
 Resend.  ``run()`` is exercised twice: in-process (SIGTERM to ourselves) and as
-``python -m lib dev`` in a subprocess, which must leave no child behind.
+``python -m devtools dev`` in a subprocess, which must leave no child behind.
 """
 
 from __future__ import annotations
@@ -34,10 +34,8 @@ import pytest
 import resend
 from werkzeug.wrappers import Response
 
-from lib import bootstrap
-from lib.config import Settings, get_settings
-from lib.local.dev_auth import DevAuth, DevRoutesRefused, ensure_dev_routes
-from lib.local.devserver import (
+from devtools.local.dev_auth import DevAuth, DevRoutesRefused, ensure_dev_routes
+from devtools.local.devserver import (
     DEV_MOUNTS,
     FUNCTIONS,
     DevSuite,
@@ -47,8 +45,10 @@ from lib.local.devserver import (
     register_dev_mount,
     run,
 )
-from lib.local.mailcatcher import MailCatcher
-from lib.local.services import ServiceSet, free_port
+from devtools.local.mailcatcher import MailCatcher
+from devtools.local.services import ServiceSet, free_port
+from lib import bootstrap
+from lib.config import Settings, get_settings
 from tests.conftest import BUCKETS
 from tests.e2e.support import local_settings, serving
 
@@ -118,7 +118,7 @@ def test_healthz_reports_every_service(served: Served, services: ServiceSet) -> 
 
 
 def test_healthz_says_degraded_when_a_service_is_down(served: Served, settings: Settings) -> None:
-    from lib.local.devserver import health_report
+    from devtools.local.devserver import health_report
 
     broken = bootstrap.Container(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
     suite = served.app.suite
@@ -148,8 +148,8 @@ def test_registered_stand_ins_are_mounted(served: Served) -> None:
     response = served.http.get("/_dev/echo/apis/x")
     assert response.json() == {"base": served.base, "path": "/apis/x"}
     assert "/_dev/echo" in served.app.suite.mounts
-    assert _resolve_factory("lib.local.no_such_stand_in:create_app") is None
-    assert _resolve_factory("lib.local.mailcatcher:MailCatcher") is MailCatcher
+    assert _resolve_factory("devtools.local.no_such_stand_in:create_app") is None
+    assert _resolve_factory("devtools.local.mailcatcher:MailCatcher") is MailCatcher
 
 
 def test_every_function_is_mounted(served: Served) -> None:
@@ -431,7 +431,7 @@ def _dev_env(port: int, local_dir: Path) -> dict[str, str]:
 def _start_dev(port: int, local_dir: Path) -> tuple[subprocess.Popen[bytes], float, dict[str, Any]]:
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lib", "dev"],
+        [sys.executable, "-m", "devtools", "dev"],
         cwd=REPO,
         env=_dev_env(port, local_dir),
         stdout=subprocess.PIPE,

@@ -4,7 +4,7 @@ identical after the local suite restarts.
 The test runs its own persistent suite in a temporary ``LOCAL_DIR`` (not the session's
 services, which it could not stop): Postgres, Valkey, the Firestore and Storage emulators,
 and the dev app served on a free port.  It stops them the way ``make dev`` does
-(``lib.local.devserver.stop_local``: the Firestore data is exported under ``LOCAL_DIR``),
+(``devtools.local.devserver.stop_local``: the Firestore data is exported under ``LOCAL_DIR``),
 starts them again on the same directory, and reads the session back, first as the restarted
 suite serves it, then with Redis flushed so it can only come from Firestore.
 """
@@ -24,11 +24,11 @@ import httpx
 import pytest
 import redis
 
+from devtools.db.migrate import migrate
+from devtools.local.devserver import LocalApp, build_app, stop_local
+from devtools.local.services import ServiceSet, free_port, start_all
 from lib.config import Settings
-from lib.db.migrate import migrate
 from lib.domain.steps import STEPS
-from lib.local.devserver import LocalApp, build_app, stop_local
-from lib.local.services import ServiceSet, free_port, start_all
 from tests.conftest import needs
 from tests.e2e.support import local_settings, serving
 

@@ -24,13 +24,13 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from devtools.local.devserver import LocalApp, build_suite, build_wsgi
+from devtools.local.services import ServiceSet, free_port
 from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
 from lib.adapters.phonepe import PhonePeClient
 from lib.clock import SystemClock
 from lib.config import Settings
 from lib.domain.payments import new_merchant_order_id, webhook_authorization
-from lib.local.devserver import LocalApp, build_suite, build_wsgi
-from lib.local.services import ServiceSet, free_port
 from lib.services.payments.ports import NewOrder
 from tests.e2e.support import base_url, local_settings, serving
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.local.devserver import LocalApp, build_suite, build_wsgi
+from devtools.local.services import ServiceSet, free_port
 from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
 from lib.config import Settings
-from lib.local.devserver import LocalApp, build_suite, build_wsgi
-from lib.local.services import ServiceSet, free_port
 from tests.e2e.support import base_url, local_settings, serving
 
 pytestmark = pytest.mark.services

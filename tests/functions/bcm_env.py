@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from devtools.local.devserver import load_function_app
+from devtools.local.oidc_signer import LocalOidcSigner
+from devtools.local.services import ServiceSet
 from lib import bootstrap
 from lib.config import Settings
-from lib.local.devserver import load_function_app
-from lib.local.oidc_signer import LocalOidcSigner
-from lib.local.services import ServiceSet
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import BUCKETS, needs
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token

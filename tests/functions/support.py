@@ -17,6 +17,7 @@ from typing import Any
 import jwt
 from limits.storage import MemoryStorage
 
+from devtools.local.oidc_signer import LocalOidcSigner
 from lib import bootstrap
 from lib.adapters.task_names import function_audience
 from lib.config import Settings
@@ -27,7 +28,6 @@ from lib.http.jwks import JwksCache
 from lib.http.membership import MembershipResolver
 from lib.http.oidc import GoogleOidcVerifier
 from lib.http.ratelimit import RedisRateLimiter
-from lib.local.oidc_signer import LocalOidcSigner
 from lib.ports import Database
 
 AUDIENCE = "http://functions.test"

@@ -20,15 +20,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devtools.local.devserver import load_function_app
+from devtools.local.services import ServiceSet
 from lib.domain.payments import webhook_authorization
 from lib.http import RouteSpec
-from lib.local.devserver import load_function_app
-from lib.local.services import ServiceSet
 from lib.testing.fake_payments import FakeGateway, FakeMailer
 from tests.conftest import needs
 from tests.functions.bcm_env import BcmEnv, User, build_env
 from tests.functions.support import installed, preset, task_token
-from tools.openapi import function_names
+from tools.functions import function_names
 
 TABLES = (
     "users",

@@ -251,7 +251,7 @@ def test_the_unzipped_package_serves_healthz(kind: str, servers: dict[str, tuple
     build_info = json.loads((server.folder / "build_info.json").read_text())
     assert build_info["function"] == function
     assert body["version"] == build_info["source_sha256"][:12]  # read by the unzipped lib, beside main.py
-    assert not (server.folder / "lib" / "local").exists()
+    assert not (server.folder / "devtools").exists()
     assert not (server.folder / "lib" / "testing").exists()
 
 

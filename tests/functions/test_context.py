@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.local.services import free_port
 from lib.adapters.firestore import FirestoreDocuments
 from lib.adapters.redis import RedisKeyValue
 from lib.clock import SystemClock
 from lib.domain.bcm import ReducedManifest, Source
-from lib.local.services import free_port
 from lib.services.bcm.deps import BcmDeps
 from lib.services.bcm.tiers import COLLECTION, ManifestCache, entry_key, pointer_key
 from tests.functions.bcm_env import BcmEnv, User, bcm_env

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from lib.local.devserver import load_function_app
-from lib.local.services import ServiceSet
+from devtools.local.devserver import load_function_app
+from devtools.local.services import ServiceSet
 from tests.conftest import needs
 from tests.functions.bcm_env import BcmEnv, build_env
 from tests.functions.support import installed

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
+from devtools.local.devserver import load_function_app
+from devtools.local.oidc_signer import LocalOidcSigner
 from lib import bootstrap
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.config import Settings
 from lib.errors import Unavailable
 from lib.http import HttpDeps
-from lib.local.devserver import load_function_app
-from lib.local.oidc_signer import LocalOidcSigner
 from lib.services.onboarding import OnboardingService
 from lib.services.onboarding_ai import SuggestionRunner
 from lib.testing.fake_onboarding import FakeOnboardingRepo

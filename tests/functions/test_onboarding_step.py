@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from devtools.local.devserver import load_function_app
+from devtools.local.oidc_signer import LocalOidcSigner
+from devtools.local.services import ServiceSet
 from lib import bootstrap
 from lib.adapters.firestore import FirestoreDocuments
 from lib.adapters.firestore_drafts import FirestoreDrafts
@@ -23,9 +26,6 @@ from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.clock import SystemClock
 from lib.config import Settings
-from lib.local.devserver import load_function_app
-from lib.local.oidc_signer import LocalOidcSigner
-from lib.local.services import ServiceSet
 from lib.services.onboarding import OnboardingService
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs

@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from devtools.local.devserver import load_function_app
+from devtools.local.oidc_signer import LocalOidcSigner
+from devtools.local.services import ServiceSet
 from lib import bootstrap
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments
@@ -26,9 +29,6 @@ from lib.clock import SystemClock
 from lib.config import Settings
 from lib.domain.payments import webhook_authorization
 from lib.http import HttpDeps
-from lib.local.devserver import load_function_app
-from lib.local.oidc_signer import LocalOidcSigner
-from lib.local.services import ServiceSet
 from lib.logs import configure_logging
 from lib.services.payments.common import PaymentConfig, PaymentDeps
 from lib.testing.fake_payments import FakeGateway, FakeMailer

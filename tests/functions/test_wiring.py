@@ -23,16 +23,19 @@ from typing import Any
 
 import pytest
 
+from devtools.local.devserver import load_function_app
+from devtools.local.oidc_signer import LocalOidcSigner
 from lib import bootstrap
 from lib.config import Settings
-from lib.local.devserver import FUNCTIONS, FUNCTIONS_DIR, load_function_app
-from lib.local.oidc_signer import LocalOidcSigner
 from tests.functions import support
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token
+from tools.functions import FUNCTIONS_DIR, function_folders, function_names
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "wiring-test-secret-that-is-long-enough-for-hs256"
 CLOSED = "postgresql://postgres@127.0.0.1:1/postgres"  # port 1: nothing listens
+# Every deployable function: the one list (pyproject.toml [tool.bcm.functions]).
+FUNCTIONS = function_names()
 
 
 # Values for the path parameters of the routes below.
@@ -55,7 +58,7 @@ class Case:
         return path
 
 
-# The contract (API.md plus the internal workers), one concrete request per route.
+# The HTTP contract (the public routes plus the internal workers), one concrete request per route.
 ROUTES: list[Case] = [
     Case("initiate_payment", "POST", "/", "user"),
     Case("payment_status", "GET", "/<merchant_order_id>", "user"),
@@ -79,19 +82,16 @@ ROUTES: list[Case] = [
     Case("maintenance", "POST", "/sweep-outbox", "internal"),
     Case("maintenance", "POST", "/reconcile-payments", "internal"),
 ]
-# A method each function does not serve on one of its paths, and what it does serve there.
-WRONG_METHOD = {
-    "initiate_payment": ("GET", "/", {"POST"}),
-    "payment_status": ("POST", "/ORDER_123", {"GET"}),
-    "payment_webhook": ("GET", "/", {"POST"}),
-    "payment_reconcile": ("GET", "/", {"POST"}),
-    "onboarding_step": ("DELETE", "/steps", {"GET"}),
-    "onboarding_ai": ("GET", "/", {"POST"}),
-    "finalize": ("GET", f"/{uuid.uuid4()}", {"POST"}),
-    "context": ("POST", "/manifest", {"GET"}),
-    "bcm_rebuild": ("PUT", "/", {"POST"}),
-    "maintenance": ("GET", "/sweep-outbox", {"POST"}),
-}
+# Methods a route may be probed with; each function's 405 probe takes the first its first route lacks.
+PROBE_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+
+
+def wrong_method(function: str) -> tuple[str, str, set[str]]:
+    """A method the function does not serve on its first route's path, the path, and what it does serve there."""
+    first = next(c for c in ROUTES if c.function == function)
+    served = {c.method for c in ROUTES if c.function == function and c.rule == first.rule}
+    method = next(m for m in PROBE_METHODS if m not in served)
+    return method, first.path, served
 
 
 def _id(case: Case) -> str:
@@ -141,8 +141,7 @@ def call(app: Any, method: str, path: str, token: str | None = None, **kw: Any) 
 
 
 def test_every_function_has_a_main_and_routes_under_test() -> None:
-    on_disk = sorted(p.parent.name for p in FUNCTIONS_DIR.glob("*/main.py"))
-    assert on_disk == sorted(FUNCTIONS)
+    assert function_folders() == sorted(FUNCTIONS)
     assert {c.function for c in ROUTES} == set(FUNCTIONS)
 
 
@@ -216,7 +215,7 @@ def test_unknown_path_is_404(apps: dict[str, Any], name: str) -> None:
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_wrong_method_is_405(apps: dict[str, Any], name: str) -> None:
-    method, path, served = WRONG_METHOD[name]
+    method, path, served = wrong_method(name)
     response = call(apps[name], method, path, user_token())
     assert response.status_code == 405
     assert response.get_json()["code"] == "method_not_allowed"

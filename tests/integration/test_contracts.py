@@ -21,12 +21,13 @@ import httpx
 import pytest
 from werkzeug.serving import make_server
 
+from devtools.local.dispatcher import LocalTaskDispatcher, RetryConfig
+from devtools.local.services import ServiceSet
 from lib.adapters.firestore import FirestoreDocuments
+from lib.adapters.local_tasks import LocalTasksClient
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.storage import GcsBlobs
 from lib.errors import AlreadyExists, Missing, Rejected
-from lib.local.dispatcher import LocalTaskDispatcher, LocalTasksClient, RetryConfig
-from lib.local.services import ServiceSet
 from lib.ports import Blobs, Documents, KeyValue, TaskQueue, TaskRequest
 from lib.testing.fakes import FakeBlobs, FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 from lib.testing.receiver import RecordingReceiver

@@ -16,9 +16,10 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from devtools.local.dispatcher import LocalTaskDispatcher, RetryConfig
+from devtools.local.services import free_port
+from lib.adapters.local_tasks import LocalTasksClient
 from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
-from lib.local.dispatcher import LocalTaskDispatcher, LocalTasksClient, RetryConfig
-from lib.local.services import free_port
 from lib.ports import TaskQueue, TaskRequest
 from lib.testing.receiver import RecordingReceiver
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from devtools.local.services import free_port
 from lib.adapters.firestore import FirestoreDocuments
 from lib.errors import Rejected, Unavailable
-from lib.local.services import free_port
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import pytest
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
+from devtools.local.services import ServiceSet
 from lib.adapters.postgres import PostgresDatabase
 from lib.config import Settings
 from lib.errors import Conflict, Unprocessable
 from lib.http import HttpDeps, Principal, RequestContext, Router
 from lib.http.idempotency import PostgresIdempotencyStore, StoredResponse
 from lib.http.membership import MembershipResolver
-from lib.local.services import ServiceSet
 
 pytestmark = pytest.mark.services
 

@@ -15,11 +15,11 @@ from flask import Request
 from limits.storage import RedisStorage
 from werkzeug.test import EnvironBuilder
 
+from devtools.local.services import ServiceSet
 from lib.config import Settings
 from lib.errors import ServiceUnavailable, TooManyRequests
 from lib.http import HttpDeps, Principal, RequestContext, Router
 from lib.http.ratelimit import RedisRateLimiter
-from lib.local.services import ServiceSet
 
 # A dead or frozen Redis must cost a request well under this.
 FAIL_FAST_S = 1.0

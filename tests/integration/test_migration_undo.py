@@ -22,9 +22,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from lib.db.migrate import LOCAL_SHIM_DIR, REPO_ROOT, Migration, discover, migrate
-from lib.db.scratch import scratch_database
-from lib.local.services import ServiceSet
+from devtools.db.migrate import LOCAL_SHIM_DIR, REPO_ROOT, Migration, discover, migrate
+from devtools.db.scratch import scratch_database
+from devtools.local.services import ServiceSet
 
 pytestmark = pytest.mark.services
 

@@ -15,9 +15,9 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from lib.db.migrate import MIGRATIONS_DIR, discover, migrate
-from lib.db.scratch import scratch_database
-from lib.local.services import ServiceSet
+from devtools.db.migrate import MIGRATIONS_DIR, discover, migrate
+from devtools.db.scratch import scratch_database
+from devtools.local.services import ServiceSet
 
 pytestmark = pytest.mark.services
 

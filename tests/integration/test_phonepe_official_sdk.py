@@ -28,7 +28,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
-from lib.local.phonepe_sim import create_app
+from devtools.local.phonepe_sim import create_app
 from lib.testing.receiver import RecordingReceiver
 
 REPO = Path(__file__).resolve().parents[2]

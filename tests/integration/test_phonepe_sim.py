@@ -21,6 +21,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
+from devtools.local.phonepe_sim import PhonePeSimulator, create_app
+from devtools.local.services import free_port
 from lib.adapters.phonepe import (
     TOKEN_KEY,
     PhonePeClient,
@@ -30,8 +32,6 @@ from lib.adapters.phonepe import (
 )
 from lib.adapters.redis import RedisKeyValue
 from lib.config import Settings
-from lib.local.phonepe_sim import PhonePeSimulator, create_app
-from lib.local.services import free_port
 from lib.ports import KeyValue
 from lib.services.payments.ports import PaymentGateway
 from lib.testing.fakes import FakeKeyValue, ManualClock

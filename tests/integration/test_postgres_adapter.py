@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from devtools.db.migrate import migrate
+from devtools.db.scratch import scratch_database
+from devtools.local.services import ServiceSet
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_uow import PostgresUnitOfWork
-from lib.db.migrate import migrate
-from lib.db.scratch import scratch_database
 from lib.errors import AdapterError, AlreadyExists, Rejected, Unavailable
-from lib.local.services import ServiceSet
 from lib.ports import Connection, Database
 
 pytestmark = pytest.mark.services

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from devtools.local.services import ServiceSet
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments
 from lib.domain.payments import parse_period
 from lib.errors import AlreadyExists
-from lib.local.services import ServiceSet
 from lib.services.payments.ports import NewOrder, WebhookEvent
 
 pytestmark = pytest.mark.services

@@ -12,9 +12,9 @@ import uuid
 
 import pytest
 
+from devtools.local.services import ServiceSet
 from lib.adapters.redis import RedisKeyValue
 from lib.errors import Unavailable
-from lib.local.services import ServiceSet
 
 # The promise: a stopped Redis costs a caller well under this.
 FAIL_FAST_S = 1.5

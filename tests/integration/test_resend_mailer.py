@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.serving import make_server
 
+from devtools.local.mailcatcher import MailCatcher
 from lib.adapters.resend_mailer import ResendMailer
 from lib.errors import Rejected, Unavailable
-from lib.local.mailcatcher import MailCatcher
 from lib.services.payments.ports import EmailMessage
 
 

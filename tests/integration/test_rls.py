@@ -22,9 +22,9 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from lib.db.migrate import migrate
-from lib.db.scratch import scratch_database
-from lib.local.services import ServiceSet
+from devtools.db.migrate import migrate
+from devtools.db.scratch import scratch_database
+from devtools.local.services import ServiceSet
 
 pytestmark = pytest.mark.services
 

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from devtools.local.services import ServiceSet, free_port
 from lib.adapters.storage import GcsBlobs
 from lib.errors import Missing, Unavailable
-from lib.local.services import ServiceSet, free_port
 
 BUCKET = "bcm-exports-test"
 

@@ -20,12 +20,12 @@ import httpx
 import pytest
 from werkzeug.serving import make_server
 
+from devtools.local.gemini_stub import GeminiStub
+from devtools.local.services import free_port
 from lib.adapters.vertex import VertexSuggestions
 from lib.config import Settings
 from lib.domain.steps import STEPS, validate_step
 from lib.errors import Rejected, Unavailable, Unprocessable
-from lib.local.gemini_stub import GeminiStub
-from lib.local.services import free_port
 from lib.services.onboarding_ai import InvalidOutput, build_prompt, response_schema
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "unit" / "fixtures" / "steps_complete.json").read_text())

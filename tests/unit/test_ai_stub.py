@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
+from devtools.local.gemini_stub import GeminiStub, input_words, suggestion
 from lib.domain.steps import STEPS, validate_step
-from lib.local.gemini_stub import GeminiStub, input_words, suggestion
 from lib.services.onboarding_ai import build_prompt, response_schema
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "steps_complete.json").read_text())

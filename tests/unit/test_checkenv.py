@@ -1,4 +1,4 @@
-"""lib.checkenv: the table, the exit code, timeouts, and that no secret is ever printed."""
+"""devtools.checkenv: the table, the exit code, timeouts, and that no secret is ever printed."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic_settings import SettingsError
 
-from lib import checkenv
-from lib.__main__ import main as cli
-from lib.checkenv import Skipped, run_check
+from devtools import checkenv
+from devtools.__main__ import main as cli
+from devtools.checkenv import Skipped, run_check
 from lib.config import Settings
 
 SECRET = "Sup3r-Secret-Value-9f8e7d"

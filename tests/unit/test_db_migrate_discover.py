@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lib.db.migrate import MIGRATIONS_DIR, discover
-from lib.db.scratch import database_url
+from devtools.db.migrate import MIGRATIONS_DIR, discover
+from devtools.db.scratch import database_url
 
 
 def test_discovers_in_name_order_with_numeric_versions(tmp_path: Path) -> None:

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from lib.checkenv import read_env_file, settings_from_env_file
+from devtools.checkenv import read_env_file, settings_from_env_file
 from tools import deployed_env
 from tools.deployed_env import PER_FUNCTION_VARIABLES, GcloudError, main, quote, run_gcloud
-from tools.requirements import REPO, function_names
+from tools.functions import REPO, function_names
 
 PROJECT = "bcm-prod"
 REGION = "asia-south1"
@@ -374,7 +374,7 @@ def test_end_to_end_script_then_check_env_cli(gcloud: FakeGcloud, tmp_path: Path
     skips = [arg for name in ("postgres", "redis", "firestore", "storage", "cloud_tasks", "vertex_ai", "phonepe",
                               "resend") for arg in ("--skip", name)]  # fmt: skip
     check = subprocess.run(
-        [sys.executable, "-m", "lib", "check-env", "--env-file", str(out), *skips],
+        [sys.executable, "-m", "devtools", "check-env", "--env-file", str(out), *skips],
         capture_output=True, text=True, env={**env, "PYTHONPATH": str(REPO), "APP_ENV": "local"}, cwd=REPO,
         timeout=60, check=False,
     )  # fmt: skip

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools.local.devserver import build_suite
+from devtools.local.services import ServiceSet
 from lib import bootstrap
 from lib.config import Settings
-from lib.local.devserver import build_suite
-from lib.local.services import ServiceSet
 from lib.testing.fakes import FakeDocuments
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.local.dispatcher import (
+from devtools.local.dispatcher import (
     AI_RETRY,
     BCM_RETRY,
     OUTBOX_RETRY,

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.isolation import REFUSE_FINDER
-from tools.requirements import function_names, read_lock
+from tools.functions import function_names
+from tools.requirements import read_lock
 
 REPO = Path(__file__).resolve().parents[2]
 # The composition root's wiring factory a function's router runs: `wiring=bootstrap.<factory>` in main.py.

@@ -12,7 +12,6 @@ import pytest
 from tools.requirements import read_lock
 from tools.stage import (
     DATA_NEEDS,
-    EXCLUDED_MODULES,
     EXCLUDED_PACKAGES,
     StageError,
     main,
@@ -35,13 +34,13 @@ def repo(tmp_path: Path) -> Path:
         "functions/tok/requirements.txt": "Flask==3.1.3\ntiktoken==0.12.0\n",
         "functions/fn/__pycache__/main.cpython-311.pyc": "junk",
         "lib/__init__.py": "",
-        "lib/__main__.py": "from lib.db.migrate import migrate\n",
-        "lib/checkenv.py": "CHECK = True\n",
+        "devtools/__main__.py": "from devtools.db.migrate import migrate\n",
+        "devtools/checkenv.py": "CHECK = True\n",
         "lib/config.py": "X = 1\n",
         "lib/http/__init__.py": "",
-        "lib/local/services.py": "LOCAL = True\n",
+        "devtools/local/services.py": "LOCAL = True\n",
         "lib/testing/fakes.py": "FAKE = True\n",
-        "lib/db/migrate.py": "def migrate(): ...\n",
+        "devtools/db/migrate.py": "def migrate(): ...\n",
         "lib/__pycache__/config.cpython-311.pyc": "junk",
         "lib/domain/testing_helpers.py": "KEEP = True\n",
         "lib/domain/bcm/tokens.py": "import tiktoken\n",
@@ -82,9 +81,8 @@ def test_stage_copies_main_lib_and_requirements_without_what_never_runs(repo: Pa
         assert {info.date_time for info in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
-def test_the_exclusion_lists_name_what_the_docstring_promises() -> None:
-    assert set(EXCLUDED_PACKAGES) == {"local", "testing", "db"}
-    assert set(EXCLUDED_MODULES) == {"__main__.py", "checkenv.py"}
+def test_lib_ships_whole_but_its_test_fakes() -> None:
+    assert set(EXCLUDED_PACKAGES) == {"testing"}
 
 
 def test_data_for_a_dependency_ships_only_where_requirements_have_it(repo: Path, tmp_path: Path) -> None:
@@ -145,27 +143,29 @@ def test_a_function_without_main_py_is_refused(repo: Path, tmp_path: Path) -> No
 @pytest.mark.parametrize(
     "code",
     [
-        "from lib.db.migrate import migrate\n",
-        "from lib import checkenv\n",
+        "from devtools.db.migrate import migrate\n",
+        "from devtools import checkenv\n",
         "import lib.testing.fakes\n",
-        "def later():\n    from lib.db import migrate\n",
+        "def later():\n    from devtools.db import migrate\n",
+        "def local_mode():\n    from devtools.local.services import LOCAL\n",
+        "import tools.stage\n",
     ],
 )
 def test_staged_code_importing_a_left_out_module_fails_the_build(repo: Path, tmp_path: Path, code: str) -> None:
     (repo / "lib/http/uses.py").write_text(code)
-    with pytest.raises(StageError, match=r"lib/http/uses\.py: lib\.(db|checkenv|testing)"):
+    with pytest.raises(StageError, match=r"lib/http/uses\.py: (devtools|lib\.testing|tools)"):
         stage("fn", repo=repo, out=tmp_path / "build")
 
 
 @pytest.mark.parametrize(
     "code",
     [
-        "def local_mode():\n    from lib.local.services import LOCAL\n",
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from lib.testing.fakes import FAKE\n",
         "from lib.config import X\nfrom lib import http\n",
+        "def later():\n    from lib.config import X\n",
     ],
 )
-def test_lazy_local_only_type_checking_and_attribute_imports_pass(repo: Path, tmp_path: Path, code: str) -> None:
+def test_type_checking_lazy_staged_and_attribute_imports_pass(repo: Path, tmp_path: Path, code: str) -> None:
     (repo / "lib/http/uses.py").write_text(code)
     stage("fn", repo=repo, out=tmp_path / "build")
     assert (tmp_path / "build/fn/lib/http/uses.py").is_file()
@@ -183,7 +183,7 @@ def test_every_real_function_stages_with_its_lib_imports_present(tmp_path: Path)
         folder = tmp_path / item.name
         assert missing_lib_imports(folder, REPO) == []
         files = staged_files(folder)
-        assert not {f for f in files if f.startswith(("lib/local/", "lib/testing/", "lib/db/"))}
+        assert not {f for f in files if f.startswith(("devtools/", "lib/testing/", "tools/", "tests/"))}
         assert "lib/domain/bcm/data/cl100k_base.tiktoken" in files or "tiktoken" not in (
             (REPO / "functions" / item.name / "requirements.txt").read_text()
         )

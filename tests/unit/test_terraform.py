@@ -140,6 +140,13 @@ BREAKS = {
         "    maintenance = {\n      public        = true",
         "maintenance: public = True",
     ),
+    "a listed function without Terraform": (
+        "functions_match_the_code",
+        "locals.tf",
+        "    maintenance = {\n      public        = false",
+        "    maintenance_v2 = {\n      public        = false",
+        "(missing ['maintenance'], not listed ['maintenance_v2'])",
+    ),
     "internal functions open to the internet": (
         "invokers",
         "functions.tf",

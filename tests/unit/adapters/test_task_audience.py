@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.local.oidc_signer import LocalOidcSigner
 from lib.adapters.task_names import function_audience
 from lib.errors import Unauthorized
 from lib.http.jwks import JwksCache
 from lib.http.oidc import GoogleOidcVerifier
-from lib.local.oidc_signer import LocalOidcSigner
 
 BASE = "http://127.0.0.1:8080"
 INVOKER = "tasks-invoker@bcm-local.iam.gserviceaccount.com"

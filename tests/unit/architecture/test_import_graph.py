@@ -131,3 +131,14 @@ def test_the_domain_imports_no_adapter_service_or_cloud_sdk() -> None:
                 imported,
             )
             assert imported.split(".")[0] not in CLOUD_SDKS, (name, imported)
+
+
+def test_shipped_code_imports_no_dev_package() -> None:
+    """``lib`` (but its test fakes) and ``functions`` ship; ``devtools``, ``tools`` and ``tests`` never do."""
+    shipped = [p for p in LIB.rglob("*.py") if "testing" not in p.relative_to(LIB).parts[:1]]
+    shipped += sorted((REPO / "functions").glob("*/main.py"))
+    assert len(shipped) > 100
+    for path in shipped:
+        module = _module_name(path)
+        for imported in _imports(module, path):
+            assert imported.split(".")[0] not in {"devtools", "tools", "tests", "bench"}, (module, imported)

@@ -15,13 +15,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from devtools.local.oidc_signer import LocalOidcSigner
 from lib.config import Settings
 from lib.errors import ServiceUnavailable, Unauthorized
 from lib.http.auth import SupabaseJwtVerifier
 from lib.http.jwks import JwksCache, JwksUnavailable, http_fetch_jwks
 from lib.http.oidc import GoogleOidcVerifier
 from lib.http.tokens import bearer_token
-from lib.local.oidc_signer import LocalOidcSigner
 
 ISSUER = "http://127.0.0.1:8080/_dev/auth/auth/v1"
 AUDIENCE = "authenticated"

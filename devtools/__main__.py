@@ -1,4 +1,4 @@
-"""Command line: ``python -m lib {dev,check-env,migrate}``."""
+"""Command line: ``python -m devtools {dev,check-env,migrate}``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     # Cheap: probes import their SDKs only when they run; the names must come from the one registry.
-    from lib.checkenv import PROBES, run_check
+    from devtools.checkenv import PROBES, run_check
 
     services = list(PROBES)
-    parser = argparse.ArgumentParser(prog="python -m lib")
+    parser = argparse.ArgumentParser(prog="python -m devtools")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("dev", help="run the whole system locally (the local emulator suite)")
     chk = sub.add_parser("check-env", help="validate settings and probe every service")
@@ -36,14 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "dev":
-        from lib.local.devserver import run
+        from devtools.local.devserver import run
 
         return run()
     if args.command == "check-env":
         return run_check(env_file=args.env_file, skip=args.skip)
     if args.command == "migrate":
+        from devtools.db.migrate import migrate
         from lib.config import get_settings
-        from lib.db.migrate import migrate
 
         applied = migrate(get_settings().database_url.get_secret_value(), local_shim=not args.no_shim)
         print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none'}")

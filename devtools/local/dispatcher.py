@@ -13,15 +13,15 @@ already-exists; ``schedule_time`` delays.
 ``LocalTaskDispatcher`` runs the queues on background threads (optionally
 persisting pending tasks to a JSON file so restarts lose nothing) and exposes
 a WSGI app (``POST /queues/<queue>/tasks``, ``GET /``) that the dev server
-mounts at ``/_dev/tasks``.  ``LocalTasksClient`` is the ``TaskQueue`` adapter
-that talks to that app over HTTP, as the real adapter talks to Cloud Tasks.
+mounts at ``/_dev/tasks``.  ``lib.adapters.local_tasks.LocalTasksClient`` is
+the ``TaskQueue`` adapter that talks to that app over HTTP, as the real adapter
+talks to Cloud Tasks.
 ``time_scale`` shrinks backoffs and delays so tests run retries in
 milliseconds.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -41,7 +41,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from lib.adapters.task_names import function_audience, task_id
-from lib.errors import AlreadyExists, Missing, Rejected, Unavailable
+from lib.errors import AlreadyExists, Missing
 from lib.ports import TaskRequest
 from lib.queues import AI, BCM, OUTBOX, PAYMENTS, RetryConfig
 
@@ -436,54 +436,3 @@ class _TasksApp:
         except Missing:
             return _json({"code": "queue_not_found", "queue": queue}, 404)
         return _json({"name": task.name}, 201)
-
-
-class LocalTasksClient:
-    """``lib.ports.TaskQueue`` over HTTP to a ``LocalTaskDispatcher``'s app."""
-
-    # Creating a local task is instant; a slow answer means the dev server is stuck.
-    TIMEOUT_S = 3.0
-
-    def __init__(self, base_url: str, *, audience: str | None = None, http: httpx.Client | None = None) -> None:
-        self._base = base_url.rstrip("/")
-        self._audience = audience
-        self._http = http
-        self._lock = threading.Lock()
-
-    @property
-    def http(self) -> httpx.Client:
-        if self._http is None:
-            with self._lock:
-                if self._http is None:
-                    self._http = httpx.Client(timeout=self.TIMEOUT_S)
-        return self._http
-
-    def enqueue(self, task: TaskRequest) -> str:
-        body = {
-            "url": task.url,
-            "payload": dict(task.payload),
-            "name": task.name,
-            "delay_s": task.delay_s,
-            "headers": dict(task.headers),
-            "audience": self._audience,
-        }
-        try:
-            response = self.http.post(
-                f"{self._base}/queues/{task.queue}/tasks",
-                content=json.dumps(body, default=str).encode(),
-                headers={"Content-Type": "application/json"},
-            )
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"{type(exc).__name__}: {exc}", SERVICE) from exc
-        answer: dict[str, Any] = {}
-        with contextlib.suppress(ValueError):
-            answer = response.json()
-        if response.status_code == 201:
-            return str(answer["name"])
-        if response.status_code == 409:
-            raise AlreadyExists(f"task {answer.get('name') or task.name} exists", SERVICE, name=answer.get("name"))
-        if response.status_code == 404:
-            raise Missing(f"queue {task.queue} not found", SERVICE, queue=task.queue)
-        if response.status_code >= 500:
-            raise Unavailable(f"HTTP {response.status_code}", SERVICE)
-        raise Rejected(f"HTTP {response.status_code}: {answer or response.text[:200]}", SERVICE)

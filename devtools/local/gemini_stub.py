@@ -41,7 +41,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 if TYPE_CHECKING:
-    from lib.local.devserver import DevSuite
+    from devtools.local.devserver import DevSuite
 
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 

@@ -8,7 +8,7 @@ customer sees (a hosted checkout page with Pay and Fail buttons that
 redirects back to the merchant) and sends webhooks the way PhonePe does
 (``Authorization: sha256hex(username:password)``).
 
-Script controls (API.md, "Local only"), relative to the mount:
+Script controls (local only: mounted under ``/_dev/phonepe`` only when dev routes are on), relative to the mount:
 
 - ``POST /orders/{merchant_order_id}/complete|fail?webhook=deliver|drop|delay:<s>|duplicate:<n>``
   (``&amount_override=<paise>`` reports another amount; ``&force=1`` completes an order that
@@ -51,9 +51,9 @@ from lib.logs import get_logger
 from lib.ports import Clock
 
 if TYPE_CHECKING:
-    from lib.local.devserver import DevSuite
+    from devtools.local.devserver import DevSuite
 
-# PhonePe's limits on a pay request (PHONEPE.md).
+# PhonePe's limits on a pay request (Standard Checkout v2; see docs/phonepe.md).
 MIN_AMOUNT_PAISE = 100
 MIN_EXPIRE_AFTER_S, MAX_EXPIRE_AFTER_S, DEFAULT_EXPIRE_AFTER_S = 300, 3600, 1200
 UDF_LONG_MAX, UDF_SHORT_MAX = 256, 50  # udf1-10 and udf11-15
@@ -83,7 +83,7 @@ CALLBACK_TYPES = {
     "pg.refund.failed": "PG_REFUND_FAILED",
 }
 
-log = get_logger("lib.local.phonepe_sim")
+log = get_logger("devtools.local.phonepe_sim")
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``python -m lib check-env``: validate the settings, then probe every service.
+"""``python -m devtools check-env``: validate the settings, then probe every service.
 
 Run it after a deploy or before ``make dev`` to learn, in one table, which
 dependency is misconfigured: the settings are validated first (one line per

@@ -1,20 +1,20 @@
 """``make dev``: the whole system on one port, with local stand-ins for every cloud service.
 
 ``run()`` starts PostgreSQL, Valkey, the Firestore and Storage emulators
-(``lib.local.services``; data kept under ``LOCAL_DIR``, default ``.local/``),
+(``devtools.local.services``; data kept under ``LOCAL_DIR``, default ``.local/``),
 applies the migrations with the local auth shim, points the settings at the
 stand-ins (through the environment, the one channel ``lib.config`` reads), and
 serves, threaded, on ``DEV_PORT`` (8080):
 
     /<function>/...        every Cloud Function, loaded with functions_framework.create_app
     /healthz               Postgres, Redis, Firestore and Storage, each probed with a short timeout
-    /_dev/token            sign up / in and get a Supabase-shaped access token (lib.local.dev_auth)
+    /_dev/token            sign up / in and get a Supabase-shaped access token (devtools.local.dev_auth)
     /_dev/auth/...         that token's JWKS, under SUPABASE_URL
-    /_dev/oidc/jwks        the local Google OIDC signer's JWKS (lib.local.oidc_signer)
-    /_dev/tasks            the local Cloud Tasks dispatcher (lib.local.dispatcher)
-    /_dev/resend, /_dev/mail   the Resend-speaking mail catcher (lib.local.mailcatcher)
+    /_dev/oidc/jwks        the local Google OIDC signer's JWKS (devtools.local.oidc_signer)
+    /_dev/tasks            the local Cloud Tasks dispatcher (devtools.local.dispatcher)
+    /_dev/resend, /_dev/mail   the Resend-speaking mail catcher (devtools.local.mailcatcher)
     /_dev/phonepe, /_dev/gemini  simulators registered in DEV_MOUNTS
-    /                      the web console (lib/local/console)
+    /                      the web console (devtools/local/console)
 
 SIGINT/SIGTERM stop the HTTP server, the dispatcher and every child service.
 ``build_app(settings, services)`` is the same app without the process
@@ -44,36 +44,25 @@ from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from devtools.local.dev_auth import DevAuth, ensure_dev_routes
+from devtools.local.dispatcher import LocalTaskDispatcher, standard_queues
+from devtools.local.mailcatcher import MailCatcher
+from devtools.local.oidc_signer import LocalOidcSigner
+from devtools.local.services import ServiceSet, start_all
 from lib import bootstrap
 from lib.config import Settings, get_settings
-from lib.local.dev_auth import DevAuth, ensure_dev_routes
-from lib.local.dispatcher import LocalTaskDispatcher, standard_queues
-from lib.local.mailcatcher import MailCatcher
-from lib.local.oidc_signer import LocalOidcSigner
-from lib.local.services import ServiceSet, start_all
+from tools.functions import FUNCTIONS_DIR, function_names
 
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS_DIR = REPO_ROOT / "functions"
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
-# Every Cloud Function, mounted at /<name>/ (ARCHITECTURE.md, "Functions").
-FUNCTIONS: tuple[str, ...] = (
-    "initiate_payment",
-    "payment_status",
-    "payment_webhook",
-    "payment_reconcile",
-    "onboarding_step",
-    "onboarding_ai",
-    "finalize",
-    "context",
-    "bcm_rebuild",
-    "maintenance",
-)
+# Every Cloud Function, mounted at /<name>/: the one list (pyproject.toml [tool.bcm.functions]).
+FUNCTIONS: tuple[str, ...] = tuple(function_names())
 LOOPBACK = "127.0.0.1"
 # Each /healthz probe gets this long; a dev server that takes longer to answer is unhealthy.
 HEALTH_PROBE_TIMEOUT_S = 2.0
-# lib.local.services imports <local_dir>/firestore/<this>/<this>.overall_export_metadata at start.
+# devtools.local.services imports <local_dir>/firestore/<this>/<this>.overall_export_metadata at start.
 FIRESTORE_EXPORT_NAME = "export"
 # Exporting a dev database takes well under a second; do not let it hold up Ctrl-C.
 FIRESTORE_EXPORT_TIMEOUT_S = 10.0
@@ -108,8 +97,8 @@ AppFactory = Callable[[DevSuite], WsgiApp]
 # A factory gets the DevSuite and returns a WSGI app; a module that does not exist yet is
 # skipped with a note in the banner, so a stand-in can land independently of this file.
 DEV_MOUNTS: list[tuple[str, AppFactory | str]] = [
-    ("/_dev/phonepe", "lib.local.phonepe_sim:create_app"),
-    ("/_dev/gemini", "lib.local.gemini_stub:create_app"),
+    ("/_dev/phonepe", "devtools.local.phonepe_sim:create_app"),
+    ("/_dev/gemini", "devtools.local.gemini_stub:create_app"),
 ]
 
 
@@ -419,7 +408,7 @@ def banner(suite: DevSuite, port: int, seconds: float) -> str:
 def export_firestore(services: ServiceSet, project: str, data_dir: Path) -> bool:
     """Ask the Firestore emulator we started to export its data to ``<data_dir>/export``.
 
-    ``lib.local.services`` starts the emulator with ``--export-on-exit`` and re-imports
+    ``devtools.local.services`` starts the emulator with ``--export-on-exit`` and re-imports
     ``export/export.overall_export_metadata`` at the next start, but the emulator's launcher
     does not run the export when it is stopped by a signal; its export API does the same job
     on demand.  Returns False (and logs) when there was nothing to export or it failed.
@@ -484,7 +473,7 @@ def _port_busy(port: int) -> str | None:
 
 def run() -> int:
     """Start everything, serve until SIGINT/SIGTERM, then stop everything; the exit code."""
-    from lib.db.migrate import migrate
+    from devtools.db.migrate import migrate
     from lib.logs import configure_logging
 
     started = time.monotonic()

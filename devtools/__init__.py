@@ -1,0 +1,6 @@
+"""Developer tooling that never ships: the local emulator suite and dev server, the
+migration runner and scratch databases, ``check-env`` and the CLI (``python -m devtools``).
+
+``lib/`` is what deploys; nothing under ``lib/`` or ``functions/`` imports this package
+(``tests/unit/test_layering.py`` holds that).
+"""
