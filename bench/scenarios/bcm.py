@@ -1,6 +1,6 @@
 """The BCM: reducer speed, the warm manifest read per tier, finalize, and rebuild-to-served.
 
-Targets (issue 5):
+Targets:
 
 - ``bcm.reduce.typical`` / ``bcm.reduce.very_large``: the reducer on the golden
   inputs, token counting included (p50 <= 2 ms / <= 10 ms).
@@ -35,7 +35,7 @@ from tools.functions import REPO
 GOLDEN = REPO / "tests" / "golden"
 # Samples taken in setup to find a reference p50 (bare HTTP route, raw Redis GET).
 REFERENCE_SAMPLES = 300
-# Issue 5's budgets; the reducer and tier0 promises are on the p50.
+# The BCM's budgets; the reducer and tier0 promises are on the p50.
 REDUCE_TYPICAL = Target(p50_ms=2.0)
 REDUCE_VERY_LARGE = Target(p50_ms=10.0)
 # Each tier0 sample is already the excess over the bare HTTP route measured in the same run.

@@ -7,7 +7,7 @@ session row read, the one conditional Firestore write, the Postgres mirror,
 the cache refresh); ``onboarding.session_read`` reads a full 23-step session
 from Redis (including the Postgres fence read and building the API view).
 
-Issue 4 bounds the save's p95 by 1.5x the raw writes' p95, while the harness
+The target bounds the save's p95 by 1.5x the raw writes' p95, while the harness
 compares p50s.  So both timed rows also keep their own samples, and two rows
 after them turn those into constants: ``baseline.onboarding_raw_write.p95``
 (every sample IS the raw p95) and ``onboarding.step_save.p95`` (every sample IS
@@ -35,14 +35,14 @@ from bench.harness import (
     scenario,
 )
 
-# Issue 4: a save's p95 may be at most 1.5x the p95 of the raw writes it is made of (same run).
+# Target: a save's p95 may be at most 1.5x the p95 of the raw writes it is made of (same run).
 SAVE_TARGET = Target(max_ratio=1.5)
 # Warm-up calls of the two timed rows (their samples are kept without these).
 RAW_WARMUP = 20
 SAVE_WARMUP = 20
 # The samples the timed rows took in this run, for the p95 rows (name -> durations in ns).
 _SAMPLES: dict[str, list[int]] = {}
-# Issue 4: a full session read from Redis, p95 <= 5 ms.
+# Target: a full session read from Redis, p95 <= 5 ms.
 READ_TARGET = Target(p95_ms=5.0)
 
 

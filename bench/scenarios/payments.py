@@ -45,9 +45,9 @@ from typing import Any
 
 from bench.harness import BenchContext, Measured, Operation, Target, scenario
 
-# Issue 3, "Speed": our own cost of initiate, PhonePe excluded.
+# Target: our own cost of initiate, PhonePe excluded.
 INITIATE_TARGET = Target(p95_ms=15.0)
-# Issue 3, "Speed": a webhook including the status confirmation against the simulator.
+# Target: a webhook including the status confirmation against the simulator.
 WEBHOOK_TARGET = Target(p95_ms=25.0)
 # The reconciliation tasks initiate queues must not fire during a run: stretch the ladder 100x.
 BENCH_TIME_SCALE = 100.0

@@ -1,4 +1,4 @@
-# What each function is and what it may touch (ARCHITECTURE.md, "Functions"): the one table
+# What each function is and what it may touch (docs/architecture.md, "Functions"): the one table
 # the service accounts, IAM bindings, secrets and deploy settings below are derived from.
 locals {
   name_prefix = "bcm-${var.env}"

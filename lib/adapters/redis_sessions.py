@@ -27,7 +27,7 @@ from lib.ports import KeyValue
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "onb:session:"
-# Hot copies live a week after their last write (DOMAIN.md: 7-day TTL, refreshed on write).
+# Hot copies live a week after their last write (docs/domain.md: 7-day TTL, refreshed on write).
 SESSION_TTL_S = 7 * 24 * 3600
 # After a Redis error, go straight to Firestore for this long before trying Redis again.
 BREAKER_OPEN_S = 5.0

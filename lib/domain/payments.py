@@ -5,7 +5,7 @@ the reconciliation ladder.
 Everything here is a function of its arguments (time and randomness are passed
 in), so the services, the Postgres trigger's mirror in the fakes and the
 PhonePe simulator can all agree on one definition, and the rules are tested
-without I/O.  Sources: DOMAIN.md ("Plans and payments") and PHONEPE.md.
+without I/O.  Described in docs/domain.md ("Payments") and docs/phonepe.md.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def next_state(current: PaymentState | str, reported: PaymentState | str | None)
 
 
 class WebhookEventName(StrEnum):
-    """PhonePe's ``event`` values (PHONEPE.md); ``type`` is deprecated and not read."""
+    """PhonePe's ``event`` values (docs/phonepe.md); ``type`` is not read."""
 
     ORDER_COMPLETED = "checkout.order.completed"
     ORDER_FAILED = "checkout.order.failed"
@@ -165,10 +165,10 @@ class BillingPeriod(StrEnum):
     ANNUAL = "annual"
 
 
-# Calendar months per billing period (DOMAIN.md).
+# Calendar months per billing period (docs/domain.md).
 PERIOD_MONTHS: Mapping[BillingPeriod, int] = {BillingPeriod.MONTHLY: 1, BillingPeriod.ANNUAL: 12}
 CURRENCY = "INR"
-# PhonePe refuses amounts below one rupee (PHONEPE.md: amount >= 100 paise).
+# PhonePe refuses amounts below one rupee (docs/phonepe.md: amount >= 100 paise).
 MIN_PAYABLE_PAISE = 100
 # Shown when someone tries to buy a plan sold only by the sales team.
 SALES_CONTACT_HINT = "This plan is not sold online: contact sales for a quote."
@@ -323,7 +323,7 @@ def subscription_period(
 
 # --- reconciliation ladder ----------------------------------------------------------------------
 
-# PHONEPE.md: the first status check 20-25 s after pay (the customer is still on the page).
+# docs/phonepe.md: the first status check 20-25 s after pay (the customer is still on the page).
 FIRST_CHECK_S = 20.0
 # (until this many seconds after pay, check every so many seconds): 3 s for 30 s, 6 s for 60 s,
 # 10 s for 60 s, 30 s for 60 s, each phase starting where the previous one ended.

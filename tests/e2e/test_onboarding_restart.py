@@ -1,4 +1,4 @@
-"""Issue 4, "must hold": all 23 steps saved complete reach 100 %, and the session reads back
+"""What onboarding must hold: all 23 steps saved complete reach 100 %, and the session reads back
 identical after the local suite restarts.
 
 The test runs its own persistent suite in a temporary ``LOCAL_DIR`` (not the session's

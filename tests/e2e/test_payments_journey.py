@@ -40,7 +40,7 @@ pytestmark = pytest.mark.services
 TIME_SCALE = 0.05
 # How long a test waits for something the dispatcher does in the background.
 SETTLE_S = 20.0
-# Concurrent deliveries of one webhook (issue 3: "50 concurrent deliveries").
+# Concurrent deliveries of one webhook (the payments rule: 50 concurrent deliveries, one grant).
 CONCURRENT_DELIVERIES = 50
 # The mail catcher's hang in "timeout" mode: longer than the mailer's read timeout below.
 MAIL_HANG_S = 2.0

@@ -72,7 +72,7 @@ class BcmEnv:
         return User(user_id, str(ws["id"]), token)
 
     def completed_session(self, user: User, *, skip: tuple[int, ...] = ()) -> str:
-        """An onboarding session with every step saved complete (through issue 4's service)."""
+        """An onboarding session with every step saved complete (through the onboarding service)."""
         from lib.domain.steps import STEPS
 
         service = self.container.onboarding

@@ -1,6 +1,6 @@
 """Shared set-up for the BCM unit tests: the BCM use cases over in-memory fakes.
 
-The onboarding session store is issue 4's real ``OnboardingService`` over its
+The onboarding session store is the real ``OnboardingService`` over its
 fakes (``tests.unit.onboarding_support.Rig``), so finalize reads steps exactly
 as in production.
 """

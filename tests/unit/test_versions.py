@@ -1,4 +1,4 @@
-"""Semantic versions of manifests: one case per rule (DOMAIN.md, "Versions")."""
+"""Semantic versions of manifests: one case per rule (docs/domain.md, "The manifest")."""
 
 from __future__ import annotations
 

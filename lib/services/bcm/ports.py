@@ -4,7 +4,7 @@
   ``bcm_manifests`` = the origin tier, ``bcm_jobs``);
   ``lib.adapters.postgres_bcm.PostgresBcm`` and ``lib.testing.fake_bcm.FakeBcmRepo``.
 - ``OnboardingSessions``: what finalize needs from the onboarding session store
-  (issue 4): the row and the draft document, then marking the draft finalized
+  (the onboarding service): the row and the draft document, then marking the draft finalized
   and purging the hot copy; ``lib.services.bcm.sessions.OnboardingStoreSessions``.
 """
 

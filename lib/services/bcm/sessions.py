@@ -1,4 +1,4 @@
-"""Finalize's view of the onboarding session store (issue 4's ``OnboardingService``).
+"""Finalize's view of the onboarding session store (``OnboardingService``).
 
 Reads go through the store's own read path (Redis when fresh, else Firestore),
 so finalize sees exactly what the founder last saved.  After finalize commits,

@@ -42,11 +42,11 @@ log = logging.getLogger(__name__)
 Tier = Literal["tier0", "tier1", "tier2", "origin"]
 T = TypeVar("T")
 
-# Instance memory may serve a version at most this long (DOMAIN.md: at most 1 hour).
+# Instance memory may serve a version at most this long (docs/domain.md: at most 1 hour).
 MEMORY_TTL_S = 3600
-# Redis keeps a manifest a day after its last fill (DOMAIN.md).
+# Redis keeps a manifest a day after its last fill (docs/domain.md).
 REDIS_TTL_S = 24 * 3600
-# Firestore keeps it a week (DOMAIN.md; the collection's TTL policy deletes on expires_at).
+# Firestore keeps it a week (docs/domain.md; the collection's TTL policy deletes on expires_at).
 FIRESTORE_TTL_S = 7 * 24 * 3600
 # The latest job's status is cached as long as the pointer: the manifest read shows it for a day.
 JOB_TTL_S = REDIS_TTL_S

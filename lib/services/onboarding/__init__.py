@@ -1,4 +1,4 @@
-"""Onboarding sessions (issue 4): start/resume, read, save a step, AI requests, the abandon sweep.
+"""Onboarding sessions: start/resume, read, save a step, AI requests, the abandon sweep.
 
 ``OnboardingService`` is built by ``lib.bootstrap.Container.onboarding``; the
 ``onboarding_step`` function calls it, the ``onboarding_ai`` worker records its

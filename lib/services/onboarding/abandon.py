@@ -18,7 +18,7 @@ from lib.services.onboarding.ports import OnboardingRepo
 
 log = logging.getLogger(__name__)
 
-# A session not saved for this long is abandoned (issue 4).
+# A session not saved for this long is abandoned (docs/domain.md).
 ABANDON_AFTER = timedelta(days=7)
 # Sessions handled per batch; a scheduler run loops until a batch comes back short.
 BATCH_SIZE = 200

@@ -25,7 +25,7 @@ from lib.services.onboarding.ports import SessionRow
 
 DRAFTS_COLLECTION = "onboarding_drafts"
 TTL_FIELD = "expires_at"  # Firestore TTL policy field on onboarding_drafts (infra: terraform)
-# Firestore's TTL policy removes a draft this long after its last write (DOMAIN.md / issue 4).
+# Firestore's TTL policy removes a draft this long after its last write (docs/domain.md).
 DRAFT_TTL = timedelta(days=30)
 EMPTY, DRAFT, COMPLETE = "empty", "draft", "complete"
 # Two writes in the same microsecond still get distinct, ordered revisions.

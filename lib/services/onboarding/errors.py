@@ -9,7 +9,7 @@ RETRY_AFTER_S = 2
 
 
 class PaymentRequired(AppError):
-    """402: onboarding starts after a confirmed payment or the free plan (issue 4)."""
+    """402: onboarding starts after a confirmed payment or the free plan."""
 
     status, code, title = 402, "payment_required", "Payment required"
 

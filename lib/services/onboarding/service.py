@@ -1,6 +1,6 @@
 """Onboarding sessions: start or resume, read, save a step, request an AI suggestion.
 
-Where things live (DOMAIN.md): the Firestore document is the durable truth and
+Where things live (docs/domain.md, "Onboarding"): the Firestore document is the durable truth and
 is written BEFORE a save is acknowledged; Redis holds a hot copy (7-day TTL,
 refreshed on every write); the ``onboarding_sessions`` row mirrors status and
 progress.  Reads go Redis first, then Firestore (refilling Redis).

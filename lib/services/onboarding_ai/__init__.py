@@ -1,4 +1,4 @@
-"""AI suggestions for onboarding steps (issue 4): the ``onboarding_ai`` worker's use case.
+"""AI suggestions for onboarding steps: the ``onboarding_ai`` worker's use case.
 
 ``SuggestionRunner.run(payload, retry_count=...)`` runs one Cloud Tasks delivery
 of one step's AI task; ``SuggestionModel`` is the LLM port (implemented by

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = AI_QUEUE.retry.max_attempts
 # A task delivered this long after it was requested is stale (a stuck queue, a replay): acknowledge it.
 POISON_AFTER = timedelta(hours=6)
-# The per-attempt model limit (ARCHITECTURE.md: 30 s per attempt); Settings.ai_timeout_s overrides it.
+# The per-attempt model limit (docs/architecture.md: 30 s per attempt); Settings.ai_timeout_s overrides it.
 DEFAULT_TIMEOUT_S = 30.0
 # Errors are shown to the user next to the step: keep them a readable size.
 MAX_ERROR_CHARS = 500

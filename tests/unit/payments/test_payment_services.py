@@ -434,7 +434,7 @@ def test_reconcile_finds_the_order_that_appeared_later(world: World) -> None:
 
 
 def test_reconcile_follows_the_domain_ladder(world: World) -> None:
-    """Running every task the chain queues walks exactly ``reconciliation_delays`` (PHONEPE.md's ladder)."""
+    """Running every task the chain queues walks exactly ``reconciliation_delays`` (the ladder in docs/phonepe.md)."""
     world.initiate()
     delays: list[float] = []
     task = world.tasks.tasks[-1]
