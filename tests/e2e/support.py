@@ -44,6 +44,20 @@ def local_settings(settings: Settings, port: int, **update: Any) -> Settings:
     )
 
 
+def suite_settings(settings: Settings, port: int, **update: Any) -> Settings:
+    """``local_settings`` for the whole local suite: tasks through the local dispatcher and the PhonePe
+    client aimed at the simulator mounted on the same port."""
+    api = f"{base_url(port)}/_dev/phonepe/apis/pg-sandbox"
+    return local_settings(
+        settings,
+        port,
+        tasks_mode="local",
+        phonepe_api_base=api,
+        phonepe_token_url=f"{api}/v1/oauth/token",
+        **update,
+    )
+
+
 @contextmanager
 def serving(app: Any, port: int) -> Iterator[str]:
     """Serve the WSGI ``app`` threaded on ``port`` for the block; yields its base URL."""

@@ -32,7 +32,7 @@ from lib.clock import SystemClock
 from lib.config import Settings
 from lib.domain.payments import new_merchant_order_id, webhook_authorization
 from lib.services.payments.ports import NewOrder
-from tests.e2e.support import base_url, local_settings, serving
+from tests.e2e.support import base_url, serving, suite_settings
 
 pytestmark = pytest.mark.services
 
@@ -132,14 +132,7 @@ def signed_body(mid: str, state: str = "COMPLETED", amount: int = 99900) -> byte
 def suite(services: ServiceSet, settings: Settings) -> Iterator[Suite]:
     port = free_port()
     base = base_url(port)
-    local = local_settings(
-        settings,
-        port,
-        tasks_mode="local",
-        resend_timeout_s=MAILER_READ_TIMEOUT_S,
-        phonepe_api_base=f"{base}/_dev/phonepe/apis/pg-sandbox",
-        phonepe_token_url=f"{base}/_dev/phonepe/apis/pg-sandbox/v1/oauth/token",
-    )
+    local = suite_settings(settings, port, resend_timeout_s=MAILER_READ_TIMEOUT_S)
     # build_app() runs the dispatcher at real speed; the same pieces with a fast ladder.
     dev = build_suite(local, services, time_scale=TIME_SCALE)
     # A token cached in Redis by another simulator instance (an earlier test module) is unknown to this one.

@@ -26,7 +26,7 @@ from devtools.local.devserver import LocalApp, build_suite, build_wsgi
 from devtools.local.services import ServiceSet, free_port
 from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
 from lib.config import Settings
-from tests.e2e.support import base_url, local_settings, serving
+from tests.e2e.support import serving, suite_settings
 
 pytestmark = pytest.mark.services
 
@@ -46,14 +46,7 @@ def served(services: ServiceSet, settings: Settings) -> Iterator[str]:
             pytest.fail(f"{SCHEMATHESIS} is missing: `make test` builds it from tools/fuzz/schemathesis.lock")
         pytest.skip("schemathesis' environment is not built (`make test` builds it)")
     port = free_port()
-    base = base_url(port)
-    local = local_settings(
-        settings,
-        port,
-        tasks_mode="local",
-        phonepe_api_base=f"{base}/_dev/phonepe/apis/pg-sandbox",
-        phonepe_token_url=f"{base}/_dev/phonepe/apis/pg-sandbox/v1/oauth/token",
-    )
+    local = suite_settings(settings, port)
     dev = build_suite(local, services)
     dev.container.kv.delete(PHONEPE_TOKEN_KEY)  # a token another simulator instance issued is unknown here
     app = LocalApp(dev, build_wsgi(dev))

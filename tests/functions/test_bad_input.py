@@ -67,6 +67,11 @@ class Env:
     def call(self, function: str, method: str, path: str, **kw: Any) -> Any:
         return self.apps[function].test_client().open(path, method=method, **kw)
 
+    def webhook(self, raw: bytes) -> Any:
+        """A body at the webhook with PhonePe's valid Authorization header."""
+        headers = {"Authorization": self.webhook_header}
+        return self.call("payment_webhook", "POST", "/", data=raw, content_type="application/json", headers=headers)
+
     def as_user(self, function: str, method: str, path: str, **kw: Any) -> Any:
         headers = {**self.user.auth, **kw.pop("headers", {})}
         return self.call(function, method, path, headers=headers, **kw)
@@ -239,14 +244,7 @@ def test_f4_a_retry_count_header_that_is_not_ascii_digits_counts_as_zero(env: En
 )
 def test_f5_a_webhook_body_that_cannot_be_stored_is_malformed_never_retried(env: Env, raw: bytes) -> None:
     before = env.counts()
-    response = env.call(
-        "payment_webhook",
-        "POST",
-        "/",
-        data=raw,
-        content_type="application/json",
-        headers={"Authorization": env.webhook_header},
-    )
+    response = env.webhook(raw)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["code"] == "webhook_malformed"
     after = env.counts()
@@ -254,14 +252,7 @@ def test_f5_a_webhook_body_that_cannot_be_stored_is_malformed_never_retried(env:
     assert {t: n for t, n in after.items() if t != "webhook_events"} == {
         t: n for t, n in before.items() if t != "webhook_events"
     }
-    again = env.call(
-        "payment_webhook",
-        "POST",
-        "/",
-        data=raw,
-        content_type="application/json",
-        headers={"Authorization": env.webhook_header},
-    )
+    again = env.webhook(raw)
     assert again.status_code == 400  # PhonePe's retry of the same body: the same answer, no new row
     assert env.counts() == after
 

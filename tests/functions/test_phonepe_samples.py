@@ -50,14 +50,7 @@ def test_every_sample_is_acknowledged_and_unhandled_kinds_are_alerted(
 ) -> None:
     before = env.counts()["webhook_events"]
     with caplog.at_level(logging.WARNING):
-        response = env.call(
-            "payment_webhook",
-            "POST",
-            "/",
-            data=_fresh(sample),
-            content_type="application/json",
-            headers={"Authorization": env.webhook_header},
-        )
+        response = env.webhook(_fresh(sample))
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["received"] is True
     assert env.counts()["webhook_events"] == before + 1
