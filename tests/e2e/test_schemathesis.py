@@ -52,7 +52,7 @@ def served(services: ServiceSet, settings: Settings) -> Iterator[str]:
     app = LocalApp(dev, build_wsgi(dev))
     dev.dispatcher.start()
     try:
-        with serving(app, port):
+        with serving(app, port) as base:
             yield base
     finally:
         app.stop()
