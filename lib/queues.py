@@ -5,7 +5,7 @@ retry config and rate limits live.  ``infra/terraform/locals.tf`` reads it
 with ``jsondecode(file(...))`` to create the real queues; the local
 dispatcher, the AI worker (which must know which attempt is the last) and the
 rebuild worker read it here.  Code and infrastructure therefore cannot
-disagree; ``tests/unit/test_terraform.py`` checks that Terraform still reads
+disagree; ``tests/unit/tools/test_terraform.py`` checks that Terraform still reads
 this file and nothing else for queue settings.
 """
 

@@ -10,7 +10,7 @@ the queues (``lib/queues.json``), the Firestore TTL fields, the events the
 alerts count (``lib/ops_events.py``), the maintenance routes.
 
 Each check takes a parsed directory and returns its violations, one readable
-line each; an empty list means the invariant holds.  ``tests/unit/test_terraform.py``
+line each; an empty list means the invariant holds.  ``tests/unit/tools/test_terraform.py``
 runs every check on the real directory and on copies broken on purpose, so a
 check that could not fail would be noticed.
 

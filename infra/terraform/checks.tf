@@ -1,4 +1,4 @@
-# Plan-time assertions about the deploy as a whole (tests/unit/test_terraform.py checks the same
+# Plan-time assertions about the deploy as a whole (tests/unit/tools/test_terraform.py checks the same
 # statically, so CI catches them without a provider).
 
 check "db_connections_fit_the_pooler" {

@@ -27,7 +27,7 @@ locals {
   # db_pool:       Postgres connections per instance. Requests hold one for a few milliseconds, so
   #                a small pool serves many threads; max_instances x db_pool summed over every
   #                function must stay within var.db_client_connections (the Supabase pooler's
-  #                client limit), which a check block and tests/unit/test_terraform.py enforce.
+  #                client limit), which a check block and tests/unit/tools/test_terraform.py enforce.
   # max_instances: the ceiling a traffic spike or a retry storm can scale to.
   # timeout:       seconds; the longest legitimate request plus margin.
   functions = {

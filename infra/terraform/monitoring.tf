@@ -1,6 +1,6 @@
 # Alerts: what each means and what to do is in docs/alerts.md (a test keeps the two in step).
 # Log-based metrics count the structured events named in lib/ops_events.py: the functions log
-# them as jsonPayload.event, and a rename there must be made here too (tests/unit/test_terraform.py).
+# them as jsonPayload.event, and a rename there must be made here too (tests/unit/tools/test_terraform.py).
 
 resource "google_monitoring_notification_channel" "email" {
   count = var.alert_email == "" ? 0 : 1

@@ -1,5 +1,5 @@
 # Providers. The Google provider cannot be downloaded in the build sandbox: CI runs
-# `terraform fmt -check` and tests/unit/test_terraform.py (python-hcl2) instead of `validate`,
+# `terraform fmt -check` and tests/unit/tools/test_terraform.py (python-hcl2) instead of `validate`,
 # and tools/tfschema.py checks every resource against this exact provider version's schema
 # (tools/tfschema/google-<version>.json): change the pin only with `tools/tfschema.py --refresh`.
 terraform {

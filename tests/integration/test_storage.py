@@ -1,7 +1,7 @@
 """GcsBlobs against gcp-storage-emulator: signed URLs really fetch (and upload)
 the object over HTTP, and a stopped emulator is Unavailable within seconds.
 The emulator does not verify signatures; the signing path for production is
-unit-tested in tests/unit/test_adapter_translation.py."""
+unit-tested in tests/unit/adapters/test_adapter_translation.py."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from tools.stage import (
 )
 from tools.staged_imports import lib_imports, missing_lib_imports
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from devtools.local.gemini_stub import GeminiStub, input_words, suggestion
 from lib.domain.steps import STEPS, validate_step
 from lib.services.onboarding_ai import build_prompt, response_schema
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "steps_complete.json").read_text())
+FIXTURE = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "steps_complete.json").read_text())
 ALL_DATA = {step.number: FIXTURE[step.slug] for step in STEPS}
 PATH = "/v1beta1/projects/p/locations/asia-south1/publishers/google/models/gemini-2.5-flash:generateContent"
 

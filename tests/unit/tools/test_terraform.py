@@ -22,7 +22,7 @@ import pytest
 
 from tools.tfcheck import CHECKS, OPTIONS, Terraform, violations
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TF_DIR = REPO / "infra" / "terraform"
 TF_FILES = sorted(TF_DIR.glob("*.tf"))
 EXAMPLES = sorted((TF_DIR / "examples").glob("*.tfvars"))
