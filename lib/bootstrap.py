@@ -158,7 +158,8 @@ class Container:
 
     @built_once
     def payment_deps(self) -> PaymentDeps:
-        from lib.services.payments.common import PaymentConfig, PaymentDeps, SystemClock
+        from lib.clock import SystemClock
+        from lib.services.payments.common import PaymentConfig, PaymentDeps
 
         return PaymentDeps(
             repo=self.payments_repo,

@@ -26,12 +26,12 @@ from psycopg.rows import dict_row
 
 from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
 from lib.adapters.phonepe_gateway import build_gateway
+from lib.clock import SystemClock
 from lib.config import Settings
+from lib.domain.payment_records import NewOrder
 from lib.domain.payments import new_merchant_order_id, webhook_authorization
 from lib.local.devserver import LocalApp, build_suite, build_wsgi
 from lib.local.services import ServiceSet, free_port
-from lib.services.payments.common import SystemClock
-from lib.services.payments.ports import NewOrder
 from tests.e2e.support import base_url, local_settings, serving
 
 pytestmark = pytest.mark.services

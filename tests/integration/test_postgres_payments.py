@@ -12,10 +12,10 @@ import pytest
 
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments
+from lib.domain.payment_records import NewOrder, WebhookEvent
 from lib.domain.payments import parse_period
 from lib.errors import AlreadyExists
 from lib.local.services import ServiceSet
-from lib.services.payments.ports import NewOrder, WebhookEvent
 
 pytestmark = pytest.mark.services
 

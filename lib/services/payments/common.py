@@ -13,10 +13,18 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lib import ops_events
 from lib.config import Settings
+from lib.domain.payment_records import (
+    CREATED,
+    FAILED,
+    OPEN_STATES,
+    Order,
+    OutboxEmail,
+    sources_of,
+)
 from lib.domain.payments import (
     PaymentState,
     TransitionKind,
@@ -27,22 +35,12 @@ from lib.domain.payments import (
     parse_state,
     webhook_authorization_ok,
 )
-from lib.errors import AdapterError, AlreadyExists
+from lib.errors import AdapterError
 from lib.logs import BoundLogger, get_logger
 from lib.ports import Clock, KeyValue, TaskQueue, TaskRequest
 from lib.services.payments.emails import confirmed_subject, failed_email_extra, failed_subject, message_for
-from lib.services.payments.ports import (
-    CREATED,
-    FAILED,
-    OPEN_STATES,
-    GatewayStatus,
-    Mailer,
-    Order,
-    OutboxEmail,
-    PaymentGateway,
-    PaymentsRepo,
-    sources_of,
-)
+from lib.services.payments.ports import GatewayStatus, Mailer, PaymentGateway, PaymentsRepo
+from lib.tasks import enqueue_once
 
 PROVIDER = "phonepe"
 
@@ -72,13 +70,6 @@ def outbox_backoff(attempts: int) -> int:
 def until_expiry_s(expire_at: datetime | None, now: datetime) -> float | None:
     """Seconds until ``expire_at`` (negative once passed; None when unknown), for the ladder."""
     return None if expire_at is None else (expire_at - now).total_seconds()
-
-
-class SystemClock:
-    """The real clock (``Clock``): timezone-aware UTC."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -160,9 +151,7 @@ def schedule_reconcile(
         delay_s=delay_s,
     )
     try:
-        deps.tasks.enqueue(task)
-    except AlreadyExists:
-        return True
+        enqueue_once(deps.tasks, task)
     except AdapterError as exc:
         deps.log.warning(
             "reconciliation not scheduled", extra={"merchant_order_id": merchant_order_id, "error": str(exc)}
@@ -314,9 +303,7 @@ def schedule_outbox_relay(deps: PaymentDeps, outbox_id: str, *, attempt: int, de
         delay_s=delay_s,
     )
     try:
-        deps.tasks.enqueue(task)
-    except AlreadyExists:
-        return True
+        enqueue_once(deps.tasks, task)
     except AdapterError as exc:
         deps.log.warning("outbox relay not scheduled; the sweep will send it", extra={"error": str(exc)})
         return False
@@ -351,7 +338,6 @@ __all__ = [
     "Applied",
     "PaymentConfig",
     "PaymentDeps",
-    "SystemClock",
     "apply_gateway_status",
     "deliver_email",
     "new_merchant_order_id",

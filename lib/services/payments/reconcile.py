@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib import ops_events
+from lib.domain.payment_records import OPEN_STATES
 from lib.domain.payments import LADDER_PHASES
 from lib.errors import AdapterError, BadRequest
 from lib.services.payments.common import (
@@ -24,7 +25,6 @@ from lib.services.payments.common import (
     schedule_reconcile,
     send_claimed,
 )
-from lib.services.payments.ports import OPEN_STATES
 
 # The sweep re-queues an open order not checked for this long.
 SWEEP_STALE_AFTER_S = 300

@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lib.domain.payment_records import WebhookEvent
 from lib.domain.payments import ORDER_EVENTS, parse_event
 from lib.errors import AdapterError, BadRequest, ServiceUnavailable, Unauthorized
 from lib.services.payments.common import (
@@ -29,7 +30,6 @@ from lib.services.payments.common import (
     schedule_reconcile,
     webhook_authorization_ok,
 )
-from lib.services.payments.ports import WebhookEvent
 
 # Delay before the reconciliation of an event whose order row is not visible yet.
 UNKNOWN_ORDER_RECHECK_S = 5
