@@ -29,7 +29,7 @@ from lib.local.devserver import load_function_app
 from lib.local.oidc_signer import LocalOidcSigner
 from lib.local.services import ServiceSet
 from lib.logs import configure_logging
-from lib.services.payments.common import PaymentConfig, PaymentDeps
+from lib.services.payments.deps import PaymentConfig, PaymentDeps
 from lib.testing.fake_payments import FakeGateway, FakeMailer
 from lib.testing.fakes import FakeKeyValue, FakeTaskQueue
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token
