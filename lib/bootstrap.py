@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from lib.services.bcm.tiers import ManifestCache
     from lib.services.onboarding.service import OnboardingService
     from lib.services.onboarding_ai import SuggestionModel, SuggestionRunner
-    from lib.services.payments.common import PaymentDeps
+    from lib.services.payments.deps import PaymentDeps
     from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo
 
 
@@ -193,7 +193,7 @@ class Container:
     @built_once
     def payment_deps(self) -> PaymentDeps:
         from lib.clock import SystemClock
-        from lib.services.payments.common import PaymentConfig, PaymentDeps
+        from lib.services.payments.deps import PaymentConfig, PaymentDeps
 
         return PaymentDeps(
             repo=self.payments_repo,

@@ -9,7 +9,7 @@ from typing import Any
 
 from lib import bootstrap
 from lib.http import RequestContext, Router
-from lib.services.payments.common import PaymentDeps
+from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.initiate import initiate_payment, parse_command
 
 router = Router("initiate_payment", wiring=bootstrap.payments)

@@ -6,7 +6,7 @@ from typing import Any
 
 from lib import bootstrap
 from lib.http import RequestContext, Router
-from lib.services.payments.common import PaymentDeps
+from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.status import StatusQuery, get_payment_status
 
 router = Router("payment_status", wiring=bootstrap.payments)

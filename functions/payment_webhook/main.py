@@ -10,7 +10,7 @@ from typing import Any
 
 from lib import bootstrap
 from lib.http import RequestContext, Router
-from lib.services.payments.common import PaymentDeps
+from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.webhook import WebhookCommand, apply_webhook
 
 router = Router("payment_webhook", wiring=bootstrap.payments)

@@ -16,10 +16,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from lib.domain.payments import PaymentState, TransitionKind, next_state, subscription_period
-from lib.ports import Database
-from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
-from lib.services.payments.ports import (
+from lib.domain.payment_records import (
     COMPLETED,
     FAILED,
     Activation,
@@ -27,12 +24,14 @@ from lib.services.payments.ports import (
     Order,
     OutboxBacklog,
     OutboxEmail,
-    Plan,
     RecordedEvent,
     Subscription,
     WebhookEvent,
     sources_of,
 )
+from lib.domain.payments import PaymentState, Plan, TransitionKind, next_state, subscription_period
+from lib.ports import Database
+from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
 
 # Outbox kinds, each also the Resend idempotency-key prefix (``<kind>/<outbox id>``).
 PAYMENT_CONFIRMED = CONFIRMED_KIND

@@ -16,11 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, TransitionKind, next_state, subscription_period
-from lib.errors import AlreadyExists, Rejected, Unavailable
-from lib.ports import Clock
-from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
-from lib.services.payments.ports import (
+from lib.domain.payment_records import (
     COMPLETED,
     CREATED,
     FAILED,
@@ -28,19 +24,20 @@ from lib.services.payments.ports import (
     OPEN_STATES,
     PENDING,
     Activation,
-    EmailMessage,
-    GatewayStatus,
     NewOrder,
     Order,
     OutboxBacklog,
     OutboxEmail,
-    PayResult,
-    Plan,
     RecordedEvent,
     Subscription,
     WebhookEvent,
     sources_of,
 )
+from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, Plan, TransitionKind, next_state, subscription_period
+from lib.errors import AlreadyExists, Rejected, Unavailable
+from lib.ports import Clock
+from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
+from lib.services.payments.ports import EmailMessage, GatewayStatus, PayResult
 from lib.testing.fakes import ManualClock
 
 SEEDED_PLANS = {

@@ -30,8 +30,8 @@ from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
 from lib.adapters.phonepe import PhonePeClient
 from lib.clock import SystemClock
 from lib.config import Settings
+from lib.domain.payment_records import NewOrder
 from lib.domain.payments import new_merchant_order_id, webhook_authorization
-from lib.services.payments.ports import NewOrder
 from tests.e2e.support import base_url, serving, suite_settings
 
 pytestmark = pytest.mark.services

@@ -30,7 +30,7 @@ from lib.config import Settings
 from lib.domain.payments import webhook_authorization
 from lib.http import HttpDeps
 from lib.logs import configure_logging
-from lib.services.payments.common import PaymentConfig, PaymentDeps
+from lib.services.payments.deps import PaymentConfig, PaymentDeps
 from lib.testing.fake_payments import FakeGateway, FakeMailer
 from lib.testing.fakes import FakeKeyValue, FakeTaskQueue
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token
@@ -357,7 +357,7 @@ def test_webhook_before_order_visible_is_not_lost(env: Env) -> None:
     assert webhook(env, mid).status_code == 200  # the row does not exist yet
     task = next(t for t in env.tasks.tasks if t.payload["merchant_order_id"] == mid)
     # Now the order becomes visible and PhonePe has it completed.
-    from lib.services.payments.ports import NewOrder
+    from lib.domain.payment_records import NewOrder
 
     env.deps.repo.create_order(NewOrder(mid, ws, user, "starter", "monthly", 99900))
     env.gateway.pay(

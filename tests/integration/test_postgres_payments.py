@@ -13,9 +13,9 @@ import pytest
 from devtools.local.services import ServiceSet
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments
+from lib.domain.payment_records import NewOrder, WebhookEvent
 from lib.domain.payments import parse_period
 from lib.errors import AlreadyExists
-from lib.services.payments.ports import NewOrder, WebhookEvent
 
 pytestmark = pytest.mark.services
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lib.services.payments.ports import EmailMessage, OutboxEmail
+from lib.domain.payment_records import OutboxEmail
+from lib.services.payments.ports import EmailMessage
 
 PAISE_PER_RUPEE = 100
 CONFIRMED_KIND = "payment-confirmed"

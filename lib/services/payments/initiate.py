@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lib.domain.payment_records import CREATED, FAILED, NewOrder, Order
 from lib.domain.payments import UnknownPlan, new_merchant_order_id, quote
 from lib.errors import AdapterError, FieldError, ServiceUnavailable
-from lib.services.payments.common import PaymentDeps, schedule_reconcile
-from lib.services.payments.ports import CREATED, FAILED, NewOrder, Order
+from lib.services.payments.deps import PaymentDeps
+from lib.services.payments.scheduling import schedule_reconcile
 
 # What a 503 tells the client to wait before retrying the checkout.
 GATEWAY_RETRY_AFTER_S = 30

@@ -3,8 +3,7 @@
 ``PaymentsRepo`` is the payments slice of Postgres (``PostgresPayments``,
 ``lib.testing.fake_payments.FakePayments``); ``PaymentGateway`` is PhonePe
 (``lib.adapters.phonepe.PhonePeClient`` implements it); ``Mailer`` is Resend.
-Values are frozen dataclasses so a service never holds a live DB row.  States and
-``Plan`` come from ``lib.domain.payments`` (the one definition of the rules).
+The records that cross the repository are in ``lib.domain.payment_records``.
 """
 
 from __future__ import annotations
@@ -12,140 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, Plan
-from lib.domain.payments import FINAL_STATES as DOMAIN_FINAL_STATES
-from lib.domain.payments import OPEN_STATES as DOMAIN_OPEN_STATES
-
-# Order states and plans are the domain's (lib.domain.payments): one definition, re-exported here
-# so the services and adapters compare rows (plain strings) against the same StrEnum members.
-CREATED = PaymentState.CREATED
-PENDING = PaymentState.PENDING
-COMPLETED = PaymentState.COMPLETED
-FAILED = PaymentState.FAILED
-EXPIRED = PaymentState.EXPIRED
-REFUNDED = PaymentState.REFUNDED
-NEEDS_REVIEW = PaymentState.NEEDS_REVIEW
-# Plain strings (not enum members) so they bind as text in SQL arrays.
-OPEN_STATES: tuple[str, ...] = tuple(sorted(s.value for s in DOMAIN_OPEN_STATES))
-FINAL_STATES: tuple[str, ...] = tuple(sorted(s.value for s in DOMAIN_FINAL_STATES))
-
-
-def sources_of(to_state: PaymentState) -> tuple[str, ...]:
-    """The states an order may move to ``to_state`` from (``ALLOWED_TRANSITIONS``, the trigger's
-    edges): the ``from_states`` of a conditional update, for the services and the repos alike."""
-    return tuple(sorted(s.value for s, targets in ALLOWED_TRANSITIONS.items() if to_state in targets))
-
-
-ActivationOutcome = Literal["granted", "already_completed", "needs_review", "ignored", "missing"]
-
-
-@dataclass(frozen=True)
-class NewOrder:
-    merchant_order_id: str
-    workspace_id: str
-    user_id: str
-    plan_id: str
-    billing_period: str
-    amount_paise: int
-    currency: str = "INR"
-
-
-@dataclass(frozen=True)
-class Order:
-    id: str
-    merchant_order_id: str
-    workspace_id: str
-    user_id: str
-    plan_id: str
-    billing_period: str
-    amount_paise: int
-    currency: str
-    state: str
-    phonepe_order_id: str | None
-    checkout_url: str | None
-    expires_at: datetime | None
-    last_checked_at: datetime | None
-    error_code: str | None
-    completed_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class Subscription:
-    workspace_id: str
-    plan_id: str
-    billing_period: str
-    status: str
-    current_period_start: datetime
-    current_period_end: datetime | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "plan": self.plan_id,
-            "billing_period": self.billing_period,
-            "status": self.status,
-            "current_period_start": self.current_period_start.isoformat(),
-            "current_period_end": self.current_period_end.isoformat() if self.current_period_end else None,
-        }
-
-
-@dataclass(frozen=True)
-class Activation:
-    """What one activation call did.  ``granted`` is True for exactly one caller per order."""
-
-    outcome: ActivationOutcome
-    order: Order | None
-    subscription: Subscription | None = None
-    outbox_id: str | None = None
-
-    @property
-    def granted(self) -> bool:
-        return self.outcome == "granted"
-
-
-@dataclass(frozen=True)
-class WebhookEvent:
-    provider: str
-    event_key: str
-    event_type: str
-    merchant_order_id: str | None
-    payload: Mapping[str, Any] | None
-    raw_body: str | None
-    valid: bool
-
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    """The ledger's answer: ``inserted`` for the first delivery; ``processed`` once an outcome is stored."""
-
-    inserted: bool
-    processed: bool
-    outcome: str | None
-    # The event's order, read in the same round trip as the insert (None: the event names no order,
-    # or its row is not visible yet).
-    order: Order | None = None
-
-
-@dataclass(frozen=True)
-class OutboxEmail:
-    id: str
-    kind: str
-    to_email: str
-    subject: str
-    payload: Mapping[str, Any]
-    idempotency_key: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class OutboxBacklog:
-    """Emails not yet sent (and not given up): how many, and how long the oldest has waited."""
-
-    pending: int
-    oldest_age_s: float
+from lib.domain.payment_records import (
+    Activation,
+    NewOrder,
+    Order,
+    OutboxBacklog,
+    OutboxEmail,
+    RecordedEvent,
+    Subscription,
+    WebhookEvent,
+)
+from lib.domain.payments import Plan
 
 
 class PaymentsRepo(Protocol):
@@ -304,29 +182,10 @@ class Mailer(Protocol):
 
 
 __all__ = [
-    "COMPLETED",
-    "CREATED",
-    "EXPIRED",
-    "FAILED",
-    "FINAL_STATES",
-    "NEEDS_REVIEW",
-    "OPEN_STATES",
-    "PENDING",
-    "REFUNDED",
-    "Activation",
-    "ActivationOutcome",
     "EmailMessage",
     "GatewayStatus",
     "Mailer",
-    "NewOrder",
-    "Order",
-    "OutboxEmail",
     "PayResult",
     "PaymentGateway",
     "PaymentsRepo",
-    "Plan",
-    "RecordedEvent",
-    "Subscription",
-    "WebhookEvent",
-    "sources_of",
 ]

@@ -12,19 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib import ops_events
+from lib.domain.payment_records import OPEN_STATES
 from lib.domain.payments import LADDER_PHASES
 from lib.errors import AdapterError, BadRequest
-from lib.services.payments.common import (
-    MAX_UNKNOWN_ORDER_STEPS,
-    OUTBOX_LEASE_S,
-    PROVIDER,
-    PaymentDeps,
-    apply_gateway_status,
-    deliver_email,
-    schedule_reconcile,
-    send_claimed,
-)
-from lib.services.payments.ports import OPEN_STATES
+from lib.services.payments.deps import PROVIDER, PaymentDeps
+from lib.services.payments.outbox import OUTBOX_LEASE_S, deliver_email, send_claimed
+from lib.services.payments.scheduling import MAX_UNKNOWN_ORDER_STEPS, schedule_reconcile
+from lib.services.payments.settlement import apply_gateway_status
 
 # The sweep re-queues an open order not checked for this long.
 SWEEP_STALE_AFTER_S = 300

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lib.domain.payment_records import OPEN_STATES, Order
 from lib.errors import AdapterError, NotFound
-from lib.services.payments.common import PaymentDeps, apply_gateway_status, deliver_email
-from lib.services.payments.ports import OPEN_STATES, Order
+from lib.services.payments.deps import PaymentDeps
+from lib.services.payments.outbox import deliver_email
+from lib.services.payments.settlement import apply_gateway_status
 
 # A PENDING order last checked longer ago than this is checked with PhonePe on read.
 STALE_AFTER_S = 10

@@ -20,18 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib import ops_events
-from lib.domain.payments import ORDER_EVENTS, parse_event
+from lib.domain.payment_records import WebhookEvent
+from lib.domain.payments import ORDER_EVENTS, parse_event, webhook_authorization_ok
 from lib.domain.text import unstorable_path
 from lib.errors import AdapterError, BadRequest, ServiceUnavailable, Unauthorized, Unstorable
-from lib.services.payments.common import (
-    PROVIDER,
-    PaymentDeps,
-    apply_gateway_status,
-    deliver_email,
-    schedule_reconcile,
-    webhook_authorization_ok,
-)
-from lib.services.payments.ports import WebhookEvent
+from lib.services.payments.deps import PROVIDER, PaymentDeps
+from lib.services.payments.outbox import deliver_email
+from lib.services.payments.scheduling import schedule_reconcile
+from lib.services.payments.settlement import apply_gateway_status
 
 # Delay before the reconciliation of an event whose order row is not visible yet.
 UNKNOWN_ORDER_RECHECK_S = 5

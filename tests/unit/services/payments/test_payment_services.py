@@ -12,10 +12,12 @@ import pytest
 
 from lib import ops_events
 from lib.domain import payments as domain
-from lib.domain.payments import add_months, next_check_delay, webhook_authorization
+from lib.domain.payments import add_months, next_check_delay, webhook_authorization, webhook_authorization_ok
 from lib.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
-from lib.services.payments import common
-from lib.services.payments.common import PaymentConfig, PaymentDeps, webhook_authorization_ok
+from lib.services.payments import deps as deps_module
+from lib.services.payments import initiate, outbox, scheduling, settlement
+from lib.services.payments import webhook as webhook_service
+from lib.services.payments.deps import PaymentConfig, PaymentDeps
 from lib.services.payments.emails import failure_reason, render_confirmed, render_failed, rupees
 from lib.services.payments.initiate import InitiateCommand, initiate_payment
 from lib.services.payments.ports import GatewayStatus
@@ -198,10 +200,11 @@ def test_upper_cased_valid_header_is_401_and_nothing_recorded(world: World) -> N
 
 def test_one_implementation_of_each_rule() -> None:
     """The services and the fake use the domain's functions, not copies."""
-    assert common.webhook_authorization_ok is domain.webhook_authorization_ok
-    assert common.new_merchant_order_id is domain.new_merchant_order_id
+    assert webhook_service.webhook_authorization_ok is domain.webhook_authorization_ok
+    assert initiate.new_merchant_order_id is domain.new_merchant_order_id
     for name in ("ladder_delay", "expected_webhook_header", "EXPIRY_GRACE_S", "LADDER_TAIL_S"):
-        assert not hasattr(common, name), name
+        for module in (deps_module, scheduling, settlement, outbox):
+            assert not hasattr(module, name), name
     import lib.testing.fake_payments as fake
 
     for name in ("ALLOWED", "add_months", "PERIOD_MONTHS"):
@@ -327,7 +330,7 @@ def test_repeated_failed_status_sends_no_second_email(world: World) -> None:
     out = reconcile_order(ReconcileCommand(mid, 3), deps=world.deps)
     assert out["state"] == "FAILED"
     order = world.repo.orders[mid]
-    again = common.apply_gateway_status(world.deps, order, world.gateway.order_status(mid))
+    again = settlement.apply_gateway_status(world.deps, order, world.gateway.order_status(mid))
     assert again.outcome == "failed"
     assert again.outbox_id is None
     assert len(world.repo.outbox) == 1
@@ -395,7 +398,7 @@ def test_failed_email_goes_to_the_sweep_when_resend_is_down(world: World) -> Non
     world.mailer.fail_next = 1
     world.webhook(mid, "FAILED")
     assert world.mailer.sent == {}
-    world.clock.advance(common.outbox_backoff(1) + 1)
+    world.clock.advance(outbox.outbox_backoff(1) + 1)
     assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0, "pending": 0, "oldest_age_s": 0}
     (msg,) = world.mailer.sent.values()
     assert msg.idempotency_key.startswith("payment-failed/")
@@ -627,7 +630,7 @@ def test_an_email_that_fails_schedules_the_outbox_relay_when_due(world: World) -
     (task,) = world.tasks.in_queue("outbox-relay")
     assert task.url == "http://fn.local/maintenance/sweep-outbox"
     assert task.payload == {"outbox_id": row["id"]}
-    assert task.delay_s == common.outbox_backoff(1)
+    assert task.delay_s == outbox.outbox_backoff(1)
     world.clock.advance(task.delay_s + 1)
     assert relay_outbox(deps=world.deps) == {"claimed": 1, "sent": 1, "failed": 0, "pending": 0, "oldest_age_s": 0}
 
@@ -647,10 +650,10 @@ def test_the_outbox_sweep_reports_and_logs_the_backlog_the_alert_counts(
     world.gateway.complete(mid)
     world.mailer.fail_next = 2  # right after commit, then the first sweep
     world.webhook(mid)
-    world.clock.advance(common.outbox_backoff(1) + 1)
+    world.clock.advance(outbox.outbox_backoff(1) + 1)
     with caplog.at_level(logging.INFO):
         result = relay_outbox(deps=world.deps)
     assert (result["claimed"], result["sent"], result["failed"], result["pending"]) == (1, 0, 1, 1)
-    assert result["oldest_age_s"] == pytest.approx(common.outbox_backoff(1) + 1)
+    assert result["oldest_age_s"] == pytest.approx(outbox.outbox_backoff(1) + 1)
     (line,) = [r for r in caplog.records if getattr(r, "event", None) == ops_events.OUTBOX_BACKLOG]
-    assert (line.pending, line.oldest_age_s) == (1, pytest.approx(common.outbox_backoff(1) + 1))  # type: ignore[attr-defined]
+    assert (line.pending, line.oldest_age_s) == (1, pytest.approx(outbox.outbox_backoff(1) + 1))  # type: ignore[attr-defined]

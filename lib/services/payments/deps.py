@@ -1,0 +1,61 @@
+"""What every payment service takes: its configuration and its ports (fakes in unit tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lib.config import Settings
+from lib.logs import BoundLogger, get_logger
+from lib.ports import Clock, KeyValue, TaskQueue
+from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo
+
+# The webhook ledger's provider name for PhonePe events.
+PROVIDER = "phonepe"
+
+log = get_logger("lib.services.payments")
+
+
+@dataclass(frozen=True)
+class PaymentConfig:
+    functions_base_url: str
+    frontend_url: str
+    queue: str
+    webhook_username: str
+    webhook_password: str
+    order_expire_s: int
+    # The Cloud Tasks queue that re-runs the outbox relay when an email could not be sent at once.
+    outbox_queue: str = "outbox-relay"
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> PaymentConfig:
+        return cls(
+            functions_base_url=s.functions_base_url.rstrip("/"),
+            frontend_url=s.frontend_url.rstrip("/"),
+            queue=s.tasks_queue_payments,
+            webhook_username=s.phonepe_webhook_username,
+            webhook_password=s.phonepe_webhook_password.get_secret_value(),
+            order_expire_s=s.phonepe_order_expire_s,
+            outbox_queue=s.tasks_queue_outbox,
+        )
+
+    @property
+    def reconcile_url(self) -> str:
+        return f"{self.functions_base_url}/payment_reconcile/"
+
+    @property
+    def outbox_relay_url(self) -> str:
+        return f"{self.functions_base_url}/maintenance/sweep-outbox"
+
+
+@dataclass
+class PaymentDeps:
+    """Everything the payment services touch, as ports (fakes in unit tests)."""
+
+    repo: PaymentsRepo
+    gateway: PaymentGateway
+    tasks: TaskQueue
+    mailer: Mailer
+    clock: Clock
+    config: PaymentConfig
+    kv: KeyValue | None = None
+    log: BoundLogger = log
