@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     firestore_emulator_host: str | None = None
     # One RPC is abandoned after this long (a hung backend looks like a partition): an autosave is
     # refused within 2 s end to end with the Postgres check before it.  Drafts are small documents.
-    firestore_timeout_s: float = Field(default=1.0, gt=0)
+    firestore_timeout_s: float = Field(default=1.5, gt=0)
     # Transient errors (UNAVAILABLE, 429, 500) are retried with backoff for at most this long in total.
     firestore_retry_budget_s: float = Field(default=1.5, gt=0)
     # The RPCs of a transaction (``update_if``: finalize closing the draft, never autosave) may wait

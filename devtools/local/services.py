@@ -260,6 +260,7 @@ class ServiceSet:
         log = (data_dir.parent if data_dir else self.root) / "firestore.log"
         self._spawn("firestore", argv, log=log)
         wait_for(lambda: port_open(port) and _http_ok(f"http://127.0.0.1:{port}/"), "Firestore emulator", log=log)
+        _warm_firestore(port)
         host = f"127.0.0.1:{port}"
         self.env["FIRESTORE_EMULATOR_HOST"] = host
         return host
@@ -328,6 +329,24 @@ def _http_ok(url: str) -> bool:
 
     with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback only
         return 200 <= int(resp.status) < 500
+
+
+# A freshly started emulator (a JVM) answers its first document requests slowly, far beyond the
+# adapters' 1.5 s RPC limit on a busy machine; these few reads happen before anything is timed.
+FIRESTORE_WARM_UP_READS = 3
+FIRESTORE_WARM_UP_TIMEOUT_S = 30
+
+
+def _warm_firestore(port: int) -> None:
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}/v1/projects/warm-up/databases/(default)/documents/warm/up"
+    for _ in range(FIRESTORE_WARM_UP_READS):
+        try:
+            urllib.request.urlopen(url, timeout=FIRESTORE_WARM_UP_TIMEOUT_S).close()
+        except urllib.error.HTTPError:
+            pass  # 404: the document does not exist, the request path is warm
 
 
 def _ensure_bucket(host: str, bucket: str) -> None:
