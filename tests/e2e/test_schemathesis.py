@@ -87,7 +87,7 @@ def test_every_operation_answers_as_documented(served: str, tmp_path: Path) -> N
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,
-        cwd=REPO,
+        cwd=tmp_path,  # its cache and reports stay out of the checkout
         check=False,
     )
     summary = run.stdout[run.stdout.find("SUMMARY") :] if "SUMMARY" in run.stdout else run.stdout[-3000:]
