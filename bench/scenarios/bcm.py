@@ -118,10 +118,11 @@ def _stack(ctx: BenchContext) -> Iterator[Any]:
 
 
 _BARE_MAIN = """
-import functions_framework
+from lib import bootstrap
 from lib.http import Router
 
-router = Router("bench_bare")
+# The context function's own wiring (same HTTP deps), with a handler that only resolves the workspace.
+router = Router("bench_bare", wiring=bootstrap.bcm)
 
 
 @router.route("/manifest", methods=["GET"], auth="user", rate="read")
@@ -129,9 +130,7 @@ def bare(ctx):
     return {"workspace_id": ctx.workspace_id(ctx.request.args.get("workspace_id") or None)}
 
 
-@functions_framework.http
-def main(request):
-    return router.dispatch(request)
+main = router.entry_point()
 """
 
 
