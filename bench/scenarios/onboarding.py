@@ -87,7 +87,7 @@ def _service(ctx: BenchContext) -> tuple[Any, Any, str, str]:
 
 
 def _fixture() -> dict[int, dict[str, Any]]:
-    from tests.unit.onboarding_support import complete_data
+    from tests.unit.services.onboarding.onboarding_support import complete_data
 
     return complete_data()
 

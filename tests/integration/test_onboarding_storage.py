@@ -30,7 +30,7 @@ from lib.services.onboarding import OnboardingService
 from lib.services.onboarding.errors import PaymentRequired
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
-from tests.unit.onboarding_support import complete_data
+from tests.unit.services.onboarding.onboarding_support import complete_data
 
 pytestmark = pytest.mark.services
 

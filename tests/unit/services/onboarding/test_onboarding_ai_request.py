@@ -6,7 +6,7 @@ import pytest
 
 from lib.errors import ServiceUnavailable, Unprocessable
 from lib.services.onboarding.ai_contract import ai_task_name
-from tests.unit.onboarding_support import AI_QUEUE, BASE_URL, Rig
+from tests.unit.services.onboarding.onboarding_support import AI_QUEUE, BASE_URL, Rig
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from lib.services.onboarding_ai import (
 from lib.testing.fake_onboarding import FakeOnboardingRepo
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "steps_complete.json").read_text())
+FIXTURE = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "steps_complete.json").read_text())
 WORKSPACE, USER = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 MODEL = "gemini-test"

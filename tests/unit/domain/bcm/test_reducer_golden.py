@@ -24,7 +24,7 @@ import pytest
 
 from lib.domain.bcm import TOKEN_BUDGET, count_tokens, reduce_context
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 GOLDEN = REPO / "tests" / "golden"
 NAMES = ("small", "typical", "very_large")
 HASH_SEEDS = ("0", "1", "12345")

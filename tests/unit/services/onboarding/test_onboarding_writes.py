@@ -13,7 +13,7 @@ from lib.adapters.redis_sessions import RedisSessionCache
 from lib.errors import Conflict
 from lib.services.onboarding import OnboardingService
 from lib.testing.fakes import FakeKeyValue
-from tests.unit.onboarding_support import AI_QUEUE, BASE_URL, Rig
+from tests.unit.services.onboarding.onboarding_support import AI_QUEUE, BASE_URL, Rig
 
 
 class RacingDrafts(FirestoreDrafts):

@@ -17,7 +17,7 @@ from lib.services.bcm.tiers import (
 )
 from lib.testing.fake_bcm import FakeBcmRepo
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, ManualClock
-from tests.unit.bcm_support import Monotonic
+from tests.unit.services.bcm.bcm_support import Monotonic
 
 WS = "11111111-1111-1111-1111-111111111111"
 CHECKSUM = "a" * 64

@@ -13,7 +13,7 @@ import pytest
 from lib.domain.bcm import VersionChange, next_version, reduce_context
 from lib.domain.bcm.versions import bump
 
-GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden"
+GOLDEN = Path(__file__).resolve().parents[4] / "tests" / "golden"
 Edit = Callable[[dict[str, Any]], None]
 
 

@@ -13,7 +13,7 @@ from lib.domain.bcm import manifest_checksum
 from lib.errors import Conflict, NotFound, Unprocessable
 from lib.services.bcm.finalize import finalize_session, gather_steps
 from lib.services.bcm.tiers import COLLECTION, pointer_key
-from tests.unit.bcm_support import BcmRig
+from tests.unit.services.bcm.bcm_support import BcmRig
 
 
 @pytest.fixture

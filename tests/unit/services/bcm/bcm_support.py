@@ -1,7 +1,7 @@
 """Shared set-up for the BCM unit tests: the BCM use cases over in-memory fakes.
 
 The onboarding session store is the real ``OnboardingService`` over its
-fakes (``tests.unit.onboarding_support.Rig``), so finalize reads steps exactly
+fakes (``tests.unit.services.onboarding.onboarding_support.Rig``), so finalize reads steps exactly
 as in production.
 """
 
@@ -17,7 +17,7 @@ from lib.services.bcm.sessions import OnboardingStoreSessions
 from lib.services.bcm.tiers import ManifestCache
 from lib.testing.fake_bcm import FakeBcmRepo
 from lib.testing.fakes import FakeBlobs, FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
-from tests.unit.onboarding_support import Rig, complete_data
+from tests.unit.services.onboarding.onboarding_support import Rig, complete_data
 
 EXPORTS = "bcm-exports-unit"
 BASE_URL = "http://functions.test"

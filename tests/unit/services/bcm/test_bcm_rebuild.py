@@ -12,7 +12,7 @@ from lib.errors import NotFound, ServiceUnavailable
 from lib.services.bcm.finalize import finalize_session
 from lib.services.bcm.reads import manifest_view
 from lib.services.bcm.rebuild import STUCK_AFTER_S, request_rebuild, run_rebuild, task_name
-from tests.unit.bcm_support import BcmRig
+from tests.unit.services.bcm.bcm_support import BcmRig
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from lib.services.onboarding import OnboardingService
 from lib.testing.fake_onboarding import FakeOnboardingRepo
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 
-FIXTURE = Path(__file__).parent / "fixtures" / "steps_complete.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "steps_complete.json"
 AI_QUEUE = "onboarding-ai"
 BASE_URL = "http://functions.test"
 

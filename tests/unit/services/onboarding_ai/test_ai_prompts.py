@@ -19,7 +19,7 @@ from lib.services.onboarding_ai.prompts import (
     prompt_tasks,
 )
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "steps_complete.json").read_text())
+FIXTURE = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "steps_complete.json").read_text())
 ALL_DATA = {step.number: FIXTURE[step.slug] for step in STEPS}
 AI_STEPS = [step for step in STEPS if step.ai_task]
 # Keywords of Gemini's responseJsonSchema subset the reducer may emit.

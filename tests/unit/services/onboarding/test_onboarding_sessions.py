@@ -10,7 +10,7 @@ import pytest
 from lib.errors import AppError, Conflict, NotFound, PayloadTooLarge, ServiceUnavailable, Unavailable, Unprocessable
 from lib.services.onboarding.errors import Gone, PaymentRequired
 from lib.testing.fake_onboarding import FakeOnboardingRepo
-from tests.unit.onboarding_support import Rig, complete_data
+from tests.unit.services.onboarding.onboarding_support import Rig, complete_data
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from lib.domain.bcm.compression import merge_dropped
 from lib.domain.bcm.text import cut, unique
 from lib.errors import Unprocessable
 
-GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden"
+GOLDEN = Path(__file__).resolve().parents[4] / "tests" / "golden"
 LEVEL_ORDER = ["none", "light", "medium", "heavy", "aggressive", "emergency"]
 
 

@@ -11,7 +11,7 @@ from lib.services.bcm import reads
 from lib.services.bcm.finalize import finalize_session
 from lib.services.bcm.guardrails import compile_rule, violations
 from lib.services.bcm.reads import STALE_AFTER_S
-from tests.unit.bcm_support import EXPORTS, BcmRig
+from tests.unit.services.bcm.bcm_support import EXPORTS, BcmRig
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from lib.domain.bcm import VOLATILE_META_FIELDS, canonical_json, manifest_checksum, reduce_context
 
-GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden"
+GOLDEN = Path(__file__).resolve().parents[4] / "tests" / "golden"
 
 
 @pytest.fixture(scope="module")
