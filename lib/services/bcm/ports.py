@@ -5,7 +5,8 @@
   ``lib.adapters.postgres_bcm.PostgresBcm`` and ``lib.testing.fake_bcm.FakeBcmRepo``.
 - ``OnboardingSessions``: what finalize needs from the onboarding session store
   (the onboarding service): the row and the draft document, then marking the draft finalized
-  and purging the hot copy; ``lib.services.bcm.sessions.OnboardingStoreSessions``.
+  and purging the hot copy; ``lib.services.bcm.sessions.OnboardingStoreSessions``, over
+  onboarding's public ``read_document`` and ``close_draft``.
 """
 
 from __future__ import annotations

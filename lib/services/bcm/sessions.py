@@ -1,26 +1,18 @@
-"""Finalize's view of the onboarding session store (``OnboardingService``).
+"""Finalize's view of the onboarding session store, through ``OnboardingService``'s public methods.
 
 Reads go through the store's own read path (Redis when fresh, else Firestore),
-so finalize sees exactly what the founder last saved.  After finalize commits,
-the Firestore draft is stamped ``status: finalized`` (the durable record that
-the draft is closed; its TTL still removes it later) and the hot Redis copy is
-dropped.  Both are best effort: Postgres already says the session is
-finalized, and every later read or write checks the row first.
+so finalize sees exactly what the founder last saved; after finalize commits,
+onboarding closes the draft (``OnboardingService.close_draft``, best effort).
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from lib.errors import AdapterError, NotFound
+from lib.errors import NotFound
 from lib.services.onboarding.ports import SessionRow
 from lib.services.onboarding.service import OnboardingService
-
-log = logging.getLogger(__name__)
-
-FINALIZED = "finalized"
 
 
 class OnboardingStoreSessions:
@@ -36,9 +28,4 @@ class OnboardingStoreSessions:
             return None
 
     def finished(self, session_id: str, finalized_at: datetime) -> None:
-        stamp = finalized_at.astimezone(UTC).isoformat(timespec="microseconds")
-        try:
-            self._service.drafts.update(session_id, {"status": FINALIZED, "finalized_at": stamp}, expect={})
-        except AdapterError as exc:  # the draft expired or Firestore is down: Postgres is the record
-            log.warning("bcm.finalize.draft_mark_failed", extra={"session_id": session_id, "error": str(exc)})
-        self._service.cache.drop(session_id)
+        self._service.close_draft(session_id, finalized_at)

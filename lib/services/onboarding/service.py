@@ -27,6 +27,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from lib.domain.ids import canonical_uuid
@@ -46,7 +47,15 @@ from lib.services.onboarding import ai_contract as ai
 from lib.services.onboarding import document as d
 from lib.services.onboarding import errors as e
 from lib.services.onboarding.abandon import abandon_stale_sessions
-from lib.services.onboarding.ports import ABANDONED, ACTIVE, DraftStore, OnboardingRepo, SessionCache, SessionRow
+from lib.services.onboarding.ports import (
+    ABANDONED,
+    ACTIVE,
+    FINALIZED,
+    DraftStore,
+    OnboardingRepo,
+    SessionCache,
+    SessionRow,
+)
 from lib.tasks import enqueue_once
 
 log = logging.getLogger(__name__)
@@ -197,6 +206,20 @@ class OnboardingService:
         if row is None:
             raise e.session_not_found()
         return row, self._load(row)[0]
+
+    def close_draft(self, session_id: str, finalized_at: datetime) -> None:
+        """After finalize committed: stamp the Firestore draft ``status: finalized`` (the durable mark that
+        it is closed; its TTL still removes it later) and drop the hot Redis copy.
+
+        Best effort: Postgres already says the session is finalized, and every later read or write
+        checks the row first, so an expired draft or a Firestore outage is logged, not raised.
+        """
+        stamp = finalized_at.astimezone(UTC).isoformat(timespec="microseconds")
+        try:
+            self.drafts.update(session_id, {"status": FINALIZED, "finalized_at": stamp}, expect={})
+        except AdapterError as exc:
+            log.warning("onboarding.draft_close_failed", extra={"session_id": session_id, "error": str(exc)})
+        self.cache.drop(session_id)
 
     # --- save a step ---------------------------------------------------------------------
 
