@@ -40,9 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsError
 
+from lib import bootstrap
 from lib.config import Settings, TasksMode
 
 # Long enough for a cold TLS handshake to a distant region, short enough that the command stays interactive.
@@ -333,10 +334,8 @@ def sdk_env_conflicts(ambient: Settings, target: Settings, probes: Collection[st
 
 
 def secret_values(settings: Settings) -> list[str]:
-    """Every non-empty secret in the settings, longest first (so substrings do not leak)."""
-    fields = (getattr(settings, name) for name in type(settings).model_fields)
-    values = [v.get_secret_value() for v in fields if isinstance(v, SecretStr)]
-    return sorted({v for v in values if v}, key=len, reverse=True)
+    """The secrets the logger scrubs (``lib.bootstrap.secret_values``), longest first so substrings do not leak."""
+    return sorted(set(bootstrap.secret_values(settings)), key=len, reverse=True)
 
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s:]*:[^/@\s]*@", re.IGNORECASE)

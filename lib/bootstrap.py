@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from pydantic import SecretStr
 
+from lib.clock import SystemClock
 from lib.config import Settings, TasksMode, get_settings
 from lib.http.deps import HttpDeps, Wiring
 
@@ -192,7 +193,6 @@ class Container:
 
     @built_once
     def payment_deps(self) -> PaymentDeps:
-        from lib.clock import SystemClock
         from lib.services.payments.deps import PaymentConfig, PaymentDeps
 
         return PaymentDeps(
@@ -211,7 +211,6 @@ class Container:
         from lib.adapters.firestore_drafts import FirestoreDrafts
         from lib.adapters.postgres_onboarding import PostgresOnboarding
         from lib.adapters.redis_sessions import RedisSessionCache
-        from lib.clock import SystemClock
         from lib.services.onboarding.service import OnboardingService
 
         s = self.settings
@@ -234,7 +233,6 @@ class Container:
 
     @built_once
     def onboarding_ai(self) -> SuggestionRunner:
-        from lib.clock import SystemClock
         from lib.services.onboarding_ai import SuggestionRunner
 
         return SuggestionRunner(self.onboarding, self.llm, SystemClock(), timeout_s=self.settings.ai_timeout_s)
@@ -243,7 +241,6 @@ class Container:
     @built_once
     def bcm_cache(self) -> ManifestCache:
         """The manifest cache tiers; one per instance, so tier0 (memory) is shared by its requests."""
-        from lib.clock import SystemClock
         from lib.services.bcm.tiers import ManifestCache
 
         return ManifestCache(self.kv, self.documents, SystemClock())
@@ -251,7 +248,6 @@ class Container:
     @built_once
     def bcm(self) -> BcmDeps:
         from lib.adapters.postgres_bcm import PostgresBcm
-        from lib.clock import SystemClock
         from lib.services.bcm.deps import BcmConfig, BcmDeps
         from lib.services.bcm.sessions import OnboardingStoreSessions
 

@@ -14,7 +14,6 @@ from typing import Any
 
 # NUL, or a surrogate code point (a valid pair never reaches Python as two code points).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-# Nesting is bounded by the JSON parser's depth limit; this walks iteratively all the same.
 WHY = "must not contain NUL characters or unpaired surrogates"
 
 
@@ -22,12 +21,13 @@ def is_storable(text: str) -> bool:
     return _UNSTORABLE.search(text) is None
 
 
-def unstorable_path(value: Any, root: str = "") -> str | None:
+def unstorable_path(value: Any) -> str | None:
     """The dotted path (``a.b[2].c``) of the first key or string in ``value`` that is not storable.
 
-    ``root`` prefixes the path; a bad key names the key's own path.  ``None`` when all is well.
+    A bad key names the key's own path; ``None`` when all is well.  The walk is iterative
+    (nesting is bounded by the JSON parser's depth limit, but no recursion either way).
     """
-    stack: list[tuple[Any, str]] = [(value, root)]
+    stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):

@@ -16,9 +16,9 @@ from lib.domain.text import WHY, unstorable_path
 from lib.errors import FieldError, Unprocessable
 
 
-def reject_unstorable(value: Any, *, root: str = "") -> None:
+def reject_unstorable(value: Any) -> None:
     """422 naming the first key or string that Postgres could not store (``validation_failed``)."""
-    path = unstorable_path(value, root)
+    path = unstorable_path(value)
     if path is not None:
         raise Unprocessable(f"{path} contains characters that cannot be stored.", errors=[FieldError(path, WHY)])
 
