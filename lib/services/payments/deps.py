@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lib.config import Settings
+from lib.errors import AdapterError
 from lib.logs import BoundLogger, get_logger
-from lib.ports import Clock, KeyValue, TaskQueue
+from lib.ports import Clock, KeyValue, TaskQueue, TaskRequest
 from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo
+from lib.tasks import enqueue_once
 
 # The webhook ledger's provider name for PhonePe events.
 PROVIDER = "phonepe"
@@ -59,3 +61,14 @@ class PaymentDeps:
     config: PaymentConfig
     kv: KeyValue | None = None
     log: BoundLogger = log
+
+
+def schedule(deps: PaymentDeps, task: TaskRequest, failure: str, **context: str) -> bool:
+    """Queue a named task once (a repeat is a no-op); False, logged, when the queue is unreachable:
+    for both payment schedulers a maintenance sweep covers for a task that could not be queued."""
+    try:
+        enqueue_once(deps.tasks, task)
+    except AdapterError as exc:
+        deps.log.warning(failure, extra={**context, "error": str(exc)})
+        return False
+    return True

@@ -7,9 +7,8 @@ import contextlib
 from lib.domain.payment_records import OutboxEmail
 from lib.errors import AdapterError
 from lib.ports import TaskRequest
-from lib.services.payments.deps import PaymentDeps
+from lib.services.payments.deps import PaymentDeps, schedule
 from lib.services.payments.emails import message_for
-from lib.tasks import enqueue_once
 
 # How long a claimed email is reserved for its sender before another relay may take it.
 OUTBOX_LEASE_S = 120
@@ -46,12 +45,7 @@ def schedule_outbox_relay(deps: PaymentDeps, outbox_id: str, *, attempt: int, de
         name=f"outbox-{outbox_id}-{attempt}",
         delay_s=delay_s,
     )
-    try:
-        enqueue_once(deps.tasks, task)
-    except AdapterError as exc:
-        deps.log.warning("outbox relay not scheduled; the sweep will send it", extra={"error": str(exc)})
-        return False
-    return True
+    return schedule(deps, task, "outbox relay not scheduled; the sweep will send it")
 
 
 def send_claimed(deps: PaymentDeps, row: OutboxEmail) -> bool:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from lib.domain.payments import next_check_delay
-from lib.errors import AdapterError
 from lib.ports import TaskRequest
-from lib.services.payments.deps import PaymentDeps
-from lib.tasks import enqueue_once
+from lib.services.payments.deps import PaymentDeps, schedule
 
 # An order whose row is not (yet) visible is retried this many ladder steps, then given up (logged).
 MAX_UNKNOWN_ORDER_STEPS = 12
@@ -53,11 +51,4 @@ def schedule_reconcile(
         name=f"reconcile-{merchant_order_id}-{chain}-{step}",
         delay_s=delay_s,
     )
-    try:
-        enqueue_once(deps.tasks, task)
-    except AdapterError as exc:
-        deps.log.warning(
-            "reconciliation not scheduled", extra={"merchant_order_id": merchant_order_id, "error": str(exc)}
-        )
-        return False
-    return True
+    return schedule(deps, task, "reconciliation not scheduled", merchant_order_id=merchant_order_id)
