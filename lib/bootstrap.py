@@ -193,10 +193,13 @@ class Container:
 
     @built_once
     def payment_deps(self) -> PaymentDeps:
+        from lib.adapters.postgres_payments import PostgresPaymentsUnit
         from lib.services.payments.deps import PaymentConfig, PaymentDeps
 
+        db = self.db
         return PaymentDeps(
             repo=self.payments_repo,
+            unit=lambda: PostgresPaymentsUnit(db),
             gateway=self.phonepe,
             tasks=self.tasks,
             mailer=self.mailer,

@@ -1,25 +1,24 @@
-"""Payments in PostgreSQL: plans, orders, the subscription grant, the webhook ledger, the email outbox.
+"""Payments in PostgreSQL: plans, orders, subscriptions, the webhook ledger, the email outbox.
 
-Every state change is a conditional update (``where state = any(...)``) on top
-of the database's own forward-only trigger, so a stale or concurrent caller
-changes nothing instead of moving an order backwards.  The grant on COMPLETED
-is ONE transaction that locks the order row first (``for update``): of any
-number of concurrent deliveries exactly one sees an open order and grants;
-the rest see COMPLETED and do nothing.
+Data access only.  Every order change is a conditional update (``where state =
+any(...)``) on top of the database's own forward-only trigger, so a stale or
+concurrent caller changes nothing instead of moving an order backwards.  The
+rules that change several rows together (grant, fail, free plan) are the
+services' (``lib.services.payments.grants``), each inside one
+``PostgresPaymentsUnit``: one transaction, whose ``lock_*`` reads hold rows
+until it ends.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from lib.adapters.postgres_uow import OneConnection, PostgresUnitOfWork
 from lib.domain.payment_records import (
-    COMPLETED,
-    FAILED,
-    Activation,
+    EmailFacts,
+    NewEmail,
     NewOrder,
     Order,
     OutboxBacklog,
@@ -27,17 +26,9 @@ from lib.domain.payment_records import (
     RecordedEvent,
     Subscription,
     WebhookEvent,
-    sources_of,
 )
-from lib.domain.payments import PaymentState, Plan, TransitionKind, next_state, subscription_period
-from lib.ports import Database
-from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
-
-# Outbox kinds, each also the Resend idempotency-key prefix (``<kind>/<outbox id>``).
-PAYMENT_CONFIRMED = CONFIRMED_KIND
-PAYMENT_FAILED = FAILED_KIND
-# The states a PhonePe FAILED may move an order from (the domain's edges).
-_FAIL_SOURCES = sources_of(PaymentState.FAILED)
+from lib.domain.payments import Plan
+from lib.ports import Connection, Database
 
 _ORDER_COLS = (
     "id, merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency, state, "
@@ -211,184 +202,93 @@ class PostgresPayments:
             ).fetchall()
         return [_must_order(r) for r in rows]
 
-    # ------------------------------------------------------- activation ----
-    def activate(self, merchant_order_id: str, *, payment_details: Any, email_subject: str) -> Activation:
-        with self._db.transaction() as conn:
+    # ------------------------------------------- inside a unit of work ----
+    def lock_order(self, merchant_order_id: str) -> Order | None:
+        with self._db.connection() as conn:
             row = conn.execute(
                 f"select {_ORDER_COLS} from public.payment_transactions where merchant_order_id = %s for update",
                 (merchant_order_id,),
             ).fetchone()
-            order = _order(row)
-            if order is None:
-                return Activation("missing", None)
-            step = next_state(order.state, COMPLETED)
-            if step.kind is TransitionKind.NOOP and order.state == COMPLETED:
-                return Activation("already_completed", order, self._get_subscription(conn, order.workspace_id))
-            if step.kind is TransitionKind.REVIEW:
-                # Money arrived after we gave up: never dropped, never granted automatically.
-                row = conn.execute(
-                    "update public.payment_transactions set state = 'NEEDS_REVIEW',"
-                    " payment_details = coalesce(%s, payment_details), last_checked_at = now()"
-                    f" where id = %s returning {_ORDER_COLS}",
-                    (_jsonb(payment_details), order.id),
-                ).fetchone()
-                return Activation("needs_review", _order(row))
-            if step.kind is not TransitionKind.MOVE:
-                return Activation("ignored", order)  # REFUNDED / NEEDS_REVIEW: a person decides
+        return _order(row)
 
+    def lock_workspace(self, workspace_id: str) -> None:
+        with self._db.connection() as conn:
+            conn.execute("select 1 from public.workspaces where id = %s for update", (workspace_id,))
+
+    def get_subscription(self, workspace_id: str, *, lock: bool = False) -> Subscription | None:
+        with self._db.connection() as conn:
             row = conn.execute(
-                "update public.payment_transactions set state = 'COMPLETED',"
-                " payment_details = coalesce(%s, payment_details), last_checked_at = now()"
-                f" where id = %s returning {_ORDER_COLS}",
-                (_jsonb(payment_details), order.id),
+                f"select {_SUB_COLS} from public.subscriptions where workspace_id = %s"
+                + (" for update" if lock else ""),
+                (workspace_id,),
             ).fetchone()
-            completed = _must_order(row)
-            # The period is the domain's rule (subscription_period), computed on the database's clock
-            # with the subscription row locked: a renewal while active extends from the current end.
-            # The workspace row lock serialises grants of one workspace even before it has a subscription.
-            # (The lock and the transaction's clock in one round trip.)
-            now = conn.execute(
-                "select now() as now from public.workspaces where id = %s for update", (order.workspace_id,)
-            ).fetchone()["now"]
-            current = self._get_subscription(conn, order.workspace_id, lock=True)
-            running_end = current.current_period_end if current is not None and current.status == "active" else None
-            start, end = subscription_period(running_end, order.billing_period, now)
-            if current is not None and start != now:
-                start = current.current_period_start  # a renewal keeps the running subscription's start
-            sub_row = conn.execute(
-                "insert into public.subscriptions as s"
+        return _subscription(row)
+
+    def save_subscription(self, subscription: Subscription, *, last_transaction_id: str | None = None) -> Subscription:
+        s = subscription
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "insert into public.subscriptions"
                 " (workspace_id, plan_id, billing_period, status, current_period_start, current_period_end,"
                 "  last_transaction_id)"
-                " values (%(ws)s, %(plan)s, %(period)s, 'active', %(start)s, %(end)s, %(tx)s)"
+                " values (%(ws)s, %(plan)s, %(period)s, %(status)s, %(start)s, %(end)s, %(tx)s)"
                 " on conflict (workspace_id) do update set"
-                "  plan_id = excluded.plan_id, billing_period = excluded.billing_period, status = 'active',"
+                "  plan_id = excluded.plan_id, billing_period = excluded.billing_period, status = excluded.status,"
                 "  current_period_start = excluded.current_period_start,"
                 "  current_period_end = excluded.current_period_end,"
-                "  last_transaction_id = excluded.last_transaction_id"
+                "  last_transaction_id = coalesce(excluded.last_transaction_id, subscriptions.last_transaction_id)"
                 f" returning {_SUB_COLS}",
                 {
-                    "ws": order.workspace_id,
-                    "plan": order.plan_id,
-                    "period": order.billing_period,
-                    "start": start,
-                    "end": end,
-                    "tx": order.id,
+                    "ws": s.workspace_id,
+                    "plan": s.plan_id,
+                    "period": s.billing_period,
+                    "status": s.status,
+                    "start": s.current_period_start,
+                    "end": s.current_period_end,
+                    "tx": last_transaction_id,
                 },
             ).fetchone()
-            subscription = _subscription(sub_row)
-            # Forward-only: only a user still 'pending' moves (the trigger refuses backward moves).
+        saved = _subscription(row)
+        if saved is None:  # pragma: no cover - returning always yields the row
+            raise RuntimeError("expected a subscription row")
+        return saved
+
+    def confirm_onboarding(self, user_id: str) -> None:
+        # Forward-only: only a user still 'pending' moves (the trigger refuses backward moves).
+        with self._db.connection() as conn:
             conn.execute(
                 "update public.users set onboarding_status = 'payment_confirmed'"
                 " where id = %s and onboarding_status = 'pending'",
-                (order.user_id,),
+                (user_id,),
             )
-            period_end = subscription.current_period_end if subscription else None
-            next_billing = {"next_billing_date": period_end.date().isoformat() if period_end else None}
-            outbox_id = self._enqueue_email(conn, PAYMENT_CONFIRMED, completed, email_subject, next_billing)
-            return Activation("granted", completed, subscription, outbox_id)
 
-    def fail(
-        self,
-        merchant_order_id: str,
-        *,
-        error_code: str,
-        payment_details: Any,
-        email_subject: str,
-        email_extra: Mapping[str, Any] | None = None,
-    ) -> tuple[Order | None, str | None]:
-        # The conditional update takes the row lock; a concurrent caller waits, re-reads the row, finds it
-        # FAILED and matches nothing, so only the mover writes the outbox row (in the same transaction).
-        with self._db.transaction() as conn:
-            row = conn.execute(
-                "update public.payment_transactions set state = %s, error_code = %s,"
-                " payment_details = coalesce(%s, payment_details), last_checked_at = now()"
-                f" where merchant_order_id = %s and state = any(%s) returning {_ORDER_COLS}",
-                (FAILED, error_code, _jsonb(payment_details), merchant_order_id, list(_FAIL_SOURCES)),
-            ).fetchone()
-            failed = _order(row)
-            if failed is None:
-                return None, None
-            return failed, self._enqueue_email(conn, PAYMENT_FAILED, failed, email_subject, email_extra or {})
-
-    @staticmethod
-    def _enqueue_email(conn: Any, kind: str, order: Order, subject: str, extra: Mapping[str, Any]) -> str | None:
-        """One outbox row of ``kind`` for the order's owner, in the caller's transaction: the shared facts
-        (plan, amount, order id, workspace, name) plus ``extra``; None when the owner has no address."""
-        facts = conn.execute(
-            "select u.email, u.full_name, w.name as workspace_name, p.name as plan_name"
-            " from public.users u, public.workspaces w, public.plans p"
-            " where u.id = %s and w.id = %s and p.id = %s",
-            (order.user_id, order.workspace_id, order.plan_id),
-        ).fetchone()
-        if facts is None or not facts["email"]:
-            return None  # no address to write to; the state change stands
-        outbox_id = str(uuid.uuid4())
-        payload = {
-            "merchant_order_id": order.merchant_order_id,
-            "plan_id": order.plan_id,
-            "plan_name": facts["plan_name"],
-            "billing_period": order.billing_period,
-            "amount_paise": order.amount_paise,
-            "currency": order.currency,
-            "workspace_name": facts["workspace_name"],
-            "full_name": facts["full_name"],
-            **extra,
-        }
-        conn.execute(
-            "insert into public.email_outbox (id, kind, to_email, subject, payload, idempotency_key)"
-            " values (%s, %s, %s, %s, %s, %s)",
-            (outbox_id, kind, facts["email"], subject, Jsonb(payload), f"{kind}/{outbox_id}"),
-        )
-        return outbox_id
-
-    def activate_free(self, workspace_id: str, user_id: str, billing_period: str) -> Subscription:
-        with self._db.transaction() as conn:
-            running = conn.execute(
-                f"select {_SUB_COLS} from public.subscriptions where workspace_id = %s and status = 'active'"
-                " and plan_id <> 'free' and current_period_end > now() for update",
-                (workspace_id,),
-            ).fetchone()
-            if running is not None:
-                # A paid period still running is never cut short by choosing free.
-                self._confirm_onboarding(conn, user_id)
-                kept = _subscription(running)
-                assert kept is not None
-                return kept
-            sub_row = conn.execute(
-                "insert into public.subscriptions as s"
-                " (workspace_id, plan_id, billing_period, status, current_period_start, current_period_end)"
-                " values (%s, 'free', %s, 'active', now(), null)"
-                " on conflict (workspace_id) do update set plan_id = 'free', billing_period = excluded.billing_period,"
-                "  status = 'active', current_period_start = case when s.plan_id = 'free' and s.status = 'active'"
-                "  then s.current_period_start else now() end, current_period_end = null"
-                f" returning {_SUB_COLS}",
-                (workspace_id, billing_period),
-            ).fetchone()
-            self._confirm_onboarding(conn, user_id)
-            subscription = _subscription(sub_row)
-            if subscription is None:  # pragma: no cover - returning always yields the row
-                raise RuntimeError("expected a subscription row")
-            return subscription
-
-    @staticmethod
-    def _confirm_onboarding(conn: Any, user_id: str) -> None:
-        conn.execute(
-            "update public.users set onboarding_status = 'payment_confirmed'"
-            " where id = %s and onboarding_status = 'pending'",
-            (user_id,),
-        )
-
-    def get_subscription(self, workspace_id: str) -> Subscription | None:
+    def email_facts(self, user_id: str, workspace_id: str, plan_id: str) -> EmailFacts | None:
         with self._db.connection() as conn:
-            return self._get_subscription(conn, workspace_id)
+            row = conn.execute(
+                "select u.email, u.full_name, w.name as workspace_name, p.name as plan_name"
+                " from public.users u, public.workspaces w, public.plans p"
+                " where u.id = %s and w.id = %s and p.id = %s",
+                (user_id, workspace_id, plan_id),
+            ).fetchone()
+        if row is None:
+            return None
+        return EmailFacts(row["email"], row["full_name"], row["workspace_name"], row["plan_name"])
 
-    @staticmethod
-    def _get_subscription(conn: Any, workspace_id: str, *, lock: bool = False) -> Subscription | None:
-        row = conn.execute(
-            f"select {_SUB_COLS} from public.subscriptions where workspace_id = %s" + (" for update" if lock else ""),
-            (workspace_id,),
-        ).fetchone()
-        return _subscription(row)
+    def add_email(self, email: NewEmail) -> bool:
+        with self._db.connection() as conn:
+            cur = conn.execute(
+                "insert into public.email_outbox (id, kind, to_email, subject, payload, idempotency_key)"
+                " values (%s, %s, %s, %s, %s, %s) on conflict (idempotency_key) do nothing",
+                (
+                    email.id,
+                    email.kind,
+                    email.to_email,
+                    email.subject,
+                    Jsonb(dict(email.payload)),
+                    email.idempotency_key,
+                ),
+            )
+            return bool(cur.rowcount)
 
     # ---------------------------------------------------- webhook ledger ----
     def record_webhook_event(self, event: WebhookEvent) -> RecordedEvent:
@@ -500,4 +400,13 @@ class PostgresPayments:
                 )
 
 
-__all__ = ["PAYMENT_CONFIRMED", "PAYMENT_FAILED", "PostgresPayments"]
+class PostgresPaymentsUnit(PostgresUnitOfWork):
+    """``PaymentsUnit``: a ``PostgresPayments`` bound to one transaction's connection."""
+
+    payments: PostgresPayments
+
+    def _bind(self, conn: Connection) -> None:
+        self.payments = PostgresPayments(OneConnection(conn))
+
+
+__all__ = ["PostgresPayments", "PostgresPaymentsUnit"]

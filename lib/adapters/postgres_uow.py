@@ -8,7 +8,8 @@ rolls back when the block ends without ``commit()`` or with an exception.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Self
 
@@ -52,3 +53,25 @@ class PostgresUnitOfWork:
             transaction.__exit__(type(rollback), rollback, None)
             return
         transaction.__exit__(exc_type, exc, tb)
+
+
+class OneConnection:
+    """``lib.ports.Database`` over the one connection of a unit of work: a repository built on it
+    runs every statement in that unit's transaction (``transaction()`` does not nest one)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        yield self._conn
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        yield self._conn
+
+    def ping(self) -> None:
+        self._conn.execute("select 1")
+
+    def close(self) -> None:
+        """The unit of work owns the connection; nothing to close here."""

@@ -104,6 +104,28 @@ class Activation:
 
 
 @dataclass(frozen=True)
+class EmailFacts:
+    """Who a payment email goes to and the names it quotes (read with the change it reports)."""
+
+    to_email: str | None
+    full_name: str | None
+    workspace_name: str
+    plan_name: str
+
+
+@dataclass(frozen=True)
+class NewEmail:
+    """One outbox row.  ``idempotency_key`` is unique: a second row with the same key is not written."""
+
+    id: str
+    kind: str
+    to_email: str
+    subject: str
+    payload: Mapping[str, Any]
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     provider: str
     event_key: str
@@ -127,13 +149,9 @@ class RecordedEvent:
 
 
 @dataclass(frozen=True)
-class OutboxEmail:
-    id: str
-    kind: str
-    to_email: str
-    subject: str
-    payload: Mapping[str, Any]
-    idempotency_key: str
+class OutboxEmail(NewEmail):
+    """An outbox row as claimed for sending: the row, and how many sends it has had."""
+
     attempts: int
 
 

@@ -1,10 +1,12 @@
-"""An in-memory ``PaymentsRepo`` for unit tests (hand-written, not a mock).
+"""An in-memory ``PaymentsRepo`` and ``PaymentsUnit`` for unit tests (hand-written, not a mock).
 
-It follows the same rules as ``PostgresPayments``, taken from
-``lib.domain.payments`` (ALLOWED_TRANSITIONS, next_state, subscription_period):
-forward-only conditional transitions, one grant per order under a lock,
-outbox claims with a lease.  ``down = True`` makes every call raise
-``Unavailable`` like a stopped database.
+It stores, it does not decide: the grant, fail and free-plan rules run in
+``lib.services.payments.grants`` over this fake exactly as over Postgres.  What
+it keeps of the database is the database's own: the forward-only order states
+(the trigger's ``ALLOWED_TRANSITIONS``), conditional updates, unique keys and
+outbox claims with a lease.  ``tests/integration/test_payments_contract.py``
+runs it and ``PostgresPayments`` through the same cases.  ``down = True`` makes
+every call raise ``Unavailable`` like a stopped database.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from lib.domain.payment_records import (
     COMPLETED,
     CREATED,
     FAILED,
-    NEEDS_REVIEW,
     OPEN_STATES,
     PENDING,
-    Activation,
+    EmailFacts,
+    NewEmail,
     NewOrder,
     Order,
     OutboxBacklog,
@@ -31,13 +33,12 @@ from lib.domain.payment_records import (
     RecordedEvent,
     Subscription,
     WebhookEvent,
-    sources_of,
 )
-from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, Plan, TransitionKind, next_state, subscription_period
+from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, Plan
 from lib.errors import AlreadyExists, Rejected, Unavailable
 from lib.ports import Clock
-from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
 from lib.services.payments.ports import EmailMessage, GatewayStatus, PayResult
+from lib.testing.fake_uow import FakeUnitOfWork
 from lib.testing.fakes import ManualClock
 
 SEEDED_PLANS = {
@@ -46,6 +47,15 @@ SEEDED_PLANS = {
     "growth": Plan("growth", "Growth", 249900, 2499000, True),
     "enterprise": Plan("enterprise", "Enterprise", None, None, False),
 }
+
+
+class FakePaymentsUnit(FakeUnitOfWork):
+    """``PaymentsUnit`` over a ``FakePayments``: serialised (it holds the store's lock), undone
+    unless committed.  ``unit = lambda: FakePaymentsUnit(repo)`` in a ``PaymentDeps``."""
+
+    def __init__(self, payments: FakePayments) -> None:
+        super().__init__(payments, lock=payments._lock)
+        self.payments = payments
 
 
 class FakePayments:
@@ -187,114 +197,61 @@ class FakePayments:
             found.sort(key=lambda o: (o.last_checked_at is not None, o.last_checked_at or o.created_at, o.created_at))
             return found[:limit]
 
-    # activation -------------------------------------------------------------
-    def activate(self, merchant_order_id: str, *, payment_details: Any, email_subject: str) -> Activation:
+    # inside a unit of work -------------------------------------------------------
+    # The fake unit (``FakePaymentsUnit``) holds this store's lock for its whole block, so a
+    # "row lock" here is the unit itself: the reads below only read.
+    def lock_order(self, merchant_order_id: str) -> Order | None:
+        return self.get_order(merchant_order_id)
+
+    def lock_workspace(self, workspace_id: str) -> None:
         with self._lock:
             self._check()
-            order = self.orders.get(merchant_order_id)
-            if order is None:
-                return Activation("missing", None)
-            step = next_state(order.state, COMPLETED)
-            if step.kind is TransitionKind.NOOP and order.state == COMPLETED:
-                return Activation("already_completed", order, self.subscriptions.get(order.workspace_id))
-            if step.kind is TransitionKind.REVIEW:
-                self.details[merchant_order_id] = payment_details
-                return Activation("needs_review", self._set(order, state=NEEDS_REVIEW, last_checked_at=self._now()))
-            if step.kind is not TransitionKind.MOVE:
-                return Activation("ignored", order)
-            self.details[merchant_order_id] = payment_details
-            completed = self._set(order, state=COMPLETED, last_checked_at=self._now())
-            now = self._now()
-            current = self.subscriptions.get(order.workspace_id)
-            running_end = current.current_period_end if current is not None and current.status == "active" else None
-            period_start, end = subscription_period(running_end, order.billing_period, now)
-            # A renewal keeps the running subscription's start; the end is the domain's.
-            start = current.current_period_start if current is not None and period_start != now else now
-            sub = Subscription(order.workspace_id, order.plan_id, order.billing_period, "active", start, end)
-            self.subscriptions[order.workspace_id] = sub
-            user = self.users.get(order.user_id)
-            if user is not None and user["onboarding_status"] == "pending":
-                user["onboarding_status"] = "payment_confirmed"
-            next_billing = {"next_billing_date": end.date().isoformat()}
-            outbox_id = self._enqueue_email(CONFIRMED_KIND, completed, email_subject, next_billing)
-            return Activation("granted", completed, sub, outbox_id)
 
-    def fail(
-        self,
-        merchant_order_id: str,
-        *,
-        error_code: str,
-        payment_details: Any,
-        email_subject: str,
-        email_extra: Mapping[str, Any] | None = None,
-    ) -> tuple[Order | None, str | None]:
-        with self._lock:
-            self._check()
-            order = self.orders.get(merchant_order_id)
-            if order is None or order.state not in sources_of(PaymentState.FAILED):
-                return None, None
-            if payment_details is not None:
-                self.details[merchant_order_id] = payment_details
-            failed = self._set(order, state=FAILED, error_code=error_code, last_checked_at=self._now())
-            return failed, self._enqueue_email(FAILED_KIND, failed, email_subject, email_extra or {})
-
-    def _enqueue_email(self, kind: str, order: Order, subject: str, extra: Mapping[str, Any]) -> str | None:
-        """One outbox row (under the caller's lock), the same facts as ``PostgresPayments._enqueue_email``."""
-        user = self.users.get(order.user_id)
-        if user is None or not user["email"]:
-            return None
-        outbox_id = str(uuid.uuid4())
-        plan = self.plans[order.plan_id]
-        self.outbox[outbox_id] = {
-            "id": outbox_id,
-            "kind": kind,
-            "to_email": user["email"],
-            "subject": subject,
-            "payload": {
-                "merchant_order_id": order.merchant_order_id,
-                "plan_id": order.plan_id,
-                "plan_name": plan.name,
-                "billing_period": order.billing_period,
-                "amount_paise": order.amount_paise,
-                "currency": order.currency,
-                "workspace_name": self.workspaces.get(order.workspace_id, ""),
-                "full_name": user["full_name"],
-                **extra,
-            },
-            "idempotency_key": f"{kind}/{outbox_id}",
-            "status": "pending",
-            "attempts": 0,
-            "last_error": None,
-            "next_attempt_at": self._now(),
-            "created_at": self._now(),
-        }
-        return outbox_id
-
-    def activate_free(self, workspace_id: str, user_id: str, billing_period: str) -> Subscription:
-        with self._lock:
-            self._check()
-            now = self._now()
-            current = self.subscriptions.get(workspace_id)
-            user = self.users.get(user_id)
-            if user is not None and user["onboarding_status"] == "pending":
-                user["onboarding_status"] = "payment_confirmed"
-            if (
-                current is not None
-                and current.status == "active"
-                and current.plan_id != "free"
-                and (current.current_period_end is not None and current.current_period_end > now)
-            ):
-                return current
-            if current is not None and current.plan_id == "free" and current.status == "active":
-                return current
-            sub = Subscription(workspace_id, "free", billing_period, "active", now, None)
-            self.subscriptions[workspace_id] = sub
-            return sub
-
-    def get_subscription(self, workspace_id: str) -> Subscription | None:
+    def get_subscription(self, workspace_id: str, *, lock: bool = False) -> Subscription | None:
         with self._lock:
             self._check()
             return self.subscriptions.get(workspace_id)
+
+    def save_subscription(self, subscription: Subscription, *, last_transaction_id: str | None = None) -> Subscription:
+        with self._lock:
+            self._check()
+            self.subscriptions[subscription.workspace_id] = subscription
+            return subscription
+
+    def confirm_onboarding(self, user_id: str) -> None:
+        with self._lock:
+            self._check()
+            user = self.users.get(user_id)
+            if user is not None and user["onboarding_status"] == "pending":
+                user["onboarding_status"] = "payment_confirmed"
+
+    def email_facts(self, user_id: str, workspace_id: str, plan_id: str) -> EmailFacts | None:
+        with self._lock:
+            self._check()
+            user, plan = self.users.get(user_id), self.plans.get(plan_id)
+            if user is None or plan is None or workspace_id not in self.workspaces:
+                return None
+            return EmailFacts(user["email"], user["full_name"], self.workspaces[workspace_id], plan.name)
+
+    def add_email(self, email: NewEmail) -> bool:
+        with self._lock:
+            self._check()
+            if any(row["idempotency_key"] == email.idempotency_key for row in self.outbox.values()):
+                return False
+            self.outbox[email.id] = {
+                "id": email.id,
+                "kind": email.kind,
+                "to_email": email.to_email,
+                "subject": email.subject,
+                "payload": dict(email.payload),
+                "idempotency_key": email.idempotency_key,
+                "status": "pending",
+                "attempts": 0,
+                "last_error": None,
+                "next_attempt_at": self._now(),
+                "created_at": self._now(),
+            }
+            return True
 
     # webhook ledger ------------------------------------------------------------
     def _order_of(self, event: WebhookEvent) -> Order | None:

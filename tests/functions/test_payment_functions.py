@@ -24,7 +24,7 @@ from devtools.local.oidc_signer import LocalOidcSigner
 from devtools.local.services import ServiceSet
 from lib import bootstrap
 from lib.adapters.postgres import PostgresDatabase
-from lib.adapters.postgres_payments import PostgresPayments
+from lib.adapters.postgres_payments import PostgresPayments, PostgresPaymentsUnit
 from lib.clock import SystemClock
 from lib.config import Settings
 from lib.domain.payments import webhook_authorization
@@ -74,6 +74,7 @@ def env(services: ServiceSet) -> Iterator[Env]:
     gateway, mailer, tasks = FakeGateway(clock), FakeMailer(), FakeTaskQueue()
     deps = PaymentDeps(
         repo=PostgresPayments(db),
+        unit=lambda: PostgresPaymentsUnit(db),
         gateway=gateway,
         tasks=tasks,
         mailer=mailer,
@@ -327,6 +328,7 @@ def test_database_down_during_webhook_is_5xx(env: Env) -> None:
     dead = PostgresDatabase(f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres", connect_timeout_s=1)
     dead_deps = PaymentDeps(
         repo=PostgresPayments(dead),
+        unit=lambda: PostgresPaymentsUnit(dead),
         gateway=env.gateway,
         tasks=env.tasks,
         mailer=env.mailer,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lib.config import Settings
 from lib.errors import AdapterError
 from lib.logs import BoundLogger, get_logger
 from lib.ports import Clock, KeyValue, TaskQueue, TaskRequest
-from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo
+from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo, PaymentsUnit
 from lib.tasks import enqueue_once
 
 # The webhook ledger's provider name for PhonePe events.
@@ -54,6 +55,8 @@ class PaymentDeps:
     """Everything the payment services touch, as ports (fakes in unit tests)."""
 
     repo: PaymentsRepo
+    # A new unit of work per call: ``with deps.unit() as uow: ...; uow.commit()``.
+    unit: Callable[[], PaymentsUnit]
     gateway: PaymentGateway
     tasks: TaskQueue
     mailer: Mailer

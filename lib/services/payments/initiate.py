@@ -15,6 +15,7 @@ from lib.domain.payment_records import CREATED, FAILED, NewOrder, Order
 from lib.domain.payments import UnknownPlan, new_merchant_order_id, quote
 from lib.errors import AdapterError, FieldError, ServiceUnavailable
 from lib.services.payments.deps import PaymentDeps
+from lib.services.payments.grants import grant_free
 from lib.services.payments.scheduling import schedule_reconcile
 
 # What a 503 tells the client to wait before retrying the checkout.
@@ -56,7 +57,7 @@ def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[s
     priced = quote({plan.id: plan} if plan else {}, cmd.plan, period)
     billing = priced.billing_period.value
     if not priced.needs_checkout:
-        subscription = deps.repo.activate_free(cmd.workspace_id, cmd.user_id, billing)
+        subscription = grant_free(deps, cmd.workspace_id, cmd.user_id, billing)
         return {"state": "COMPLETED", "plan": priced.plan_id, "subscription": subscription.as_json()}, 200
 
     price = priced.amount_paise

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from lib.domain.payment_records import (
-    Activation,
+    EmailFacts,
+    NewEmail,
     NewOrder,
     Order,
     OutboxBacklog,
@@ -24,10 +25,13 @@ from lib.domain.payment_records import (
     WebhookEvent,
 )
 from lib.domain.payments import Plan
+from lib.ports import UnitOfWork
 
 
 class PaymentsRepo(Protocol):
-    """Payments in Postgres.  Every state change is a forward-only conditional update."""
+    """Payments in Postgres: data access only.  Every order change is a forward-only conditional
+    update; the rules that combine several changes (grant, fail, free plan) are the services',
+    each inside one ``PaymentsUnit``."""
 
     def get_plan(self, plan_id: str) -> Plan | None: ...
 
@@ -64,31 +68,36 @@ class PaymentsRepo(Protocol):
         """Stamp ``last_checked_at`` (the sweep and payment_status read it)."""
         ...
 
-    def activate(self, merchant_order_id: str, *, payment_details: Any, email_subject: str) -> Activation:
-        """The ONE transaction on COMPLETED (order, subscription, onboarding status, outbox row);
-        FAILED/EXPIRED -> NEEDS_REVIEW instead.  Concurrent callers: exactly one gets ``granted``."""
+    # --- inside a unit of work (``PaymentsUnit``): the services own these transactions ---
+    def lock_order(self, merchant_order_id: str) -> Order | None:
+        """Read the order and hold its row until the unit ends (``for update``): of concurrent
+        units deciding on one order, each sees what the one before it committed."""
         ...
 
-    def fail(
-        self,
-        merchant_order_id: str,
-        *,
-        error_code: str,
-        payment_details: Any,
-        email_subject: str,
-        email_extra: Mapping[str, Any] | None = None,
-    ) -> tuple[Order | None, str | None]:
-        """ONE transaction on a PhonePe FAILED: the conditional move to FAILED (from ``sources_of(FAILED)``)
-        and, only when THIS call moved it, a ``payment-failed`` outbox row (``email_extra`` joins its
-        payload).  Returns (the failed order or None when nothing matched, the outbox id or None);
-        of concurrent callers at most one gets an outbox id."""
+    def lock_workspace(self, workspace_id: str) -> None:
+        """Hold the workspace row until the unit ends: serialises the subscription changes of one
+        workspace, even before it has a subscription."""
         ...
 
-    def activate_free(self, workspace_id: str, user_id: str, billing_period: str) -> Subscription:
-        """The free plan: subscription and onboarding status at once, no order, no email."""
+    def save_subscription(self, subscription: Subscription, *, last_transaction_id: str | None = None) -> Subscription:
+        """Insert or replace the workspace's one subscription row with these values."""
         ...
 
-    def get_subscription(self, workspace_id: str) -> Subscription | None: ...
+    def confirm_onboarding(self, user_id: str) -> None:
+        """Move the user's onboarding status ``pending`` -> ``payment_confirmed`` (forward only)."""
+        ...
+
+    def email_facts(self, user_id: str, workspace_id: str, plan_id: str) -> EmailFacts | None:
+        """The address, names and plan name a payment email quotes; None when a row is missing."""
+        ...
+
+    def add_email(self, email: NewEmail) -> bool:
+        """Write one outbox row; False (nothing written) when its idempotency key is taken."""
+        ...
+
+    def get_subscription(self, workspace_id: str, *, lock: bool = False) -> Subscription | None:
+        """The workspace's subscription; ``lock`` holds its row until the unit ends."""
+        ...
 
     def record_webhook_event(self, event: WebhookEvent) -> RecordedEvent:
         """Insert once per (provider, event_key); a repeat returns the first row's status."""
@@ -123,6 +132,15 @@ class PaymentsRepo(Protocol):
 
     def mark_email_failed(self, outbox_id: str, *, error: str, retry_in_s: int | None) -> None:
         """Back off (``retry_in_s``) or give up (None: status failed)."""
+        ...
+
+
+class PaymentsUnit(UnitOfWork, Protocol):
+    """One payments transaction: ``with deps.unit() as uow: ... uow.payments ...; uow.commit()``."""
+
+    @property
+    def payments(self) -> PaymentsRepo:
+        """The repository, acting inside this unit's transaction."""
         ...
 
 
@@ -188,4 +206,5 @@ __all__ = [
     "PayResult",
     "PaymentGateway",
     "PaymentsRepo",
+    "PaymentsUnit",
 ]

@@ -13,6 +13,7 @@ from datetime import datetime
 from lib import ops_events
 from lib.domain.payment_records import CREATED, FAILED, OPEN_STATES, Order, sources_of
 from lib.domain.payments import PaymentState, TransitionKind, is_expired, next_state, parse_state
+from lib.services.payments import grants
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.emails import confirmed_subject, failed_email_extra, failed_subject
 from lib.services.payments.ports import GatewayStatus
@@ -73,9 +74,10 @@ def apply_gateway_status(deps: PaymentDeps, order: Order, status: GatewayStatus)
         if status.amount_paise is None:
             bound.error("COMPLETED status without an amount; not granted")
             return Applied("amount_missing", order)
-        # The repo re-applies next_state under the row lock: of concurrent callers exactly one grants.
+        # grant re-applies next_state under the row lock: of concurrent callers exactly one grants.
         plan = deps.repo.get_plan(order.plan_id)
-        activation = deps.repo.activate(
+        activation = grants.grant(
+            deps,
             mid,
             payment_details=status.payment_details,
             email_subject=confirmed_subject(plan.name if plan else order.plan_id),
@@ -126,12 +128,13 @@ def _expired_unpaid(order: Order, status: GatewayStatus, now: datetime) -> bool:
 
 
 def _fail(deps: PaymentDeps, order: Order, status: GatewayStatus) -> Applied:
-    """PhonePe says FAILED: the move and its payment-failed outbox row commit together (``repo.fail``);
+    """PhonePe says FAILED: the move and its payment-failed outbox row commit together (``grants.fail``);
     only the caller whose conditional update matched gets an outbox id, so a repeat sends nothing."""
     mid = order.merchant_order_id
     plan = deps.repo.get_plan(order.plan_id)
     error_code = status.error_code or "FAILED"
-    failed, outbox_id = deps.repo.fail(
+    failed, outbox_id = grants.fail(
+        deps,
         mid,
         error_code=error_code,
         payment_details=status.payment_details,

@@ -55,3 +55,33 @@ def test_a_unit_is_not_reentrant() -> None:
     uow = FakeUnitOfWork(_Store())
     with uow, pytest.raises(RuntimeError, match="re-entrant"), uow:
         pass
+
+
+def test_only_data_is_undone_and_a_lock_serialises_units() -> None:
+    class _Clocked(_Store):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clock = object()
+            self.down = False
+
+    store = _Clocked()
+    clock = store.clock
+    lock = threading.RLock()
+    uow = FakeUnitOfWork(store, lock=lock)
+    with uow:
+        store.rows["a"] = 1
+        store.down = True
+        entered = threading.Event()
+
+        def other() -> None:
+            with FakeUnitOfWork(store, lock=lock):
+                entered.set()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert not entered.wait(0.05)  # the second unit waits for the first to end
+    thread.join(1)
+    assert entered.is_set()
+    assert store.rows == {}
+    assert store.clock is clock
+    assert store.down is True

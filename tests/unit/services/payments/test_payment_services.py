@@ -15,7 +15,7 @@ from lib.domain import payments as domain
 from lib.domain.payments import add_months, next_check_delay, webhook_authorization, webhook_authorization_ok
 from lib.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
 from lib.services.payments import deps as deps_module
-from lib.services.payments import initiate, outbox, scheduling, settlement
+from lib.services.payments import grants, initiate, outbox, scheduling, settlement
 from lib.services.payments import webhook as webhook_service
 from lib.services.payments.deps import PaymentConfig, PaymentDeps
 from lib.services.payments.emails import failure_reason, render_confirmed, render_failed, rupees
@@ -30,7 +30,7 @@ from lib.services.payments.reconcile import (
 )
 from lib.services.payments.status import StatusQuery, get_payment_status
 from lib.services.payments.webhook import WebhookCommand, apply_webhook
-from lib.testing.fake_payments import FakeGateway, FakeMailer, FakePayments
+from lib.testing.fake_payments import FakeGateway, FakeMailer, FakePayments, FakePaymentsUnit
 from lib.testing.fakes import FakeKeyValue, FakeTaskQueue, ManualClock
 
 USER, PASSWORD = "hookuser", "hookpass123"
@@ -73,7 +73,16 @@ def world() -> World:
     )
     user_id, workspace_id = repo.add_user("ada@example.com", "Ada <script>")
     config = PaymentConfig("http://fn.local", "http://app.local", "payment-reconcile", USER, PASSWORD, 1200)
-    deps = PaymentDeps(repo=repo, gateway=gateway, tasks=tasks, mailer=mailer, clock=clock, config=config, kv=kv)
+    deps = PaymentDeps(
+        repo=repo,
+        unit=lambda: FakePaymentsUnit(repo),
+        gateway=gateway,
+        tasks=tasks,
+        mailer=mailer,
+        clock=clock,
+        config=config,
+        kv=kv,
+    )
     return World(deps, repo, gateway, tasks, mailer, kv, clock, user_id, workspace_id)
 
 
@@ -339,8 +348,8 @@ def test_repeated_failed_status_sends_no_second_email(world: World) -> None:
 
 def test_fail_moves_once_and_only_the_mover_gets_an_email(world: World) -> None:
     mid = world.initiate()["merchant_order_id"]
-    first = world.repo.fail(mid, error_code="X", payment_details=None, email_subject="s")
-    second = world.repo.fail(mid, error_code="X", payment_details=None, email_subject="s")
+    first = grants.fail(world.deps, mid, error_code="X", payment_details=None, email_subject="s")
+    second = grants.fail(world.deps, mid, error_code="X", payment_details=None, email_subject="s")
     assert first[0] is not None
     assert first[0].state == "FAILED"
     assert first[1] is not None

@@ -1,0 +1,156 @@
+"""The payment rules that change several rows at once, each ONE unit of work.
+
+- ``grant``: PhonePe said COMPLETED: the order, the subscription period, the
+  user's onboarding status and the confirmation email commit together.
+- ``fail``: PhonePe said FAILED: the move and its payment-failed email.
+- ``grant_free``: the free plan: the subscription and the onboarding status.
+
+The unit locks the order row first, then the workspace row: of any number of
+concurrent deliveries exactly one sees an open order and grants; the rest see
+it COMPLETED and change nothing.  The same code runs over Postgres and over the
+in-memory fake (``lib.testing.fake_payments``), which only stores.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from lib.domain.payment_records import (
+    COMPLETED,
+    FAILED,
+    NEEDS_REVIEW,
+    Activation,
+    NewEmail,
+    Order,
+    Subscription,
+    sources_of,
+)
+from lib.domain.payments import PaymentState, TransitionKind, next_state, subscription_period
+from lib.services.payments.deps import PaymentDeps
+from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
+from lib.services.payments.ports import PaymentsUnit
+
+FREE_PLAN = "free"
+
+
+def grant(deps: PaymentDeps, merchant_order_id: str, *, payment_details: Any, email_subject: str) -> Activation:
+    """Apply a confirmed COMPLETED to the order, re-deciding ``next_state`` under the order's row lock."""
+    with deps.unit() as uow:
+        repo = uow.payments
+        order = repo.lock_order(merchant_order_id)
+        if order is None:
+            return Activation("missing", None)
+        step = next_state(order.state, COMPLETED)
+        if step.kind is TransitionKind.NOOP and order.state == COMPLETED:
+            return Activation("already_completed", order, repo.get_subscription(order.workspace_id))
+        if step.kind is TransitionKind.REVIEW:
+            # Money arrived after we gave up: never dropped, never granted automatically.
+            reviewed = repo.transition(
+                merchant_order_id, NEEDS_REVIEW, from_states=(order.state,), payment_details=payment_details
+            )
+            uow.commit()
+            return Activation("needs_review", reviewed)
+        if step.kind is not TransitionKind.MOVE:
+            return Activation("ignored", order)  # REFUNDED / NEEDS_REVIEW: a person decides
+        completed = repo.transition(
+            merchant_order_id, COMPLETED, from_states=(order.state,), payment_details=payment_details
+        )
+        assert completed is not None, "the order row is locked in this unit"
+        subscription = _extend(uow, completed, deps.clock.now())
+        repo.confirm_onboarding(order.user_id)
+        period_end = subscription.current_period_end
+        next_billing = {"next_billing_date": period_end.date().isoformat() if period_end else None}
+        outbox_id = queue_email(uow, CONFIRMED_KIND, completed, email_subject, next_billing)
+        uow.commit()
+        return Activation("granted", completed, subscription, outbox_id)
+
+
+def _extend(uow: PaymentsUnit, order: Order, now: Any) -> Subscription:
+    """The paid period an order buys (``subscription_period``): a renewal while active extends from
+    the current end and keeps the running subscription's start."""
+    repo = uow.payments
+    repo.lock_workspace(order.workspace_id)
+    current = repo.get_subscription(order.workspace_id, lock=True)
+    running_end = current.current_period_end if current is not None and current.status == "active" else None
+    start, end = subscription_period(running_end, order.billing_period, now)
+    if current is not None and start != now:
+        start = current.current_period_start
+    return repo.save_subscription(
+        Subscription(order.workspace_id, order.plan_id, order.billing_period, "active", start, end),
+        last_transaction_id=order.id,
+    )
+
+
+def fail(
+    deps: PaymentDeps,
+    merchant_order_id: str,
+    *,
+    error_code: str,
+    payment_details: Any,
+    email_subject: str,
+    email_extra: Mapping[str, Any] | None = None,
+) -> tuple[Order | None, str | None]:
+    """PhonePe said FAILED: the conditional move (from ``sources_of(FAILED)``) and, only when THIS call
+    moved the order, a payment-failed outbox row.  Returns (the failed order or None when nothing
+    matched, the outbox id or None); of concurrent callers at most one gets an outbox id."""
+    with deps.unit() as uow:
+        failed = uow.payments.transition(
+            merchant_order_id,
+            FAILED,
+            from_states=sources_of(PaymentState.FAILED),
+            error_code=error_code,
+            payment_details=payment_details,
+        )
+        if failed is None:
+            return None, None
+        outbox_id = queue_email(uow, FAILED_KIND, failed, email_subject, email_extra or {})
+        uow.commit()
+        return failed, outbox_id
+
+
+def grant_free(deps: PaymentDeps, workspace_id: str, user_id: str, billing_period: str) -> Subscription:
+    """The free plan: no order, no email.  A paid period still running is never cut short by
+    choosing free; a running free subscription keeps its start."""
+    now = deps.clock.now()
+    with deps.unit() as uow:
+        repo = uow.payments
+        repo.lock_workspace(workspace_id)
+        current = repo.get_subscription(workspace_id, lock=True)
+        repo.confirm_onboarding(user_id)
+        running = current is not None and current.status == "active"
+        if running and current is not None:
+            paid_running = current.plan_id != FREE_PLAN and (
+                current.current_period_end is not None and current.current_period_end > now
+            )
+            if paid_running or current.plan_id == FREE_PLAN:
+                uow.commit()
+                return current
+        subscription = repo.save_subscription(
+            Subscription(workspace_id, FREE_PLAN, billing_period, "active", now, None)
+        )
+        uow.commit()
+        return subscription
+
+
+def queue_email(uow: PaymentsUnit, kind: str, order: Order, subject: str, extra: Mapping[str, Any]) -> str | None:
+    """One outbox row of ``kind`` for the order's owner, inside ``uow``: the shared facts (plan, amount,
+    order id, workspace, name) plus ``extra``; None when the owner has no address (the change stands)."""
+    facts = uow.payments.email_facts(order.user_id, order.workspace_id, order.plan_id)
+    if facts is None or not facts.to_email:
+        return None
+    outbox_id = str(uuid.uuid4())
+    payload = {
+        "merchant_order_id": order.merchant_order_id,
+        "plan_id": order.plan_id,
+        "plan_name": facts.plan_name,
+        "billing_period": order.billing_period,
+        "amount_paise": order.amount_paise,
+        "currency": order.currency,
+        "workspace_name": facts.workspace_name,
+        "full_name": facts.full_name,
+        **extra,
+    }
+    uow.payments.add_email(NewEmail(outbox_id, kind, facts.to_email, subject, payload, f"{kind}/{outbox_id}"))
+    return outbox_id

@@ -1,0 +1,495 @@
+"""The payments port and its rules, run against the in-memory fake AND the real PostgreSQL.
+
+The rules (grant, fail, free plan) are ``lib.services.payments.grants``, each one
+unit of work; the same calls run over ``FakePayments`` and ``PostgresPayments``
+here, so the fake cannot drift from the database the unit tests stand in for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from devtools.local.services import ServiceSet
+from lib.adapters.postgres import PostgresDatabase
+from lib.adapters.postgres_payments import PostgresPayments, PostgresPaymentsUnit
+from lib.clock import SystemClock
+from lib.domain.payment_records import Activation, NewOrder, Order, WebhookEvent
+from lib.domain.payments import parse_period, subscription_period
+from lib.errors import AlreadyExists
+from lib.ports import Clock
+from lib.services.payments import grants
+from lib.services.payments.deps import PaymentConfig, PaymentDeps
+from lib.services.payments.ports import PaymentsRepo, PaymentsUnit
+from lib.testing.fake_payments import FakeGateway, FakeMailer, FakePayments, FakePaymentsUnit
+from lib.testing.fakes import FakeTaskQueue, ManualClock
+
+# Concurrent activations of one order in the race tests.
+RACERS = 50
+
+
+@dataclass
+class Payments:
+    """One backend behind the same handles."""
+
+    repo: PaymentsRepo
+    deps: PaymentDeps
+    sign_up: Callable[[str], tuple[str, str]]
+    onboarding_status: Callable[[str], str]
+    outbox_rows: Callable[[str], list[dict[str, Any]]]
+    age_email: Callable[[str, float], None]
+    let_time_pass: Callable[[float], object]
+
+    def order(self, mid: str) -> Order:
+        order = self.repo.get_order(mid)
+        assert order is not None
+        return order
+
+
+def _deps(repo: PaymentsRepo, unit: Callable[[], PaymentsUnit], clock: Clock) -> PaymentDeps:
+    config = PaymentConfig("http://fn.local", "http://app.local", "payment-reconcile", "u", "p", 1200)
+    return PaymentDeps(
+        repo=repo,
+        unit=unit,
+        gateway=FakeGateway(clock),
+        tasks=FakeTaskQueue(),
+        mailer=FakeMailer(),
+        clock=clock,
+        config=config,
+    )
+
+
+@pytest.fixture(scope="module")
+def db(services: ServiceSet) -> Iterator[PostgresDatabase]:
+    database = PostgresDatabase(services.env["DATABASE_URL"], min_size=1, max_size=RACERS + 5)
+    yield database
+    database.close()
+
+
+def _fake() -> Payments:
+    clock = ManualClock()
+    fake = FakePayments(clock)
+
+    def sign_up(name: str) -> tuple[str, str]:
+        return fake.add_user(f"{uuid.uuid4().hex[:10]}@example.com", name)
+
+    def outbox_rows(mid: str) -> list[dict[str, Any]]:
+        return [r for r in fake.outbox.values() if r["payload"].get("merchant_order_id") == mid]
+
+    def age_email(outbox_id: str, seconds: float) -> None:
+        fake.outbox[outbox_id]["created_at"] -= timedelta(seconds=seconds)
+
+    return Payments(
+        fake,
+        _deps(fake, lambda: FakePaymentsUnit(fake), clock),
+        sign_up,
+        lambda user: str(fake.users[user]["onboarding_status"]),
+        outbox_rows,
+        age_email,
+        clock.advance,
+    )
+
+
+def _postgres(db: PostgresDatabase) -> Payments:
+    repo = PostgresPayments(db)
+
+    def sign_up(name: str) -> tuple[str, str]:
+        email = f"{uuid.uuid4().hex[:10]}@example.com"
+        with db.transaction() as conn:
+            row = conn.execute(
+                "insert into auth.users (email, raw_user_meta_data)"
+                " values (%s, jsonb_build_object('full_name', %s::text)) returning id",
+                (email, name),
+            ).fetchone()
+            assert row is not None
+            ws = conn.execute("select id from public.workspaces where owner_id = %s", (row["id"],)).fetchone()
+            assert ws is not None
+        return str(row["id"]), str(ws["id"])
+
+    def onboarding_status(user: str) -> str:
+        with db.connection() as conn:
+            row = conn.execute("select onboarding_status from public.users where id = %s", (user,)).fetchone()
+        assert row is not None
+        return str(row["onboarding_status"])
+
+    def outbox_rows(mid: str) -> list[dict[str, Any]]:
+        with db.connection() as conn:
+            rows = conn.execute(
+                "select id::text, kind, subject, payload, idempotency_key, status from public.email_outbox"
+                " where payload->>'merchant_order_id' = %s",
+                (mid,),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def age_email(outbox_id: str, seconds: float) -> None:
+        with db.connection() as conn:
+            conn.execute(
+                "update public.email_outbox set created_at = created_at - make_interval(secs => %s) where id = %s",
+                (seconds, outbox_id),
+            )
+
+    return Payments(
+        repo,
+        _deps(repo, lambda: PostgresPaymentsUnit(db), SystemClock()),
+        sign_up,
+        onboarding_status,
+        outbox_rows,
+        age_email,
+        time.sleep,
+    )
+
+
+@pytest.fixture(params=["fake", pytest.param("postgres", marks=pytest.mark.services)])
+def pay(request: pytest.FixtureRequest) -> Payments:
+    if request.param == "fake":
+        return _fake()
+    return _postgres(request.getfixturevalue("db"))
+
+
+def new_order(pay: Payments, user: str, ws: str, plan: str = "starter", period: str = "monthly") -> str:
+    mid = f"ord_{uuid.uuid4().hex}"
+    price = pay.repo.get_plan(plan).price(parse_period(period))  # type: ignore[union-attr]
+    assert price is not None
+    pay.repo.create_order(NewOrder(mid, ws, user, plan, period, price))
+    return mid
+
+
+def activate(pay: Payments, mid: str, *, payment_details: Any = None, email_subject: str = "s") -> Activation:
+    return grants.grant(pay.deps, mid, payment_details=payment_details, email_subject=email_subject)
+
+
+def fail(pay: Payments, mid: str, error_code: str = "PAYMENT_DECLINED", **kw: Any) -> tuple[Order | None, str | None]:
+    kw.setdefault("payment_details", None)
+    kw.setdefault("email_subject", "s")
+    return grants.fail(pay.deps, mid, error_code=error_code, **kw)
+
+
+def test_plans_are_seeded(pay: Payments) -> None:
+    starter = pay.repo.get_plan("starter")
+    assert starter is not None
+    assert starter.price(parse_period("monthly")) == 99900
+    assert starter.price(parse_period("annual")) == 999000
+    enterprise = pay.repo.get_plan("enterprise")
+    assert enterprise is not None
+    assert not enterprise.purchasable
+    assert enterprise.price(parse_period("monthly")) is None
+    assert pay.repo.get_plan("nope") is None
+
+
+def test_order_lifecycle_is_forward_only(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    mid = new_order(pay, user, ws)
+    with pytest.raises(AlreadyExists):
+        pay.repo.create_order(NewOrder(mid, ws, user, "starter", "monthly", 99900))
+    pending = pay.repo.mark_pending(mid, phonepe_order_id="OMO1", checkout_url="http://pay", expires_at=None)
+    assert pending is not None
+    assert pending.state == "PENDING"
+    assert pending.checkout_url == "http://pay"
+    assert pay.repo.mark_pending(mid, phonepe_order_id="OMO2", checkout_url="x", expires_at=None) is None
+    failed = pay.repo.transition(mid, "FAILED", from_states=("CREATED", "PENDING"), error_code="DECLINED")
+    assert failed is not None
+    assert failed.state == "FAILED"
+    assert failed.error_code == "DECLINED"
+    assert pay.repo.transition(mid, "EXPIRED", from_states=("CREATED", "PENDING")) is None
+    # COMPLETED after FAILED: NEEDS_REVIEW, nothing granted.
+    result = activate(pay, mid, payment_details={"late": True})
+    assert result.outcome == "needs_review"
+    assert result.order is not None
+    assert result.order.state == "NEEDS_REVIEW"
+    assert pay.repo.get_subscription(ws) is None
+    assert pay.outbox_rows(mid) == []
+
+
+def test_activation_grants_subscription_status_and_outbox_once(pay: Payments) -> None:
+    user, ws = pay.sign_up("Grace <b>")
+    mid = new_order(pay, user, ws, "growth", "annual")
+    first = activate(pay, mid, payment_details=[{"paymentMode": "UPI_QR"}], email_subject="Payment confirmed")
+    assert first.granted
+    assert first.outbox_id is not None
+    assert first.subscription is not None
+    sub = first.subscription
+    assert sub.plan_id == "growth"
+    assert sub.status == "active"
+    assert sub.billing_period == "annual"
+    assert sub.current_period_end == subscription_period(None, "annual", sub.current_period_start)[1]
+    assert pay.repo.get_subscription(ws) == sub
+    assert pay.order(mid).state == "COMPLETED"
+    assert pay.order(mid).completed_at is not None
+    assert pay.onboarding_status(user) == "payment_confirmed"
+    second = activate(pay, mid, email_subject="Payment confirmed")
+    assert second.outcome == "already_completed"
+    assert not second.granted
+    claimed = [r for r in pay.repo.claim_due_emails(limit=1000, lease_s=60) if r.id == first.outbox_id]
+    assert len(claimed) == 1
+    row = claimed[0]
+    assert row.idempotency_key == f"payment-confirmed/{first.outbox_id}"
+    assert row.payload["amount_paise"] == 2499000
+    assert row.payload["workspace_name"] == "Grace <b>'s Workspace"
+    assert row.payload["next_billing_date"] == sub.current_period_end.date().isoformat()
+    assert pay.repo.claim_email(row.id, lease_s=60) is None  # leased
+    pay.repo.mark_email_sent(row.id)
+    assert [r["status"] for r in pay.outbox_rows(mid)] == ["sent"]
+
+
+def test_onboarding_status_already_past_pending_does_not_roll_back(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    with pay.deps.unit() as uow:
+        uow.payments.confirm_onboarding(user)
+        uow.commit()
+    assert pay.onboarding_status(user) == "payment_confirmed"
+    assert activate(pay, new_order(pay, user, ws)).granted
+    assert pay.onboarding_status(user) == "payment_confirmed"
+
+
+def test_a_unit_left_without_commit_changes_nothing(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    mid = new_order(pay, user, ws)
+    with pay.deps.unit() as uow:
+        uow.payments.transition(mid, "FAILED", from_states=("CREATED",), error_code="E")
+        uow.payments.confirm_onboarding(user)
+    assert pay.order(mid).state == "CREATED"
+    assert pay.onboarding_status(user) == "pending"
+
+
+def test_renewal_while_active_extends_from_current_end(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    first = activate(pay, new_order(pay, user, ws))
+    assert first.subscription is not None
+    assert first.subscription.current_period_end is not None
+    second = activate(pay, new_order(pay, user, ws))
+    assert second.granted
+    assert second.subscription is not None
+    assert second.subscription.current_period_start == first.subscription.current_period_start
+    expected_end = subscription_period(None, "monthly", first.subscription.current_period_end)[1]
+    assert second.subscription.current_period_end == expected_end
+
+
+def test_concurrent_activations_grant_once(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    mid = new_order(pay, user, ws)
+    pay.repo.mark_pending(mid, phonepe_order_id="OMO", checkout_url="http://pay", expires_at=None)
+    barrier = threading.Barrier(RACERS)
+
+    def race(_: int) -> str:
+        barrier.wait()
+        return activate(pay, mid).outcome
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        outcomes = list(pool.map(race, range(RACERS)))
+    assert outcomes.count("granted") == 1
+    assert outcomes.count("already_completed") == RACERS - 1
+    assert len(pay.outbox_rows(mid)) == 1
+
+
+def test_free_plan_and_no_downgrade_of_a_running_period(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    free = grants.grant_free(pay.deps, ws, user, "monthly")
+    assert free.plan_id == "free"
+    assert free.current_period_end is None
+    assert pay.onboarding_status(user) == "payment_confirmed"
+    assert grants.grant_free(pay.deps, ws, user, "monthly") == free  # choosing free again changes nothing
+    paid = activate(pay, new_order(pay, user, ws))
+    assert paid.subscription is not None
+    assert paid.subscription.plan_id == "starter"
+    assert grants.grant_free(pay.deps, ws, user, "monthly").plan_id == "starter"
+    assert pay.repo.get_subscription(ws) == paid.subscription
+
+
+def test_webhook_ledger_records_once(pay: Payments) -> None:
+    key = f"checkout.order.completed:{uuid.uuid4().hex}:COMPLETED"
+    event = WebhookEvent("phonepe", key, "checkout.order.completed", "ord_x", {"a": 1}, '{"a":1}', True)
+    assert pay.repo.record_webhook_event(event).inserted
+    again = pay.repo.record_webhook_event(event)
+    assert not again.inserted
+    assert not again.processed
+    pay.repo.finish_webhook_event("phonepe", key, outcome="granted")
+    done = pay.repo.record_webhook_event(event)
+    assert done.processed
+    assert done.outcome == "granted"
+
+
+def test_webhook_ledger_reads_the_order_in_the_same_call(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    mid = new_order(pay, user, ws)
+    key = f"checkout.order.completed:{mid}:COMPLETED"
+    event = WebhookEvent("phonepe", key, "checkout.order.completed", mid, {"merchantOrderId": mid}, "{}", True)
+    first = pay.repo.record_webhook_event(event)
+    assert first.inserted
+    assert first.order is not None
+    assert first.order.merchant_order_id == mid
+    assert first.order.workspace_id == ws
+    repeat = pay.repo.record_webhook_event(event)
+    assert not repeat.inserted
+    assert repeat.order == pay.repo.get_order(mid)
+    unknown_key = f"checkout.order.completed:ord_{uuid.uuid4().hex}:COMPLETED"
+    unknown = WebhookEvent("phonepe", unknown_key, "checkout.order.completed", "ord_missing", {}, "{}", True)
+    recorded = pay.repo.record_webhook_event(unknown)
+    assert recorded.inserted
+    assert recorded.order is None  # not visible yet: the webhook schedules a reconciliation instead
+
+
+def test_stale_open_orders_and_outbox_backoff(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    mid = new_order(pay, user, ws)
+    pay.let_time_pass(0.01)
+    assert mid in {o.merchant_order_id for o in pay.repo.stale_open_orders(older_than_s=0, limit=1000)}
+    pay.repo.touch_checked(mid)
+    assert mid not in {o.merchant_order_id for o in pay.repo.stale_open_orders(older_than_s=60, limit=1000)}
+    result = activate(pay, mid)
+    assert result.outbox_id is not None
+    claimed = pay.repo.claim_email(result.outbox_id, lease_s=60)
+    assert claimed is not None
+    assert claimed.attempts == 1
+    pay.repo.mark_email_failed(claimed.id, error="timeout", retry_in_s=0)
+    again = pay.repo.claim_email(result.outbox_id, lease_s=60)
+    assert again is not None
+    assert again.attempts == 2
+    pay.repo.mark_email_failed(again.id, error="rejected", retry_in_s=None)
+    assert [r["status"] for r in pay.outbox_rows(mid)] == ["failed"]
+
+
+class _PoisonedOutbox:
+    """A unit whose outbox write fails after the order moved: the whole unit must be undone."""
+
+    def __init__(self, unit: PaymentsUnit) -> None:
+        self._unit = unit
+
+    def __enter__(self) -> _PoisonedOutbox:
+        self._unit.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._unit.__exit__(*exc)
+
+    def commit(self) -> None:
+        self._unit.commit()
+
+    @property
+    def payments(self) -> Any:
+        real = self._unit.payments
+
+        class _Repo:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+            def add_email(self, email: Any) -> bool:
+                raise RuntimeError("outbox write failed")
+
+        return _Repo()
+
+
+def test_fail_commits_the_failed_state_and_its_outbox_row_together(pay: Payments) -> None:
+    user, ws = pay.sign_up("Lin <i>")
+    mid = new_order(pay, user, ws)
+    pay.repo.mark_pending(mid, phonepe_order_id="OMO", checkout_url="http://pay", expires_at=None)
+    real_unit = pay.deps.unit
+    pay.deps.unit = lambda: _PoisonedOutbox(real_unit())
+    with pytest.raises(RuntimeError, match="outbox write failed"):
+        fail(pay, mid)
+    pay.deps.unit = real_unit
+    assert pay.order(mid).state == "PENDING"
+    assert pay.outbox_rows(mid) == []
+
+    failed, outbox_id = fail(
+        pay,
+        mid,
+        payment_details=[{"paymentMode": "UPI_INTENT", "state": "FAILED"}],
+        email_subject="Payment failed: Starter plan",
+        email_extra={"reason": "declined", "retry_url": "http://app/billing"},
+    )
+    assert failed is not None
+    assert failed.state == "FAILED"
+    assert failed.error_code == "PAYMENT_DECLINED"
+    assert outbox_id is not None
+    (row,) = pay.outbox_rows(mid)
+    assert str(row["id"]) == outbox_id
+    assert row["kind"] == "payment-failed"
+    assert row["idempotency_key"] == f"payment-failed/{outbox_id}"
+    assert row["subject"] == "Payment failed: Starter plan"
+    assert row["status"] == "pending"
+    payload = row["payload"]
+    assert payload["plan_name"] == "Starter"
+    assert payload["amount_paise"] == 99900
+    assert payload["full_name"] == "Lin <i>"
+    assert payload["workspace_name"]
+    assert payload["reason"] == "declined"
+    assert payload["retry_url"] == "http://app/billing"
+    # A repeat matches nothing and writes nothing; neither does COMPLETED-after-FAILED.
+    assert fail(pay, mid) == (None, None)
+    assert activate(pay, mid).outcome == "needs_review"
+    assert len(pay.outbox_rows(mid)) == 1
+    claimed = pay.repo.claim_email(outbox_id, lease_s=60)
+    assert claimed is not None
+    assert claimed.kind == "payment-failed"
+
+
+def test_concurrent_failed_deliveries_write_one_email(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    mid = new_order(pay, user, ws)
+    pay.repo.mark_pending(mid, phonepe_order_id="OMO", checkout_url="http://pay", expires_at=None)
+    barrier = threading.Barrier(RACERS)
+
+    def race(_: int) -> str | None:
+        barrier.wait()
+        return fail(pay, mid)[1]
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        outbox_ids = [i for i in pool.map(race, range(RACERS)) if i is not None]
+    assert len(outbox_ids) == 1
+    assert [str(r["id"]) for r in pay.outbox_rows(mid)] == outbox_ids
+    assert pay.order(mid).state == "FAILED"
+
+
+def test_fail_from_created_and_never_from_a_final_state(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    created = new_order(pay, user, ws)
+    assert fail(pay, created, "E")[1] is not None
+    expired = new_order(pay, user, ws)
+    assert pay.repo.transition(expired, "EXPIRED", from_states=("CREATED", "PENDING")) is not None
+    assert fail(pay, expired, "E") == (None, None)
+    assert pay.outbox_rows(expired) == []
+    assert pay.order(expired).state == "EXPIRED"
+
+
+def test_an_idempotency_key_is_written_once(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    mid = new_order(pay, user, ws)
+    facts = pay.repo.email_facts(user, ws, "starter")
+    assert facts is not None
+    assert facts.plan_name == "Starter"
+    assert pay.repo.email_facts(user, ws, "nope") is None
+    key = f"reminder/{uuid.uuid4().hex}"
+    payload = {"merchant_order_id": mid}
+    with pay.deps.unit() as uow:
+        first = uow.payments.add_email(NewEmailFor(key, facts.to_email, payload))
+        second = uow.payments.add_email(NewEmailFor(key, facts.to_email, payload))
+        uow.commit()
+    assert (first, second) == (True, False)
+    assert [r["idempotency_key"] for r in pay.outbox_rows(mid)] == [key]
+
+
+def NewEmailFor(key: str, to: str | None, payload: dict[str, Any]) -> Any:
+    from lib.domain.payment_records import NewEmail
+
+    return NewEmail(str(uuid.uuid4()), "reminder", to or "x@example.com", "s", payload, key)
+
+
+def test_outbox_backlog_counts_pending_rows_and_the_oldest_wait(pay: Payments) -> None:
+    user, ws = pay.sign_up("Hedy")
+    activation = activate(pay, new_order(pay, user, ws), email_subject="Payment confirmed")
+    assert activation.outbox_id is not None
+    before = pay.repo.outbox_backlog()
+    pay.age_email(activation.outbox_id, 7200 * 24 * 365)
+    waiting = pay.repo.outbox_backlog()
+    assert waiting.pending == before.pending
+    assert waiting.oldest_age_s >= 7200 * 24 * 365
+    pay.repo.mark_email_sent(activation.outbox_id)
+    assert pay.repo.outbox_backlog().pending == before.pending - 1
