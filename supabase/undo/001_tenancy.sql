@@ -11,13 +11,18 @@
 -- "<name>'s Workspace": workspace ids change.  Export first:
 --   pg_dump "$DATABASE_URL" --data-only --table=public.plans --table=public.users \
 --     --table=public.workspaces --table=public.workspace_members > tenancy.sql
--- Prerequisites: 005, 004, 003 and 002 undone (all build on these tables);
+-- Prerequisites: 006, 005, 004, 003 and 002 undone (all build on these tables);
 -- refused otherwise.
 -- Runs in one transaction (the migration runner wraps each file; by hand:
 -- psql --single-transaction -v ON_ERROR_STOP=1 -f ...).  Idempotent.
 
 do $$
 begin
+  if to_regclass('public.plan_usage') is not null
+     or exists (select 1 from information_schema.columns
+                where table_schema = 'public' and table_name = 'plans' and column_name = 'rebuilds_per_day') then
+    raise exception 'undo 006_subscription_lifecycle before 001_tenancy: it extends plans and references workspaces';
+  end if;
   if to_regprocedure('public.is_workspace_member(uuid)') is not null
      or exists (
        select 1 from pg_policies

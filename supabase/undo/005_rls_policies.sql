@@ -9,9 +9,20 @@
 -- defaults: ALL to anon, authenticated and service_role (harmless while RLS
 -- is on with no policy).  Only the tables 001-004 made are re-granted, by
 -- name, never "all tables in schema public".
--- Prerequisites: none; undo 005 before undoing any of 001-004.
+-- Prerequisites: 006 undone (its policy calls is_workspace_member); undo 005
+-- before undoing any of 001-004.
 -- Runs in one transaction (the migration runner wraps each file; by hand:
 -- psql --single-transaction -v ON_ERROR_STOP=1 -f ...).  Idempotent.
+
+do $$
+begin
+  if to_regclass('public.plan_usage') is not null
+     or exists (select 1 from information_schema.columns
+                where table_schema = 'public' and table_name = 'plans' and column_name = 'rebuilds_per_day') then
+    raise exception 'undo 006_subscription_lifecycle before 005_rls_policies: it extends the policies (plan_usage_select calls is_workspace_member)';
+  end if;
+end
+$$;
 
 -- ------------------------------------------------------------- policies ----
 drop policy if exists bcm_jobs_select on public.bcm_jobs;

@@ -27,6 +27,7 @@ EXPECTED_FILES = [
     "003_bcm_storage.sql",
     "004_onboarding_status.sql",
     "005_rls_policies.sql",
+    "006_subscription_lifecycle.sql",
 ]
 CHECKSUM = "a" * 64
 
@@ -104,6 +105,7 @@ def test_runs_are_recorded_in_the_supabase_cli_table(conn: psycopg.Connection[di
         ("003", "bcm_storage"),
         ("004", "onboarding_status"),
         ("005", "rls_policies"),
+        ("006", "subscription_lifecycle"),
     ]
     assert "create table public.plans" in rows[0]["statements"][0]
 

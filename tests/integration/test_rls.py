@@ -160,6 +160,14 @@ TABLES: list[TableSpec] = [
         "insert into bcm_jobs (workspace_id, source_checksum) values (%(ws_b)s, 'forged')",
         "status = 'failed'",
     ),
+    TableSpec(
+        "plan_usage",
+        "workspace_id = %(ws_b)s",
+        "workspace_id = %(ws_a)s",
+        True,
+        "insert into plan_usage (workspace_id, action, day, used) values (%(ws_b)s, 'rebuild', current_date - 9, 0)",
+        "used = 0",
+    ),
     # Global, not owned: every signed-in user reads the price list; nobody writes it.
     TableSpec(
         "plans",
@@ -234,6 +242,7 @@ def _seed(conn: Conn, tag: str, user_id: uuid.UUID, ws: uuid.UUID) -> None:
         {**p, "sum": CHECKSUM},
     )
     conn.execute("insert into bcm_jobs (workspace_id, source_checksum, requested_by) values (%(ws)s, 'src', %(u)s)", p)
+    conn.execute("insert into plan_usage (workspace_id, action, day, used) values (%(ws)s, 'export', current_date, 3)", p)
 
 
 @pytest.fixture(scope="module")
