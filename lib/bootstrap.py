@@ -19,6 +19,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from pydantic import SecretStr
@@ -28,9 +29,10 @@ from lib.config import Settings, TasksMode, get_settings
 from lib.http.deps import HttpDeps, Wiring
 
 if TYPE_CHECKING:
-    from lib.ports import Blobs, Database, Documents, KeyValue, TaskQueue
+    from lib.ports import Blobs, Clock, Database, Documents, KeyValue, TaskQueue
     from lib.services.bcm.deps import BcmDeps
     from lib.services.bcm.tiers import ManifestCache
+    from lib.services.entitlements.gate import Entitlements
     from lib.services.onboarding.service import OnboardingService
     from lib.services.onboarding_ai import SuggestionModel, SuggestionRunner
     from lib.services.payments.deps import PaymentDeps
@@ -81,6 +83,19 @@ class Container:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self._build_lock = threading.RLock()
+
+    @built_once
+    def clock(self) -> Clock:
+        """The one clock every service reads."""
+        return SystemClock()
+
+    @built_once
+    def entitlements(self) -> Entitlements:
+        from lib.adapters.postgres_entitlements import PostgresEntitlements
+        from lib.services.entitlements.gate import Entitlements
+
+        grace = timedelta(days=self.settings.subscription_grace_days)
+        return Entitlements(PostgresEntitlements(self.db), self.clock, grace=grace)
 
     @built_once
     def db(self) -> Database:
@@ -203,7 +218,7 @@ class Container:
             gateway=self.phonepe,
             tasks=self.tasks,
             mailer=self.mailer,
-            clock=SystemClock(),
+            clock=self.clock,
             config=PaymentConfig.from_settings(self.settings),
             kv=self.kv,
         )
@@ -222,9 +237,10 @@ class Container:
             FirestoreDrafts(self.documents),
             RedisSessionCache(self.kv),
             self.tasks,
-            SystemClock(),
+            self.clock,
             ai_queue=s.tasks_queue_ai,
             functions_base_url=s.functions_base_url,
+            entitlements=self.entitlements,
         )
 
     # --- AI suggestions --------------------------------------------------------------
@@ -238,7 +254,7 @@ class Container:
     def onboarding_ai(self) -> SuggestionRunner:
         from lib.services.onboarding_ai import SuggestionRunner
 
-        return SuggestionRunner(self.onboarding, self.llm, SystemClock(), timeout_s=self.settings.ai_timeout_s)
+        return SuggestionRunner(self.onboarding, self.llm, self.clock, timeout_s=self.settings.ai_timeout_s)
 
     # --- BCM -------------------------------------------------------------------------
     @built_once
@@ -246,7 +262,7 @@ class Container:
         """The manifest cache tiers; one per instance, so tier0 (memory) is shared by its requests."""
         from lib.services.bcm.tiers import ManifestCache
 
-        return ManifestCache(self.kv, self.documents, SystemClock())
+        return ManifestCache(self.kv, self.documents, self.clock)
 
     @built_once
     def bcm(self) -> BcmDeps:
@@ -260,12 +276,13 @@ class Container:
             cache=self.bcm_cache,
             blobs=self.blobs,
             tasks=self.tasks,
-            clock=SystemClock(),
+            clock=self.clock,
             config=BcmConfig(
                 exports_bucket=s.gcs_bucket_exports,
                 rebuild_queue=s.tasks_queue_bcm,
                 functions_base_url=s.functions_base_url,
             ),
+            entitlements=self.entitlements,
             sessions=OnboardingStoreSessions(self.onboarding),
         )
 

@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     phonepe_connect_timeout_s: float = 3.0
     phonepe_read_timeout_s: float = 10.0
     phonepe_order_expire_s: int = 1200
+    # Subscriptions: how long a paid plan stays usable after its period ends unpaid (past_due).
+    subscription_grace_days: int = Field(default=3, ge=0, le=30)
 
     # --- Resend ----------------------------------------------------------------
     resend_api_key: SecretStr = SecretStr("re_local_dev_key")

@@ -53,10 +53,12 @@ def _service(ctx: BenchContext) -> tuple[Any, Any, str, str]:
     from lib.adapters.firestore import FirestoreDocuments
     from lib.adapters.firestore_drafts import FirestoreDrafts
     from lib.adapters.postgres import PostgresDatabase
+    from lib.adapters.postgres_entitlements import PostgresEntitlements
     from lib.adapters.postgres_onboarding import PostgresOnboarding
     from lib.adapters.redis import RedisKeyValue
     from lib.adapters.redis_sessions import RedisSessionCache
     from lib.clock import SystemClock
+    from lib.services.entitlements.gate import Entitlements
     from lib.services.onboarding import OnboardingService
     from lib.testing.fakes import FakeTaskQueue
 
@@ -81,6 +83,7 @@ def _service(ctx: BenchContext) -> tuple[Any, Any, str, str]:
         SystemClock(),
         ai_queue="onboarding-ai",
         functions_base_url="http://bench.invalid",
+        entitlements=Entitlements(PostgresEntitlements(db), SystemClock()),
     )
     sid = str(service.start(str(ws["id"]), str(user["id"])).session["session_id"])
     return service, kv, sid, str(ws["id"])

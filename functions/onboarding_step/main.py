@@ -3,7 +3,7 @@
 Every decision lives in ``lib.services.onboarding``.  A
 session of a workspace the caller is not a member of answers 404, as an
 unknown one does.  Starting needs a confirmed payment or the free plan:
-otherwise 402 ``payment_required``.
+otherwise 402 ``subscription_inactive``.
 """
 
 from __future__ import annotations

@@ -57,6 +57,19 @@ locals {
       buckets       = []
       roles         = []
     }
+    billing = {
+      public        = true
+      cpu           = "1"
+      memory        = "512Mi"
+      concurrency   = 40 # the billing page; Postgres reads and the odd cancel
+      db_pool       = 3
+      timeout       = 30
+      max_instances = 10
+      secrets       = ["DATABASE_URL", "REDIS_URL", "SUPABASE_JWT_SECRET", "PHONEPE_CLIENT_SECRET"]
+      queues        = []
+      buckets       = []
+      roles         = []
+    }
     payment_webhook = {
       public        = true
       cpu           = "1"

@@ -2,9 +2,10 @@
 # runs, fails and is retried on its own.
 locals {
   maintenance_jobs = {
-    "expire-sessions"    = "Mark onboarding sessions abandoned after 7 days without a save."
-    "sweep-outbox"       = "Send email outbox rows that were not delivered right after commit."
-    "reconcile-payments" = "Re-queue the status-check ladder for old PENDING orders."
+    "expire-sessions"     = "Mark onboarding sessions abandoned after 7 days without a save."
+    "sweep-outbox"        = "Send email outbox rows that were not delivered right after commit."
+    "reconcile-payments"  = "Re-queue the status-check ladder for old PENDING orders."
+    "sweep-subscriptions" = "Move subscriptions past their period or grace end; queue renewal reminders and notices."
   }
 }
 

@@ -63,15 +63,6 @@ class PostgresOnboarding:
                 ).fetchone()
             )
 
-    def may_start(self, workspace_id: str, user_id: str) -> bool:
-        with self._db.connection() as conn:
-            row = conn.execute(
-                "select exists (select 1 from public.subscriptions where workspace_id = %s and status = 'active')"
-                " or exists (select 1 from public.users where id = %s and onboarding_status <> 'pending') as ok",
-                (workspace_id, user_id),
-            ).fetchone()
-        return bool(row and row["ok"])
-
     def create_active(self, session_id: str, workspace_id: str, user_id: str) -> SessionRow:
         with self._db.transaction() as conn:
             row = _row(

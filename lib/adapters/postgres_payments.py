@@ -11,6 +11,7 @@ until it ends.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -34,7 +35,10 @@ _ORDER_COLS = (
     "id, merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency, state, "
     "phonepe_order_id, checkout_url, expires_at, last_checked_at, error_code, completed_at, created_at, updated_at"
 )
-_SUB_COLS = "workspace_id, plan_id, billing_period, status, current_period_start, current_period_end"
+SUB_COLS = (
+    "workspace_id, plan_id, billing_period, status, current_period_start, current_period_end,"
+    " cancel_at_period_end, credit_paise, scheduled_plan_id, scheduled_billing_period, next_sweep_at"
+)
 _OUTBOX_COLS = "id, kind, to_email, subject, payload, idempotency_key, attempts"
 
 
@@ -69,7 +73,8 @@ def _must_order(row: dict[str, Any] | None) -> Order:
     return order
 
 
-def _subscription(row: dict[str, Any] | None) -> Subscription | None:
+def subscription_from_row(row: dict[str, Any] | None) -> Subscription | None:
+    """A ``Subscription`` from a row selected with ``SUB_COLS`` (None for no row)."""
     if row is None:
         return None
     return Subscription(
@@ -79,6 +84,11 @@ def _subscription(row: dict[str, Any] | None) -> Subscription | None:
         status=row["status"],
         current_period_start=row["current_period_start"],
         current_period_end=row["current_period_end"],
+        cancel_at_period_end=bool(row["cancel_at_period_end"]),
+        credit_paise=int(row["credit_paise"]),
+        scheduled_plan_id=row["scheduled_plan_id"],
+        scheduled_billing_period=row["scheduled_billing_period"],
+        next_sweep_at=row["next_sweep_at"],
     )
 
 
@@ -184,6 +194,15 @@ class PostgresPayments:
             ).fetchone()
         return _order(row)
 
+    def workspace_orders(self, workspace_id: str, *, limit: int) -> list[Order]:
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                f"select {_ORDER_COLS} from public.payment_transactions where workspace_id = %s"
+                " order by created_at desc, id limit %s",
+                (workspace_id, limit),
+            ).fetchall()
+        return [_must_order(r) for r in rows]
+
     def touch_checked(self, merchant_order_id: str) -> None:
         with self._db.connection() as conn:
             conn.execute(
@@ -218,11 +237,11 @@ class PostgresPayments:
     def get_subscription(self, workspace_id: str, *, lock: bool = False) -> Subscription | None:
         with self._db.connection() as conn:
             row = conn.execute(
-                f"select {_SUB_COLS} from public.subscriptions where workspace_id = %s"
+                f"select {SUB_COLS} from public.subscriptions where workspace_id = %s"
                 + (" for update" if lock else ""),
                 (workspace_id,),
             ).fetchone()
-        return _subscription(row)
+        return subscription_from_row(row)
 
     def save_subscription(self, subscription: Subscription, *, last_transaction_id: str | None = None) -> Subscription:
         s = subscription
@@ -230,14 +249,24 @@ class PostgresPayments:
             row = conn.execute(
                 "insert into public.subscriptions"
                 " (workspace_id, plan_id, billing_period, status, current_period_start, current_period_end,"
+                "  cancel_at_period_end, credit_paise, scheduled_plan_id, scheduled_billing_period, next_sweep_at,"
                 "  last_transaction_id)"
-                " values (%(ws)s, %(plan)s, %(period)s, %(status)s, %(start)s, %(end)s, %(tx)s)"
+                " values (%(ws)s, %(plan)s, %(period)s, %(status)s, %(start)s, %(end)s, %(cancel)s, %(credit)s,"
+                "  %(splan)s, %(speriod)s, %(sweep)s, %(tx)s)"
                 " on conflict (workspace_id) do update set"
                 "  plan_id = excluded.plan_id, billing_period = excluded.billing_period, status = excluded.status,"
                 "  current_period_start = excluded.current_period_start,"
                 "  current_period_end = excluded.current_period_end,"
+                "  cancel_at_period_end = excluded.cancel_at_period_end, credit_paise = excluded.credit_paise,"
+                "  scheduled_plan_id = excluded.scheduled_plan_id,"
+                "  scheduled_billing_period = excluded.scheduled_billing_period,"
+                "  next_sweep_at = excluded.next_sweep_at,"
+                "  cancelled_at = case when not excluded.cancel_at_period_end then null"
+                "   else coalesce(subscriptions.cancelled_at, now()) end,"
+                "  ended_at = case when excluded.status in ('expired', 'cancelled')"
+                "   then coalesce(subscriptions.ended_at, now()) else null end,"
                 "  last_transaction_id = coalesce(excluded.last_transaction_id, subscriptions.last_transaction_id)"
-                f" returning {_SUB_COLS}",
+                f" returning {SUB_COLS}",
                 {
                     "ws": s.workspace_id,
                     "plan": s.plan_id,
@@ -245,10 +274,15 @@ class PostgresPayments:
                     "status": s.status,
                     "start": s.current_period_start,
                     "end": s.current_period_end,
+                    "cancel": s.cancel_at_period_end,
+                    "credit": s.credit_paise,
+                    "splan": s.scheduled_plan_id,
+                    "speriod": s.scheduled_billing_period,
+                    "sweep": s.next_sweep_at,
                     "tx": last_transaction_id,
                 },
             ).fetchone()
-        saved = _subscription(row)
+        saved = subscription_from_row(row)
         if saved is None:  # pragma: no cover - returning always yields the row
             raise RuntimeError("expected a subscription row")
         return saved
@@ -273,6 +307,22 @@ class PostgresPayments:
         if row is None:
             return None
         return EmailFacts(row["email"], row["full_name"], row["workspace_name"], row["plan_name"])
+
+    def workspace_email_facts(self, workspace_id: str, plan_id: str) -> EmailFacts | None:
+        with self._db.connection() as conn:
+            row = conn.execute("select owner_id from public.workspaces where id = %s", (workspace_id,)).fetchone()
+        if row is None or row["owner_id"] is None:
+            return None
+        return self.email_facts(str(row["owner_id"]), workspace_id, plan_id)
+
+    def due_subscriptions(self, now: datetime, limit: int) -> list[Subscription]:
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                f"select {SUB_COLS} from public.subscriptions where next_sweep_at <= %s"
+                " order by next_sweep_at limit %s for update skip locked",
+                (now, limit),
+            ).fetchall()
+        return [s for s in (subscription_from_row(r) for r in rows) if s is not None]
 
     def add_email(self, email: NewEmail) -> bool:
         with self._db.connection() as conn:
@@ -409,4 +459,4 @@ class PostgresPaymentsUnit(PostgresUnitOfWork):
         self.payments = PostgresPayments(OneConnection(conn))
 
 
-__all__ = ["PostgresPayments", "PostgresPaymentsUnit"]
+__all__ = ["SUB_COLS", "PostgresPayments", "PostgresPaymentsUnit", "subscription_from_row"]

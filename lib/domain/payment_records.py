@@ -78,6 +78,12 @@ class Subscription:
     status: str
     current_period_start: datetime
     current_period_end: datetime | None
+    cancel_at_period_end: bool = False
+    credit_paise: int = 0
+    scheduled_plan_id: str | None = None
+    scheduled_billing_period: str | None = None
+    # When the sweep next has work for this row (``lib.domain.subscriptions.next_sweep_at``).
+    next_sweep_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {

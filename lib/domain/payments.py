@@ -312,12 +312,13 @@ def add_months(at: datetime, months: int) -> datetime:
 
 
 def subscription_period(
-    current_end: datetime | None, period: BillingPeriod | str, now: datetime
+    extend_from: datetime | None, period: BillingPeriod | str, now: datetime
 ) -> tuple[datetime, datetime]:
-    """The (start, end) a payment buys.  A renewal while the current period is still running
-    extends from its end, so no paid day is lost; otherwise the period starts now."""
+    """The (start, end) a payment buys: from ``extend_from`` (the running period's end, while it is
+    active or in its grace: ``lib.domain.subscriptions.running_end``), so no paid day is lost and
+    none is given twice; from ``now`` when there is none (new or lapsed)."""
     months = PERIOD_MONTHS[parse_period(str(period))]
-    start = current_end if current_end is not None and current_end > now else now
+    start = extend_from if extend_from is not None else now
     return start, add_months(start, months)
 
 

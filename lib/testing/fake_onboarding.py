@@ -34,7 +34,6 @@ class FakeOnboardingRepo:
         self.rows: dict[str, SessionRow] = {}
         self.percent: dict[str, float] = {}
         self.user_status: dict[str, str] = {}  # user id -> onboarding_status (absent = pending)
-        self.paid_workspaces: set[str] = set()  # workspaces with an active subscription
         self._lock = threading.RLock()
 
     def _check(self) -> None:
@@ -60,11 +59,6 @@ class FakeOnboardingRepo:
             rows = [r for r in self.rows.values() if r.workspace_id == workspace_id]
             rows.sort(key=lambda r: (r.status == "active", r.created_at), reverse=True)
             return rows[0] if rows else None
-
-    def may_start(self, workspace_id: str, user_id: str) -> bool:
-        with self._lock:
-            self._check()
-            return workspace_id in self.paid_workspaces or self.user_status.get(user_id, "pending") != "pending"
 
     def create_active(self, session_id: str, workspace_id: str, user_id: str) -> SessionRow:
         with self._lock:

@@ -68,6 +68,7 @@ class FakePayments:
         self.plans = dict(SEEDED_PLANS)
         self.users: dict[str, dict[str, Any]] = {}
         self.workspaces: dict[str, str] = {}
+        self.owners: dict[str, str] = {}  # workspace id -> owner's user id
         self.orders: dict[str, Order] = {}
         self.details: dict[str, Any] = {}
         self.subscriptions: dict[str, Subscription] = {}
@@ -79,6 +80,7 @@ class FakePayments:
         user_id, workspace_id = str(uuid.uuid4()), str(uuid.uuid4())
         self.users[user_id] = {"email": email, "full_name": full_name, "onboarding_status": "pending"}
         self.workspaces[workspace_id] = f"{full_name}'s Workspace"
+        self.owners[workspace_id] = user_id
         return user_id, workspace_id
 
     def _check(self) -> None:
@@ -178,6 +180,12 @@ class FakePayments:
                 order, state=to_state, error_code=error_code or order.error_code, last_checked_at=self._now()
             )
 
+    def workspace_orders(self, workspace_id: str, *, limit: int) -> list[Order]:
+        with self._lock:
+            self._check()
+            mine = [o for o in self.orders.values() if o.workspace_id == workspace_id]
+            return sorted(mine, key=lambda o: o.created_at, reverse=True)[:limit]
+
     def touch_checked(self, merchant_order_id: str) -> None:
         with self._lock:
             self._check()
@@ -232,6 +240,17 @@ class FakePayments:
             if user is None or plan is None or workspace_id not in self.workspaces:
                 return None
             return EmailFacts(user["email"], user["full_name"], self.workspaces[workspace_id], plan.name)
+
+    def workspace_email_facts(self, workspace_id: str, plan_id: str) -> EmailFacts | None:
+        with self._lock:
+            owner = self.owners.get(workspace_id)
+        return None if owner is None else self.email_facts(owner, workspace_id, plan_id)
+
+    def due_subscriptions(self, now: datetime, limit: int) -> list[Subscription]:
+        with self._lock:
+            self._check()
+            due = [s for s in self.subscriptions.values() if s.next_sweep_at is not None and s.next_sweep_at <= now]
+            return sorted(due, key=lambda s: s.next_sweep_at or now)[:limit]
 
     def add_email(self, email: NewEmail) -> bool:
         with self._lock:

@@ -37,6 +37,11 @@ alter table public.subscriptions
   add column credit_paise bigint not null default 0,
   add column scheduled_plan_id text null references public.plans (id),
   add column scheduled_billing_period text null,
+  -- When the sweep next has something to do for this row (a reminder, the
+  -- period end, the grace end); null: nothing ever (free, expired, cancelled).
+  -- Written with every change from the domain's rule, so the hourly sweep
+  -- reads only what is due.
+  add column next_sweep_at timestamptz null,
   add constraint subscriptions_credit_nonnegative check (credit_paise >= 0),
   add constraint subscriptions_scheduled_period_known check (
     scheduled_billing_period is null or scheduled_billing_period in ('monthly', 'annual')
@@ -50,6 +55,12 @@ alter table public.subscriptions
   );
 
 create index subscriptions_scheduled_plan_id_idx on public.subscriptions (scheduled_plan_id);
+create index subscriptions_next_sweep_at_idx on public.subscriptions (next_sweep_at)
+  where next_sweep_at is not null;
+-- Paid subscriptions granted before 006: due at once, so the first sweep
+-- schedules them.
+update public.subscriptions set next_sweep_at = now()
+  where current_period_end is not null and status in ('active', 'past_due');
 
 -- ------------------------------------------------------------ plan_usage ----
 -- One counter per workspace, action and UTC day; the paid action increments

@@ -15,12 +15,14 @@
 
 drop table if exists public.plan_usage;
 
+drop index if exists public.subscriptions_next_sweep_at_idx;
 drop index if exists public.subscriptions_scheduled_plan_id_idx;
 alter table public.subscriptions
   drop constraint if exists subscriptions_cancel_needs_end,
   drop constraint if exists subscriptions_scheduled_together,
   drop constraint if exists subscriptions_scheduled_period_known,
   drop constraint if exists subscriptions_credit_nonnegative,
+  drop column if exists next_sweep_at,
   drop column if exists scheduled_billing_period,
   drop column if exists scheduled_plan_id,
   drop column if exists credit_paise,

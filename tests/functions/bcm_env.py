@@ -64,9 +64,15 @@ class BcmEnv:
             user_id = str(row["id"])
             ws = conn.execute("select id from public.workspaces where owner_id = %s", (user_id,)).fetchone()
             assert ws is not None
-            if paid:
+            if paid:  # a paid plan without daily limits, so tests that call often never meet one
                 conn.execute(
                     "update public.users set onboarding_status = 'payment_confirmed' where id = %s", (user_id,)
+                )
+                conn.execute(
+                    "insert into public.subscriptions (workspace_id, plan_id, billing_period, status,"
+                    " current_period_start, current_period_end)"
+                    " values (%s, 'enterprise', 'annual', 'active', now(), now() + interval '1 year')",
+                    (ws["id"],),
                 )
         token = user_token(SECRET, sub=user_id, email=email, issuer=self.settings.jwt_issuer, ttl_s=3600)
         return User(user_id, str(ws["id"]), token)

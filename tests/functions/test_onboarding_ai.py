@@ -24,8 +24,10 @@ from lib.adapters.redis_sessions import RedisSessionCache
 from lib.config import Settings
 from lib.errors import Unavailable
 from lib.http import HttpDeps
+from lib.services.entitlements.gate import Entitlements
 from lib.services.onboarding import OnboardingService
 from lib.services.onboarding_ai import SuggestionRunner
+from lib.testing.fake_entitlements import FakeEntitlements
 from lib.testing.fake_onboarding import FakeOnboardingRepo
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 from tests.functions.support import AUDIENCE, INVOKER, installed, local_oidc, preset, task_token
@@ -82,7 +84,8 @@ class Env:
 def env() -> Iterator[Env]:
     clock = ManualClock(datetime(2025, 3, 1, tzinfo=UTC))
     repo = FakeOnboardingRepo(clock)
-    repo.paid_workspaces.add(WORKSPACE)
+    subs = FakeEntitlements()
+    subs.grant(WORKSPACE, now=clock.now(), days=365)
     tasks = FakeTaskQueue()
     service = OnboardingService(
         repo,
@@ -92,6 +95,7 @@ def env() -> Iterator[Env]:
         clock,
         ai_queue="onboarding-ai",
         functions_base_url=AUDIENCE,
+        entitlements=Entitlements(subs, clock),
     )
     session_id = service.start(WORKSPACE, USER).session["session_id"]
     model = SwitchModel()

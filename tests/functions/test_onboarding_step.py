@@ -21,11 +21,13 @@ from lib import bootstrap
 from lib.adapters.firestore import FirestoreDocuments
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.postgres import PostgresDatabase
+from lib.adapters.postgres_entitlements import PostgresEntitlements
 from lib.adapters.postgres_onboarding import PostgresOnboarding
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.clock import SystemClock
 from lib.config import Settings
+from lib.services.entitlements.gate import Entitlements
 from lib.services.onboarding import OnboardingService
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
@@ -71,6 +73,7 @@ def env(services: ServiceSet) -> Iterator[Env]:
         SystemClock(),
         ai_queue=settings.tasks_queue_ai,
         functions_base_url=AUDIENCE,
+        entitlements=Entitlements(PostgresEntitlements(db), SystemClock()),
     )
     signer = LocalOidcSigner()
     http = http_deps(settings, signer, db=db)
@@ -119,7 +122,8 @@ def test_before_payment_the_clear_4xx(env: Env) -> None:
     response = env.step.post("/sessions", json={}, headers=auth)
     assert response.status_code == 402
     problem = response.get_json()
-    assert problem["code"] == "payment_required"
+    assert problem["code"] == "subscription_inactive"
+    assert problem["subscription_status"] is None
     assert response.content_type.startswith("application/problem+json")
 
 

@@ -64,6 +64,9 @@ ROUTES: list[Case] = [
     Case("payment_status", "GET", "/<merchant_order_id>", "user"),
     Case("payment_webhook", "POST", "/", "none"),
     Case("payment_reconcile", "POST", "/", "internal"),
+    Case("billing", "GET", "/", "user"),
+    Case("billing", "POST", "/cancel", "user"),
+    Case("billing", "POST", "/resume", "user"),
     Case("onboarding_step", "GET", "/steps", "user"),
     Case("onboarding_step", "POST", "/sessions", "user"),
     Case("onboarding_step", "GET", "/sessions/<session_id>", "user"),
@@ -81,6 +84,7 @@ ROUTES: list[Case] = [
     Case("maintenance", "POST", "/expire-sessions", "internal"),
     Case("maintenance", "POST", "/sweep-outbox", "internal"),
     Case("maintenance", "POST", "/reconcile-payments", "internal"),
+    Case("maintenance", "POST", "/sweep-subscriptions", "internal"),
 ]
 # Methods a route may be probed with; each function's 405 probe takes the first its first route lacks.
 PROBE_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
@@ -251,7 +255,9 @@ def _probe(name: str, *extra: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
-@pytest.mark.parametrize("name", ["initiate_payment", "payment_status", "payment_webhook", "payment_reconcile"])
+@pytest.mark.parametrize(
+    "name", ["initiate_payment", "payment_status", "payment_webhook", "payment_reconcile", "billing"]
+)
 def test_payment_functions_do_not_import_firestore_or_genai(name: str) -> None:
     (report,) = _probe(name)
     assert report["router"] is True

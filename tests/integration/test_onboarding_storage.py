@@ -20,14 +20,16 @@ from devtools.local.services import ServiceSet, free_port, port_open, wait_for
 from lib.adapters.firestore import FirestoreDocuments
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.postgres import PostgresDatabase
+from lib.adapters.postgres_entitlements import PostgresEntitlements
 from lib.adapters.postgres_onboarding import PostgresOnboarding
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.clock import SystemClock
 from lib.config import Settings
+from lib.domain.subscriptions import SubscriptionInactive
 from lib.errors import Conflict, ServiceUnavailable, Unprocessable
+from lib.services.entitlements.gate import Entitlements
 from lib.services.onboarding import OnboardingService
-from lib.services.onboarding.errors import PaymentRequired
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
 from tests.unit.services.onboarding.onboarding_support import complete_data
@@ -74,14 +76,16 @@ def session_row(settings: Settings, session_id: str) -> dict[str, Any]:
 def build_service(settings: Settings, redis_url: str | None = None) -> tuple[OnboardingService, RedisKeyValue]:
     kv = RedisKeyValue.from_url(redis_url or settings.redis_url.get_secret_value(), timeout_ms=200)
     documents = FirestoreDocuments(settings.gcp_project, emulator_host=settings.firestore_emulator_host)
+    db = PostgresDatabase(settings.database_url.get_secret_value(), max_size=2)
     service = OnboardingService(
-        PostgresOnboarding(PostgresDatabase(settings.database_url.get_secret_value(), max_size=2)),
+        PostgresOnboarding(db),
         FirestoreDrafts(documents),
         RedisSessionCache(kv, breaker_s=0.5),
         FakeTaskQueue(),
         SystemClock(),
         ai_queue=settings.tasks_queue_ai,
         functions_base_url=settings.functions_base_url,
+        entitlements=Entitlements(PostgresEntitlements(db), SystemClock()),
     )
     return service, kv
 
@@ -139,7 +143,7 @@ def test_before_payment_is_402_and_nothing_is_created(
 ) -> None:
     service, _ = stores
     user, ws = sign_up(settings, paid=False)
-    with pytest.raises(PaymentRequired):
+    with pytest.raises(SubscriptionInactive):
         service.start(ws, user)
     with _conn(settings) as conn:
         count = conn.execute("select count(*) as n from public.onboarding_sessions where workspace_id = %s", (ws,))

@@ -242,7 +242,9 @@ def _seed(conn: Conn, tag: str, user_id: uuid.UUID, ws: uuid.UUID) -> None:
         {**p, "sum": CHECKSUM},
     )
     conn.execute("insert into bcm_jobs (workspace_id, source_checksum, requested_by) values (%(ws)s, 'src', %(u)s)", p)
-    conn.execute("insert into plan_usage (workspace_id, action, day, used) values (%(ws)s, 'export', current_date, 3)", p)
+    conn.execute(
+        "insert into plan_usage (workspace_id, action, day, used) values (%(ws)s, 'export', current_date, 3)", p
+    )
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from lib.ports import Blobs, Clock, TaskQueue
 from lib.queues import BCM
 from lib.services.bcm.ports import BcmRepo, OnboardingSessions
 from lib.services.bcm.tiers import ManifestCache
+from lib.services.entitlements.gate import Entitlements
 
 # A signed export link works this long: enough to click it, short enough not to leak for long.
 EXPORT_URL_TTL_S = 15 * 60
@@ -47,6 +48,8 @@ class BcmDeps:
     tasks: TaskQueue
     clock: Clock
     config: BcmConfig
+    # The paid-action gate (finalize, rebuild, export, recommendations, guardrails).
+    entitlements: Entitlements
     sessions: OnboardingSessions | None = None  # finalize only
     # The reducer (a seam: tests inject one that fails to prove a failed rebuild leaves the old version).
     reduce: Reducer = field(default=_reduce)

@@ -24,6 +24,7 @@ from lib.domain.bcm import canonical_json, next_version
 from lib.domain.context import BUSINESS_CONTEXT_VERSION, build_business_context, validate_business_context
 from lib.domain.ids import canonical_uuid
 from lib.domain.steps import STEPS, TOTAL_STEPS
+from lib.domain.subscriptions import PaidAction
 from lib.errors import AlreadyExists, Conflict, FieldError, NotFound, Rejected, Unprocessable
 from lib.services.bcm.deps import BcmDeps
 from lib.services.bcm.ports import Finalized, FinalizeWrite, StoredManifest
@@ -92,6 +93,7 @@ def finalize_session(session_id: str, can_access: CanAccess, *, deps: BcmDeps) -
         raise _not_found()
     if row.status not in {"active", "finalized"}:
         raise Conflict(f"The session is {row.status}; resume it before finalizing.", code="session_not_active")
+    deps.entitlements.check(row.workspace_id, PaidAction.FINALIZE)
     steps, missing = gather_steps(doc)
     if missing:
         raise Unprocessable(

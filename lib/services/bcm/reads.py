@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from lib.domain.numbers import parse_int
+from lib.domain.subscriptions import PaidAction
 from lib.errors import AdapterError, FieldError, NotFound, Unprocessable
 from lib.services.bcm import export as exp
 from lib.services.bcm.deps import BcmDeps
@@ -102,6 +103,7 @@ def parse_format(raw: str | None) -> exp.ExportFormat:
 
 
 def export_document(workspace_id: str, fmt: exp.ExportFormat, *, deps: BcmDeps) -> tuple[StoredManifest, bytes]:
+    deps.entitlements.check(workspace_id, PaidAction.EXPORT)
     stored = current(workspace_id, deps=deps).manifest
     return stored, exp.render(stored, fmt)
 
@@ -136,6 +138,7 @@ def check_text(workspace_id: str, text: Any, *, deps: BcmDeps) -> dict[str, Any]
         raise Unprocessable(
             "The text is too long.", errors=[FieldError("text", f"must be at most {MAX_TEXT_CHARS} characters")]
         )
+    deps.entitlements.check(workspace_id, PaidAction.GUARDRAILS)
     stored = current(workspace_id, deps=deps).manifest
     found = violations(text, donts_of(stored.manifest))
     return {"ok": not found, "violations": found, "manifest_version": stored.version}
@@ -150,4 +153,5 @@ def parse_purpose(raw: str | None) -> Purpose:
 
 
 def recommendations(workspace_id: str, purpose: Purpose, *, deps: BcmDeps) -> dict[str, Any]:
+    deps.entitlements.check(workspace_id, PaidAction.RECOMMENDATIONS)
     return recommend(current(workspace_id, deps=deps).manifest, purpose)

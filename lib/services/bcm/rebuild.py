@@ -25,6 +25,7 @@ from typing import Any
 from lib import ops_events
 from lib.domain.bcm import next_version
 from lib.domain.ids import canonical_uuid
+from lib.domain.subscriptions import PaidAction
 from lib.errors import AdapterError, AlreadyExists, AppError, NotFound, ServiceUnavailable, Unprocessable
 from lib.ports import TaskRequest
 from lib.services.bcm.deps import BcmDeps
@@ -51,6 +52,7 @@ def request_rebuild(
     workspace_id: str, *, reason: str | None, requested_by: str | None, deps: BcmDeps
 ) -> dict[str, Any]:
     """POST /rebuild: ``{job_id, status}`` of the new job or of the open one for the same source."""
+    deps.entitlements.check(workspace_id, PaidAction.REBUILD)
     context = deps.repo.latest_context(workspace_id)
     if context is None:
         raise NotFound("Nothing to rebuild: this workspace has no business context yet.", code="manifest_not_found")

@@ -8,12 +8,6 @@ from lib.errors import AppError, Conflict, NotFound, ServiceUnavailable
 RETRY_AFTER_S = 2
 
 
-class PaymentRequired(AppError):
-    """402: onboarding starts after a confirmed payment or the free plan."""
-
-    status, code, title = 402, "payment_required", "Payment required"
-
-
 class Gone(AppError):
     """410: the session's draft was removed by its 30-day TTL; start a new session."""
 

@@ -63,11 +63,6 @@ class OnboardingRepo(Protocol):
         """The workspace's active session, else its most recent one (any status)."""
         ...
 
-    def may_start(self, workspace_id: str, user_id: str) -> bool:
-        """A confirmed payment: an active subscription for the workspace (the free
-        plan included) or the user's ``onboarding_status`` beyond ``pending``."""
-        ...
-
     def create_active(self, session_id: str, workspace_id: str, user_id: str) -> SessionRow:
         """Insert an active row; ``AlreadyExists`` when the workspace already has one."""
         ...

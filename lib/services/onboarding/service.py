@@ -32,6 +32,7 @@ from typing import Any
 
 from lib.domain.ids import canonical_uuid
 from lib.domain.steps import MAX_STEP_BYTES, TOTAL_STEPS, catalogue, payload_size, step_by_number, validate_step
+from lib.domain.subscriptions import PaidAction
 from lib.errors import (
     AdapterError,
     AlreadyExists,
@@ -43,6 +44,7 @@ from lib.errors import (
     Unprocessable,
 )
 from lib.ports import Clock, TaskQueue, TaskRequest
+from lib.services.entitlements.gate import Entitlements
 from lib.services.onboarding import ai_contract as ai
 from lib.services.onboarding import document as d
 from lib.services.onboarding import errors as e
@@ -109,8 +111,10 @@ class OnboardingService:
         *,
         ai_queue: str,
         functions_base_url: str,
+        entitlements: Entitlements,
     ) -> None:
         self.repo = repo
+        self.entitlements = entitlements
         self.drafts = drafts
         self.cache = cache
         self.tasks = tasks
@@ -131,11 +135,7 @@ class OnboardingService:
         row = self.repo.latest_for_workspace(workspace_id)
         if row is not None and row.status == ACTIVE:
             return StartResult(d.session_view(row, self._load_or_repair(row)), created=False)
-        if not self.repo.may_start(workspace_id, user_id):
-            raise e.PaymentRequired(
-                "Onboarding starts after a confirmed payment or the free plan: choose a plan first.",
-                extra={"next": "initiate_payment"},
-            )
+        self.entitlements.check(workspace_id, PaidAction.ONBOARDING)
         if row is not None and row.status == ABANDONED:
             resumed = self._resume(row)
             if resumed is not None:
@@ -239,6 +239,7 @@ class OnboardingService:
         result = validate_step(number, data, draft=draft)
         if row.status != ACTIVE:
             raise e.not_active(row.status)
+        self.entitlements.check(row.workspace_id, PaidAction.ONBOARDING)
         status = d.COMPLETE if result.complete else d.DRAFT
         missing = [m.as_dict() for m in result.missing]
 
@@ -277,6 +278,7 @@ class OnboardingService:
             )
         if row.status != ACTIVE:
             raise e.not_active(row.status)
+        self.entitlements.check(row.workspace_id, PaidAction.ONBOARDING)
         previous: dict[str, Any] = {}
 
         def build(doc: dict[str, Any], stamp: str) -> dict[str, Any]:
@@ -294,6 +296,11 @@ class OnboardingService:
         except _AlreadyQueued as queued:
             return {"status": queued.state["status"], "task_id": queued.state.get("task_id"), "step": number}
         task_id = str(d.step_entry(doc, number)["ai"]["task_id"])
+        try:  # a new request uses one of the plan's daily suggestions (a repeat above used none)
+            self.entitlements.check(row.workspace_id, PaidAction.AI_SUGGESTION)
+        except Exception:
+            self._undo_ai(row, number, task_id, previous)
+            raise
         payload: ai.AiTaskPayload = {
             "session_id": row.id,
             "workspace_id": row.workspace_id,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from lib.config import Settings
+from lib.domain.subscriptions import DEFAULT_GRACE
 from lib.errors import AdapterError
 from lib.logs import BoundLogger, get_logger
 from lib.ports import Clock, KeyValue, TaskQueue, TaskRequest
@@ -28,6 +30,8 @@ class PaymentConfig:
     order_expire_s: int
     # The Cloud Tasks queue that re-runs the outbox relay when an email could not be sent at once.
     outbox_queue: str = "outbox-relay"
+    # How long a paid plan stays usable after its period ends unpaid (``past_due``).
+    grace: timedelta = DEFAULT_GRACE
 
     @classmethod
     def from_settings(cls, s: Settings) -> PaymentConfig:
@@ -39,6 +43,7 @@ class PaymentConfig:
             webhook_password=s.phonepe_webhook_password.get_secret_value(),
             order_expire_s=s.phonepe_order_expire_s,
             outbox_queue=s.tasks_queue_outbox,
+            grace=timedelta(days=s.subscription_grace_days),
         )
 
     @property

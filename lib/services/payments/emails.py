@@ -157,10 +157,26 @@ def render_failed(subject: str, payload: Mapping[str, Any]) -> Rendered:
     return Rendered(subject, body, text)
 
 
+def render_notice(subject: str, payload: Mapping[str, Any]) -> Rendered:
+    """A subscription notice (reminder, expiry, cancellation): ``paragraphs`` and an optional
+    ``action_url`` / ``action_label`` from the payload, all escaped."""
+    name = _field(payload, "full_name") or "there"
+    paragraphs = [str(p) for p in payload.get("paragraphs") or []]
+    url, label = _field(payload, "action_url"), _field(payload, "action_label", "Open billing")
+    text = f"Hi {name},\n\n" + "\n\n".join(paragraphs) + (f"\n\n{label}: {url}\n" if url else "\n")
+    e = html.escape
+    link = f'<p><a href="{e(url)}">{e(label)}</a></p>' if url else ""
+    body = (
+        "<!doctype html><html><body>"
+        f"<p>Hi {e(name)},</p>" + "".join(f"<p>{e(p)}</p>" for p in paragraphs) + f"{link}</body></html>"
+    )
+    return Rendered(subject, body, text)
+
+
 def message_for(row: OutboxEmail) -> EmailMessage:
     """The email an outbox row stands for, with its provider idempotency key."""
-    render = render_failed if row.kind == FAILED_KIND else render_confirmed
-    out = render(row.subject, row.payload)
+    renderers = {FAILED_KIND: render_failed, CONFIRMED_KIND: render_confirmed}
+    out = renderers.get(row.kind, render_notice)(row.subject, row.payload)
     return EmailMessage(
         to=row.to_email, subject=out.subject, html=out.html, text=out.text, idempotency_key=row.idempotency_key
     )
@@ -177,5 +193,6 @@ __all__ = [
     "message_for",
     "render_confirmed",
     "render_failed",
+    "render_notice",
     "rupees",
 ]

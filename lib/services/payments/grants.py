@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from lib.domain.payment_records import (
@@ -28,11 +30,10 @@ from lib.domain.payment_records import (
     sources_of,
 )
 from lib.domain.payments import PaymentState, TransitionKind, next_state, subscription_period
+from lib.domain.subscriptions import FREE_PLAN, OPEN, next_sweep_at, running_end, status_at
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
 from lib.services.payments.ports import PaymentsUnit
-
-FREE_PLAN = "free"
 
 
 def grant(deps: PaymentDeps, merchant_order_id: str, *, payment_details: Any, email_subject: str) -> Activation:
@@ -58,7 +59,7 @@ def grant(deps: PaymentDeps, merchant_order_id: str, *, payment_details: Any, em
             merchant_order_id, COMPLETED, from_states=(order.state,), payment_details=payment_details
         )
         assert completed is not None, "the order row is locked in this unit"
-        subscription = _extend(uow, completed, deps.clock.now())
+        subscription = _extend(deps, uow, completed, deps.clock.now())
         repo.confirm_onboarding(order.user_id)
         period_end = subscription.current_period_end
         next_billing = {"next_billing_date": period_end.date().isoformat() if period_end else None}
@@ -67,20 +68,20 @@ def grant(deps: PaymentDeps, merchant_order_id: str, *, payment_details: Any, em
         return Activation("granted", completed, subscription, outbox_id)
 
 
-def _extend(uow: PaymentsUnit, order: Order, now: Any) -> Subscription:
-    """The paid period an order buys (``subscription_period``): a renewal while active extends from
-    the current end and keeps the running subscription's start."""
+def _extend(deps: PaymentDeps, uow: PaymentsUnit, order: Order, now: datetime) -> Subscription:
+    """The paid period an order buys (``subscription_period``): a renewal while active or past due
+    extends from the current end and keeps the running subscription's start; a lapsed or new
+    subscription starts now.  Paying clears a pending cancellation."""
     repo = uow.payments
     repo.lock_workspace(order.workspace_id)
     current = repo.get_subscription(order.workspace_id, lock=True)
-    running_end = current.current_period_end if current is not None and current.status == "active" else None
-    start, end = subscription_period(running_end, order.billing_period, now)
-    if current is not None and start != now:
+    extend_from = running_end(current, now, deps.config.grace)
+    start, end = subscription_period(extend_from, order.billing_period, now)
+    if current is not None and extend_from is not None:
         start = current.current_period_start
-    return repo.save_subscription(
-        Subscription(order.workspace_id, order.plan_id, order.billing_period, "active", start, end),
-        last_transaction_id=order.id,
-    )
+    granted = Subscription(order.workspace_id, order.plan_id, order.billing_period, "active", start, end)
+    granted = replace(granted, next_sweep_at=next_sweep_at(granted, now, deps.config.grace))
+    return repo.save_subscription(granted, last_transaction_id=order.id)
 
 
 def fail(
@@ -111,22 +112,18 @@ def fail(
 
 
 def grant_free(deps: PaymentDeps, workspace_id: str, user_id: str, billing_period: str) -> Subscription:
-    """The free plan: no order, no email.  A paid period still running is never cut short by
-    choosing free; a running free subscription keeps its start."""
+    """The free plan: no order, no email, no end."""
     now = deps.clock.now()
     with deps.unit() as uow:
         repo = uow.payments
         repo.lock_workspace(workspace_id)
         current = repo.get_subscription(workspace_id, lock=True)
         repo.confirm_onboarding(user_id)
-        running = current is not None and current.status == "active"
-        if running and current is not None:
-            paid_running = current.plan_id != FREE_PLAN and (
-                current.current_period_end is not None and current.current_period_end > now
-            )
-            if paid_running or current.plan_id == FREE_PLAN:
-                uow.commit()
-                return current
+        if current is not None and status_at(current, now, deps.config.grace) in OPEN:
+            # A paid period still running (or in its grace) is never cut short by choosing free;
+            # a running free subscription stays as it is.
+            uow.commit()
+            return current
         subscription = repo.save_subscription(
             Subscription(workspace_id, FREE_PLAN, billing_period, "active", now, None)
         )

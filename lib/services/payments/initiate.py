@@ -13,6 +13,7 @@ from typing import Any
 
 from lib.domain.payment_records import CREATED, FAILED, NewOrder, Order
 from lib.domain.payments import UnknownPlan, new_merchant_order_id, quote
+from lib.domain.subscriptions import check_purchase
 from lib.errors import AdapterError, FieldError, ServiceUnavailable
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.grants import grant_free
@@ -60,8 +61,10 @@ def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[s
         subscription = grant_free(deps, cmd.workspace_id, cmd.user_id, billing)
         return {"state": "COMPLETED", "plan": priced.plan_id, "subscription": subscription.as_json()}, 200
 
+    now = deps.clock.now()
+    check_purchase(deps.repo.get_subscription(cmd.workspace_id), priced.plan_id, billing, now, deps.config.grace)
     price = priced.amount_paise
-    mid = new_merchant_order_id(deps.clock.now())
+    mid = new_merchant_order_id(now)
     order = deps.repo.create_order(NewOrder(mid, cmd.workspace_id, cmd.user_id, priced.plan_id, billing, price))
     schedule_reconcile(deps, mid, step=0, chain="pay")
     try:

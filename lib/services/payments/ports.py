@@ -64,6 +64,10 @@ class PaymentsRepo(Protocol):
         """Move to ``to_state`` only from ``from_states``; None when no row matched."""
         ...
 
+    def workspace_orders(self, workspace_id: str, *, limit: int) -> list[Order]:
+        """The workspace's orders, newest first."""
+        ...
+
     def touch_checked(self, merchant_order_id: str) -> None:
         """Stamp ``last_checked_at`` (the sweep and payment_status read it)."""
         ...
@@ -89,6 +93,15 @@ class PaymentsRepo(Protocol):
 
     def email_facts(self, user_id: str, workspace_id: str, plan_id: str) -> EmailFacts | None:
         """The address, names and plan name a payment email quotes; None when a row is missing."""
+        ...
+
+    def workspace_email_facts(self, workspace_id: str, plan_id: str) -> EmailFacts | None:
+        """``email_facts`` for the workspace's owner (subscription notices name no user)."""
+        ...
+
+    def due_subscriptions(self, now: datetime, limit: int) -> list[Subscription]:
+        """Up to ``limit`` subscriptions whose ``next_sweep_at`` has come, earliest first, each row
+        held until the unit ends; rows another unit holds are skipped (``skip locked``)."""
         ...
 
     def add_email(self, email: NewEmail) -> bool:

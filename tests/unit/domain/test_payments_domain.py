@@ -304,9 +304,10 @@ def test_renewal_while_active_extends_from_the_current_end() -> None:
     assert subscription_period(current_end, "monthly", now) == (current_end, _d(2025, 3, 10))
 
 
-def test_lapsed_subscription_restarts_now() -> None:
-    now = _d(2025, 5, 1)
-    assert subscription_period(_d(2025, 4, 1), "monthly", now) == (now, _d(2025, 6, 1))
+def test_a_period_paid_in_its_grace_extends_from_its_end_and_none_starts_now() -> None:
+    now = _d(2025, 4, 2)
+    assert subscription_period(_d(2025, 4, 1), "monthly", now) == (_d(2025, 4, 1), _d(2025, 5, 1))
+    assert subscription_period(None, "monthly", now) == (now, _d(2025, 5, 2))
 
 
 def test_subscription_period_rejects_unknown_period() -> None:

@@ -214,9 +214,9 @@ def test_calls_gcloud_as_documented_and_reads_each_secret_version_once(gcloud: F
     assert all("--format=json" in c and "--quiet" in c for c in calls)
 
 
-def test_without_function_it_describes_all_ten(gcloud: FakeGcloud, tmp_path: Path) -> None:
+def test_without_function_it_describes_all_eleven(gcloud: FakeGcloud, tmp_path: Path) -> None:
     names = function_names()
-    assert len(names) == 10
+    assert len(names) == 11
     for name in names:
         gcloud.state["functions"].setdefault(name, describe(name, common(name), {}))
     gcloud.save()

@@ -59,6 +59,7 @@ class BcmRig:
             tasks=self.tasks,
             clock=clock,
             config=BcmConfig(exports_bucket=EXPORTS, rebuild_queue="bcm-rebuild", functions_base_url=BASE_URL),
+            entitlements=self.onboarding.service.entitlements,
             sessions=OnboardingStoreSessions(self.onboarding.service),
             reduce=self._reduce,
         )

@@ -11,7 +11,9 @@ from typing import Any
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.domain.steps import STEPS
+from lib.services.entitlements.gate import Entitlements
 from lib.services.onboarding import OnboardingService
+from lib.testing.fake_entitlements import FakeEntitlements
 from lib.testing.fake_onboarding import FakeOnboardingRepo
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 
@@ -33,6 +35,7 @@ class Rig:
     documents: FakeDocuments = field(default_factory=FakeDocuments)
     kv: FakeKeyValue = field(init=False)
     tasks: FakeTaskQueue = field(default_factory=FakeTaskQueue)
+    subs: FakeEntitlements = field(default_factory=FakeEntitlements)
     cache_breaker_s: float = 0.0
     service: OnboardingService = field(init=False)
     workspace: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -49,8 +52,9 @@ class Rig:
             self.clock,
             ai_queue=AI_QUEUE,
             functions_base_url=BASE_URL,
+            entitlements=Entitlements(self.subs, self.clock),
         )
-        self.repo.paid_workspaces.add(self.workspace)
+        self.subs.grant(self.workspace, now=self.clock.now(), days=365)
 
     def mine(self, workspace_id: str) -> bool:
         return workspace_id == self.workspace

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from lib.domain.subscriptions import SubscriptionInactive
 from lib.errors import AppError, Conflict, NotFound, PayloadTooLarge, ServiceUnavailable, Unavailable, Unprocessable
-from lib.services.onboarding.errors import Gone, PaymentRequired
+from lib.services.onboarding.errors import Gone
 from lib.testing.fake_onboarding import FakeOnboardingRepo
 from tests.unit.services.onboarding.onboarding_support import Rig, complete_data
 
@@ -19,15 +20,30 @@ def rig() -> Rig:
 
 
 def test_starting_needs_a_payment_or_the_free_plan(rig: Rig) -> None:
-    rig.repo.paid_workspaces.clear()
-    with pytest.raises(PaymentRequired) as err:
+    rig.subs.subscriptions.clear()
+    with pytest.raises(SubscriptionInactive) as err:
         rig.start()
     assert err.value.status == 402
-    assert err.value.code == "payment_required"
+    assert err.value.code == "subscription_inactive"
     assert rig.repo.rows == {}
     assert rig.documents.query("onboarding_drafts", where=[]) == []
-    rig.repo.user_status[rig.user] = "payment_confirmed"  # paid, subscription row not visible yet
+    rig.subs.grant(rig.workspace, "free", now=rig.clock.now())
     assert rig.service.start(rig.workspace, rig.user).created
+
+
+def test_a_lapsed_workspace_reads_its_session_but_saves_and_ai_are_402(rig: Rig) -> None:
+    sid = rig.start()
+    rig.save(sid, 1, {"name": "A"}, draft=True)
+    rig.clock.advance((365 + 3) * 86400 + 1)  # the period and its 3-day grace are over
+    for attempt in (
+        lambda: rig.save(sid, 1, {"name": "B"}, draft=True),
+        lambda: rig.service.request_ai(sid, 2, rig.mine, "req-1"),
+    ):
+        with pytest.raises(SubscriptionInactive) as err:
+            attempt()
+        assert err.value.extra["subscription_status"] == "expired"
+    assert rig.read(sid)["steps"][0]["data"] == {"name": "A"}
+    assert rig.service.start(rig.workspace, rig.user).session["session_id"] == sid  # reading, not starting
 
 
 def test_one_active_session_per_workspace(rig: Rig) -> None:
@@ -195,7 +211,7 @@ def test_postgres_mirror_down_does_not_lose_an_acknowledged_save() -> None:
     sid = rig.start()
     rig.save(sid, 1, {"name": "One"}, draft=True)
     flaky = _MirrorDown(rig.clock)
-    flaky.rows, flaky.paid_workspaces = rig.repo.rows, rig.repo.paid_workspaces
+    flaky.rows = rig.repo.rows
     rig.service.repo = flaky
     out = rig.save(sid, 1, {"name": "Two"}, draft=True, version=1)
     assert out["step"]["version"] == 2

@@ -45,6 +45,7 @@ def other_instance(rig: Rig) -> OnboardingService:
         rig.clock,
         ai_queue=AI_QUEUE,
         functions_base_url=BASE_URL,
+        entitlements=rig.service.entitlements,
     )
 
 

@@ -24,6 +24,7 @@ from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.domain.steps import STEPS, validate_step
 from lib.errors import Rejected, Unavailable
+from lib.services.entitlements.gate import Entitlements
 from lib.services.onboarding import OnboardingService
 from lib.services.onboarding_ai import (
     MAX_ATTEMPTS,
@@ -32,6 +33,7 @@ from lib.services.onboarding_ai import (
     response_schema,
     unusable_payload,
 )
+from lib.testing.fake_entitlements import FakeEntitlements
 from lib.testing.fake_onboarding import FakeOnboardingRepo
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 
@@ -100,7 +102,8 @@ class World:
 def world() -> World:
     clock = ManualClock(START)
     repo = FakeOnboardingRepo(clock)
-    repo.paid_workspaces.add(WORKSPACE)
+    subs = FakeEntitlements()
+    subs.grant(WORKSPACE, now=clock.now(), days=365)
     docs = FakeDocuments()
     tasks = FakeTaskQueue()
     service = OnboardingService(
@@ -111,6 +114,7 @@ def world() -> World:
         clock,
         ai_queue="onboarding-ai",
         functions_base_url="http://functions.test",
+        entitlements=Entitlements(subs, clock),
     )
     started = service.start(WORKSPACE, USER)
     return World(clock, repo, docs, tasks, service, started.session["session_id"])

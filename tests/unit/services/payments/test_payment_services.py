@@ -13,7 +13,7 @@ import pytest
 from lib import ops_events
 from lib.domain import payments as domain
 from lib.domain.payments import add_months, next_check_delay, webhook_authorization, webhook_authorization_ok
-from lib.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
+from lib.errors import AppError, BadRequest, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
 from lib.services.payments import deps as deps_module
 from lib.services.payments import grants, initiate, outbox, scheduling, settlement
 from lib.services.payments import webhook as webhook_service
@@ -552,13 +552,51 @@ def test_renewal_while_active_extends_from_period_end(world: World) -> None:
     world.webhook(first)
     end1 = world.repo.subscriptions[world.workspace_id].current_period_end
     assert end1 is not None
-    world.clock.advance(86400)
-    second = world.initiate("starter", "annual")["merchant_order_id"]
+    world.clock.set(end1 - timedelta(days=3))  # inside the 7-day renewal window
+    second = world.initiate()["merchant_order_id"]
     world.gateway.complete(second)
-    world.webhook(second, amount=999000)
+    world.webhook(second)
     sub = world.repo.subscriptions[world.workspace_id]
-    assert sub.current_period_end == add_months(end1, 12)
-    assert sub.billing_period == "annual"
+    assert sub.current_period_end == add_months(end1, 1)
+    assert sub.status == "active"
+
+
+def test_paying_in_the_grace_extends_from_the_old_end_and_after_it_starts_now(world: World) -> None:
+    first = world.initiate()["merchant_order_id"]
+    world.gateway.complete(first)
+    world.webhook(first)
+    end1 = world.repo.subscriptions[world.workspace_id].current_period_end
+    assert end1 is not None
+    world.clock.set(end1 + timedelta(days=2))  # past due, in the 3-day grace
+    second = world.initiate()["merchant_order_id"]
+    world.gateway.complete(second)
+    world.webhook(second)
+    assert world.repo.subscriptions[world.workspace_id].current_period_end == add_months(end1, 1)
+    end2 = add_months(end1, 1)
+    world.clock.set(end2 + timedelta(days=10))  # expired
+    third = world.initiate()["merchant_order_id"]
+    world.gateway.complete(third)
+    world.webhook(third)
+    sub = world.repo.subscriptions[world.workspace_id]
+    assert sub.current_period_start == world.clock.now()
+    assert sub.current_period_end == add_months(world.clock.now(), 1)
+
+
+def test_early_renewal_and_mid_period_plan_changes_are_409_and_write_nothing(world: World) -> None:
+    first = world.initiate()["merchant_order_id"]
+    world.gateway.complete(first)
+    world.webhook(first)
+    orders = dict(world.repo.orders)
+    for plan, period, code in [
+        ("starter", "monthly", "renewal_not_open"),
+        ("starter", "annual", "plan_change_not_available"),
+        ("growth", "monthly", "plan_change_not_available"),
+    ]:
+        with pytest.raises(AppError) as err:
+            world.initiate(plan, period)
+        assert err.value.status == 409
+        assert err.value.code == code
+    assert world.repo.orders == orders
 
 
 def test_rupees_and_template() -> None:

@@ -1,0 +1,44 @@
+"""billing: a workspace's plan, next charge and transactions; cancel and resume.
+
+``workspace_id`` (query for GET, body for POSTs) defaults to the caller's own
+workspace; one the caller is not a member of answers 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lib import bootstrap
+from lib.http import RequestContext, Router
+from lib.http.query import WORKSPACE_ID
+from lib.services.payments.deps import PaymentDeps
+from lib.services.payments.subscriptions import billing_overview, cancel_subscription, resume_subscription
+
+router = Router("billing", wiring=bootstrap.payments)
+
+
+def _body_workspace(ctx: RequestContext[PaymentDeps]) -> str:
+    body = ctx.json()
+    requested = body.get("workspace_id")
+    return ctx.workspace_id(requested if requested not in (None, "") else None)
+
+
+@router.route("/", methods=["GET"], auth="user", rate="read", query=[WORKSPACE_ID])
+def overview(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
+    """Plan, status, period, next charge, cancel flag, credit and the workspace's transactions."""
+    return billing_overview(ctx.workspace_id(ctx.arg("workspace_id") or None), deps=ctx.app)
+
+
+@router.route("/cancel", methods=["POST"], auth="user", rate="write", idempotent=True)
+def cancel(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
+    """Cancel at the period end; 409 ``nothing_to_cancel`` for free, lapsed or already cancelled plans."""
+    return cancel_subscription(_body_workspace(ctx), deps=ctx.app)
+
+
+@router.route("/resume", methods=["POST"], auth="user", rate="write", idempotent=True)
+def resume(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
+    """Undo a cancellation before the period ends; 409 ``nothing_to_resume`` otherwise."""
+    return resume_subscription(_body_workspace(ctx), deps=ctx.app)
+
+
+main = router.entry_point()

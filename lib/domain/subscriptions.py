@@ -1,0 +1,306 @@
+"""Subscriptions as pure rules: the lifecycle, what a workspace may do, the sweep's
+schedule, renewal and plan-change arithmetic.
+
+Every function takes ``now`` (and the grace) as arguments, so the sweep, the
+paid routes, the billing API and the tests agree on one definition.  Described
+in docs/domain.md ("Subscriptions").
+
+Lifecycle::
+
+    active --(period end, unpaid)--> past_due --(grace over)--> expired
+    active + cancel_at_period_end --(period end)--> cancelled
+
+A payment makes any of them active again.  The free plan (no period end) never
+moves.  ``status_at`` is what the status IS at ``now``, whether or not the
+sweep has written it yet, so an hourly sweep never gives a lapsed workspace an
+extra hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from lib.domain.payment_records import Subscription
+from lib.errors import AppError, Conflict, TooManyRequests
+
+DEFAULT_GRACE = timedelta(days=3)
+# Paying for the plan you have opens this long before the period ends (and stays open while past due).
+RENEWAL_WINDOW = timedelta(days=7)
+# Reminder emails before the period end, earliest first: (outbox kind, how long before the end).
+REMINDERS: tuple[tuple[str, timedelta], ...] = (
+    ("renewal-reminder-7d", timedelta(days=7)),
+    ("renewal-reminder-1d", timedelta(days=1)),
+)
+EXPIRED_EMAIL = "subscription-expired"
+CANCELLED_EMAIL = "subscription-ended"
+FREE_PLAN = "free"
+
+
+class SubscriptionStatus(StrEnum):
+    """A ``subscriptions.status`` (the database's check constraint lists the same)."""
+
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+# The statuses in which the paid features stay open (past due: the grace).
+OPEN = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE})
+
+
+def status_at(sub: Subscription, now: datetime, grace: timedelta = DEFAULT_GRACE) -> SubscriptionStatus:
+    """The status ``sub`` has at ``now`` by the rules (the stored one may lag by one sweep)."""
+    stored = SubscriptionStatus(sub.status)
+    if stored not in OPEN or sub.current_period_end is None:
+        return stored
+    end = sub.current_period_end
+    if now < end:
+        return SubscriptionStatus.ACTIVE
+    if sub.cancel_at_period_end:
+        return SubscriptionStatus.CANCELLED
+    return SubscriptionStatus.PAST_DUE if now < end + grace else SubscriptionStatus.EXPIRED
+
+
+def running_end(sub: Subscription | None, now: datetime, grace: timedelta = DEFAULT_GRACE) -> datetime | None:
+    """The period end a payment extends from: while active or past due, no paid day is lost and
+    none is given twice (a renewal paid in the grace starts at the old end)."""
+    if sub is None or sub.current_period_end is None:
+        return None
+    return sub.current_period_end if status_at(sub, now, grace) in OPEN else None
+
+
+# --- what a workspace may do --------------------------------------------------------------------
+
+
+class PaidAction(StrEnum):
+    """Everything only a live subscription may do; the counted ones have a daily plan limit."""
+
+    ONBOARDING = "onboarding"
+    AI_SUGGESTION = "ai_suggestion"
+    FINALIZE = "finalize"
+    REBUILD = "rebuild"
+    EXPORT = "export"
+    RECOMMENDATIONS = "recommendations"
+    GUARDRAILS = "guardrails"
+
+
+COUNTED: frozenset[PaidAction] = frozenset({PaidAction.AI_SUGGESTION, PaidAction.REBUILD, PaidAction.EXPORT})
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """Per UTC day; None is unlimited (``plans.*_per_day``)."""
+
+    rebuilds_per_day: int | None = None
+    exports_per_day: int | None = None
+    ai_suggestions_per_day: int | None = None
+
+    def per_day(self, action: PaidAction) -> int | None:
+        return {
+            PaidAction.REBUILD: self.rebuilds_per_day,
+            PaidAction.EXPORT: self.exports_per_day,
+            PaidAction.AI_SUGGESTION: self.ai_suggestions_per_day,
+        }.get(action)
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """What one workspace may do at one moment, and until when that answer holds."""
+
+    workspace_id: str
+    plan_id: str | None
+    status: SubscriptionStatus | None  # None: no subscription at all
+    period_end: datetime | None
+    grace_end: datetime | None
+    limits: PlanLimits
+    # The answer may change at this moment (period or grace end); None: not by time alone.
+    valid_until: datetime | None
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN
+
+
+def entitlement(
+    workspace_id: str, sub: Subscription | None, limits: PlanLimits, now: datetime, grace: timedelta = DEFAULT_GRACE
+) -> Entitlement:
+    if sub is None:
+        return Entitlement(workspace_id, None, None, None, None, limits, None)
+    status = status_at(sub, now, grace)
+    end = sub.current_period_end
+    grace_end = None if end is None or sub.cancel_at_period_end else end + grace
+    valid_until = None
+    if status is SubscriptionStatus.ACTIVE and end is not None:
+        valid_until = end
+    elif status is SubscriptionStatus.PAST_DUE:
+        valid_until = grace_end
+    return Entitlement(workspace_id, sub.plan_id, status, end, grace_end, limits, valid_until)
+
+
+class SubscriptionInactive(AppError):
+    """402: the workspace has no live subscription; the manifest and its history stay readable."""
+
+    status, code, title = 402, "subscription_inactive", "Subscription inactive"
+
+
+class PlanLimitReached(TooManyRequests):
+    """429: the plan's daily allowance of this action is used up; it resets at 00:00 UTC."""
+
+    code = "plan_limit_reached"
+    title = "Plan limit reached"
+
+
+def require_open(ent: Entitlement, action: PaidAction) -> None:
+    """Raise ``SubscriptionInactive`` unless ``ent`` lets the workspace do ``action``."""
+    if ent.open:
+        return
+    extra: dict[str, Any] = {
+        "action": action.value,
+        "plan": ent.plan_id,
+        "subscription_status": ent.status.value if ent.status else None,
+        "period_end": ent.period_end.isoformat() if ent.period_end else None,
+    }
+    if ent.status is None:
+        detail = "This workspace has no plan yet: choose one (POST /initiate_payment, the free plan included)."
+    else:
+        ended = ent.period_end.date().isoformat() if ent.period_end else "its end"
+        detail = (
+            f"The {ent.plan_id} plan ended on {ended} ({ent.status.value}). Renew it or choose another plan"
+            " (POST /initiate_payment); the manifest and its version history stay readable."
+        )
+    raise SubscriptionInactive(detail, extra=extra)
+
+
+def limit_reached(ent: Entitlement, action: PaidAction, now: datetime) -> PlanLimitReached:
+    per_day = ent.limits.per_day(action)
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=now.tzinfo)
+    retry_after = max(1, int((tomorrow - now).total_seconds()))
+    return PlanLimitReached(
+        f"The {ent.plan_id} plan allows {per_day} of '{action.value}' per day; it resets at 00:00 UTC.",
+        headers={"Retry-After": str(retry_after)},
+        extra={
+            "action": action.value,
+            "plan": ent.plan_id,
+            "limit_per_day": per_day,
+            "resets_at": tomorrow.isoformat(),
+        },
+    )
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+
+def _events(sub: Subscription, grace: timedelta) -> list[datetime]:
+    end = sub.current_period_end
+    if end is None:
+        return []
+    events = [end - before for _, before in REMINDERS] + [end]
+    if not sub.cancel_at_period_end:
+        events.append(end + grace)
+    return events
+
+
+def next_sweep_at(sub: Subscription, now: datetime, grace: timedelta = DEFAULT_GRACE) -> datetime | None:
+    """The first moment after ``now`` the sweep has something to do for ``sub`` (None: never again)."""
+    if status_at(sub, now, grace) not in OPEN:
+        return None
+    later = [at for at in _events(sub, grace) if at > now]
+    return min(later) if later else None
+
+
+@dataclass(frozen=True)
+class SweepStep:
+    """What the sweep does to one subscription at ``now``."""
+
+    status: SubscriptionStatus  # to store (may equal the stored one)
+    email: str | None  # outbox kind to write, at most one per step
+    email_key: str | None  # its idempotency key: one per subscription, period end and kind
+    next_sweep_at: datetime | None
+
+
+def sweep_step(sub: Subscription, now: datetime, grace: timedelta = DEFAULT_GRACE) -> SweepStep:
+    """The status ``sub`` moves to, the one email due (the latest reminder whose time has come,
+    or the expiry/end notice) and when to look again.  Idempotent: a repeat yields the same key."""
+    status = status_at(sub, now, grace)
+    end = sub.current_period_end
+    email: str | None = None
+    if end is not None:
+        if status is SubscriptionStatus.EXPIRED:
+            email = EXPIRED_EMAIL
+        elif status is SubscriptionStatus.CANCELLED:
+            email = CANCELLED_EMAIL
+        elif status is SubscriptionStatus.ACTIVE:
+            due = [kind for kind, before in REMINDERS if now >= end - before]
+            email = due[-1] if due else None
+    key = f"{email}/{sub.workspace_id}/{end.isoformat()}" if email and end else None
+    moved = replace(sub, status=status.value)
+    return SweepStep(status, email, key, next_sweep_at(moved, now, grace))
+
+
+# --- renewals and plan changes --------------------------------------------------------------------
+
+
+class RenewalNotOpen(Conflict):
+    """409: paying again for the running plan opens ``RENEWAL_WINDOW`` before the period end."""
+
+    code = "renewal_not_open"
+    title = "Renewal not open yet"
+
+
+def check_renewal(sub: Subscription, now: datetime, grace: timedelta = DEFAULT_GRACE) -> None:
+    """A payment for the plan and period the workspace already has: allowed from ``RENEWAL_WINDOW``
+    before the end, in the grace, or once lapsed; refused earlier (it would only stack periods)."""
+    end = sub.current_period_end
+    if end is None or status_at(sub, now, grace) is not SubscriptionStatus.ACTIVE:
+        return
+    opens = end - RENEWAL_WINDOW
+    if now < opens:
+        raise RenewalNotOpen(
+            f"Your plan runs until {end.date().isoformat()}; renewal opens on {opens.date().isoformat()}.",
+            extra={"renewal_opens_at": opens.isoformat(), "period_end": end.isoformat()},
+        )
+
+
+class PlanChangeNotAvailable(Conflict):
+    """409: a different paid plan or period while a paid period runs.  Buying it would only
+    stack a second period after the first; pro-rated plan changes are the next step."""
+
+    code = "plan_change_not_available"
+    title = "Plan change not available"
+
+
+def check_purchase(
+    sub: Subscription | None, plan_id: str, billing_period: str, now: datetime, grace: timedelta = DEFAULT_GRACE
+) -> None:
+    """May the workspace pay for ``plan_id``/``billing_period`` now?  Always when it has no running
+    paid period; the same plan and period only in the renewal window (``check_renewal``)."""
+    if sub is None or sub.current_period_end is None or status_at(sub, now, grace) not in OPEN:
+        return
+    if (sub.plan_id, sub.billing_period) == (plan_id, billing_period):
+        check_renewal(sub, now, grace)
+        return
+    end = sub.current_period_end.date().isoformat()
+    raise PlanChangeNotAvailable(
+        f"Your {sub.plan_id} plan ({sub.billing_period}) runs until {end}. Changing plan mid-period is not"
+        f" available yet: renew it from {(sub.current_period_end - RENEWAL_WINDOW).date().isoformat()},"
+        " or cancel it (POST /billing/cancel) and choose the new plan once it ends.",
+        extra={
+            "plan": sub.plan_id,
+            "billing_period": sub.billing_period,
+            "period_end": sub.current_period_end.isoformat(),
+        },
+    )
+
+
+def unused_credit(paid_paise: int, start: datetime, end: datetime, now: datetime) -> int:
+    """The unused part of a paid period, pro rata by seconds, rounded down to the paisa (the
+    customer is never credited more than they paid; docs/decisions.md)."""
+    total = int((end - start).total_seconds())
+    left = int((end - now).total_seconds())
+    if total <= 0 or left <= 0:
+        return 0
+    return min(paid_paise, paid_paise * min(left, total) // total)

@@ -1,0 +1,1 @@
+"""Entitlements: may this workspace do this paid action now?  One gate for every paid route."""

@@ -1,0 +1,244 @@
+"""Subscriptions over time: the sweep, cancel and resume, and the billing view.
+
+The rules are ``lib.domain.subscriptions``; each change here is one unit of
+work with its outbox row, so an email goes out exactly once per subscription,
+period end and kind (the idempotency key names all three).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from lib.domain.payment_records import NewEmail, Subscription
+from lib.domain.subscriptions import (
+    CANCELLED_EMAIL,
+    EXPIRED_EMAIL,
+    OPEN,
+    SubscriptionStatus,
+    next_sweep_at,
+    status_at,
+    sweep_step,
+)
+from lib.errors import Conflict, NotFound
+from lib.services.payments.deps import PaymentDeps
+from lib.services.payments.emails import BILLING_PATH
+from lib.services.payments.ports import PaymentsUnit
+
+# Subscriptions one sweep run handles; a run that hits it says ``more`` and the next run goes on.
+SWEEP_BATCH = 500
+CANCEL_EMAIL = "subscription-cancelled"
+RESUMED_EMAIL = "subscription-resumed"
+
+
+def _date(at: datetime | None) -> str:
+    return at.date().isoformat() if at else "-"
+
+
+def _notice(kind: str, sub: Subscription, plan_name: str) -> tuple[str, list[str]]:
+    """Subject and paragraphs of a subscription notice."""
+    end = _date(sub.current_period_end)
+    if kind.startswith("renewal-reminder"):
+        if sub.cancel_at_period_end:
+            return f"Your {plan_name} plan ends on {end}", [
+                f"Your {plan_name} plan is set to end on {end}; you cancelled it.",
+                "Resume it from the billing page before then to keep it.",
+            ]
+        return f"Your {plan_name} plan renews on {end}", [
+            f"Your {plan_name} plan's current period ends on {end}.",
+            "Renew it from the billing page to keep your workspace running without a break.",
+        ]
+    if kind == EXPIRED_EMAIL:
+        return f"Your {plan_name} plan has expired", [
+            f"Your {plan_name} plan ended on {end} and was not renewed.",
+            "Your business context and its history are still here; renew to use the paid features again.",
+        ]
+    if kind == CANCELLED_EMAIL:
+        return f"Your {plan_name} plan has ended", [
+            f"Your {plan_name} plan ended on {end}, as you asked.",
+            "Your business context and its history are still here; choose a plan any time to continue.",
+        ]
+    if kind == CANCEL_EMAIL:
+        return f"Your {plan_name} plan will end on {end}", [
+            f"You cancelled your {plan_name} plan. It stays active until {end} and then ends.",
+            "Changed your mind? Resume it from the billing page before then.",
+        ]
+    return f"Your {plan_name} plan continues", [f"Your {plan_name} plan will keep running after {end}."]
+
+
+def queue_notice(deps: PaymentDeps, uow: PaymentsUnit, kind: str, sub: Subscription, key: str) -> str | None:
+    """One subscription notice for the workspace's owner, written once per ``key``; its id or None."""
+    facts = uow.payments.workspace_email_facts(sub.workspace_id, sub.plan_id)
+    if facts is None or not facts.to_email:
+        return None
+    subject, paragraphs = _notice(kind, sub, facts.plan_name)
+    payload = {
+        "workspace_id": sub.workspace_id,
+        "plan_id": sub.plan_id,
+        "plan_name": facts.plan_name,
+        "period_end": sub.current_period_end.isoformat() if sub.current_period_end else None,
+        "workspace_name": facts.workspace_name,
+        "full_name": facts.full_name,
+        "paragraphs": paragraphs,
+        "action_url": f"{deps.config.frontend_url}{BILLING_PATH}",
+        "action_label": "Open billing",
+    }
+    outbox_id = str(uuid.uuid4())
+    written = uow.payments.add_email(NewEmail(outbox_id, kind, facts.to_email, subject, payload, key))
+    return outbox_id if written else None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    examined: int
+    moved: int
+    emails: int
+    more: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"examined": self.examined, "moved": self.moved, "emails": self.emails, "more": self.more}
+
+
+def sweep_subscriptions(*, deps: PaymentDeps, limit: int = SWEEP_BATCH) -> SweepResult:
+    """Move every due subscription (``next_sweep_at`` passed) by the lifecycle and queue its one
+    email; reads only what is due (the partial index), so its cost follows the work, not the table."""
+    now = deps.clock.now()
+    grace = deps.config.grace
+    moved = emails = 0
+    with deps.unit() as uow:
+        due = uow.payments.due_subscriptions(now, limit)
+        for sub in due:
+            step = sweep_step(sub, now, grace)
+            if step.status.value != sub.status:
+                moved += 1
+            uow.payments.save_subscription(replace(sub, status=step.status.value, next_sweep_at=step.next_sweep_at))
+            if step.email and step.email_key and queue_notice(deps, uow, step.email, sub, step.email_key):
+                emails += 1
+        uow.commit()
+    if moved or emails:
+        deps.log.info("subscriptions swept", extra={"moved": moved, "emails": emails, "examined": len(due)})
+    return SweepResult(len(due), moved, emails, len(due) == limit)
+
+
+# --- cancel / resume ----------------------------------------------------------------------------
+
+
+class NothingToCancel(Conflict):
+    code = "nothing_to_cancel"
+    title = "Nothing to cancel"
+
+
+class NothingToResume(Conflict):
+    code = "nothing_to_resume"
+    title = "Nothing to resume"
+
+
+def _locked(uow: PaymentsUnit, workspace_id: str) -> Subscription:
+    uow.payments.lock_workspace(workspace_id)
+    sub = uow.payments.get_subscription(workspace_id, lock=True)
+    if sub is None:
+        raise NotFound("This workspace has no subscription.", code="subscription_not_found")
+    return sub
+
+
+def cancel_subscription(workspace_id: str, *, deps: PaymentDeps) -> dict[str, Any]:
+    """Cancel at the period end (the plan runs until then).  409 for the free plan, a lapsed plan
+    or one already cancelled."""
+    now = deps.clock.now()
+    with deps.unit() as uow:
+        sub = _locked(uow, workspace_id)
+        status = status_at(sub, now, deps.config.grace)
+        if sub.current_period_end is None:
+            raise NothingToCancel("The free plan has no period to cancel.")
+        if sub.cancel_at_period_end:
+            raise NothingToCancel(f"Already cancelled: the plan ends on {_date(sub.current_period_end)}.")
+        if status is not SubscriptionStatus.ACTIVE:
+            raise NothingToCancel(f"The plan is {status.value}; there is no running period to cancel.")
+        cancelled = replace(sub, cancel_at_period_end=True, scheduled_plan_id=None, scheduled_billing_period=None)
+        cancelled = uow.payments.save_subscription(
+            replace(cancelled, next_sweep_at=next_sweep_at(cancelled, now, deps.config.grace))
+        )
+        key = f"{CANCEL_EMAIL}/{workspace_id}/{_date(sub.current_period_end)}/{now.isoformat()}"
+        queue_notice(deps, uow, CANCEL_EMAIL, cancelled, key)
+        uow.commit()
+    return billing_subscription_view(cancelled, now, deps)
+
+
+def resume_subscription(workspace_id: str, *, deps: PaymentDeps) -> dict[str, Any]:
+    """Undo a cancellation before the period ends.  409 when nothing is cancelled or it has ended."""
+    now = deps.clock.now()
+    with deps.unit() as uow:
+        sub = _locked(uow, workspace_id)
+        if not sub.cancel_at_period_end:
+            raise NothingToResume("The plan is not cancelled.")
+        if status_at(sub, now, deps.config.grace) is not SubscriptionStatus.ACTIVE:
+            raise NothingToResume(f"The plan ended on {_date(sub.current_period_end)}; choose a plan to start again.")
+        resumed = replace(sub, cancel_at_period_end=False)
+        resumed = uow.payments.save_subscription(
+            replace(resumed, next_sweep_at=next_sweep_at(resumed, now, deps.config.grace))
+        )
+        uow.commit()
+    return billing_subscription_view(resumed, now, deps)
+
+
+# --- the billing view -----------------------------------------------------------------------------
+
+# Transactions the billing page lists (newest first).
+BILLING_ORDERS = 50
+
+
+def billing_overview(workspace_id: str, *, deps: PaymentDeps) -> dict[str, Any]:
+    """GET /billing: the subscription, the next charge and the workspace's transactions."""
+    now = deps.clock.now()
+    sub = deps.repo.get_subscription(workspace_id)
+    view = billing_subscription_view(sub, now, deps)
+    if view["subscription"] is not None and sub is not None and view["subscription"]["next_charge_at"]:
+        plan = deps.repo.get_plan(sub.scheduled_plan_id or sub.plan_id)
+        period = sub.scheduled_billing_period or sub.billing_period
+        view["subscription"]["next_charge_paise"] = plan.price(period) if plan else None
+    elif view["subscription"] is not None:
+        view["subscription"]["next_charge_paise"] = None
+    orders = deps.repo.workspace_orders(workspace_id, limit=BILLING_ORDERS)
+    view["workspace_id"] = workspace_id
+    view["transactions"] = [
+        {
+            "merchant_order_id": o.merchant_order_id,
+            "plan": o.plan_id,
+            "billing_period": o.billing_period,
+            "amount_paise": o.amount_paise,
+            "currency": o.currency,
+            "state": o.state,
+            "created_at": o.created_at.isoformat(),
+            "completed_at": o.completed_at.isoformat() if o.completed_at else None,
+            "receipt_url": None,
+        }
+        for o in orders
+    ]
+    return view
+
+
+def billing_subscription_view(sub: Subscription | None, now: datetime, deps: PaymentDeps) -> dict[str, Any]:
+    """The subscription as the billing page shows it (status as the rules say it is now)."""
+    if sub is None:
+        return {"subscription": None}
+    status = status_at(sub, now, deps.config.grace)
+    end = sub.current_period_end
+    renews = end is not None and not sub.cancel_at_period_end and status in OPEN
+    return {
+        "subscription": {
+            "plan": sub.plan_id,
+            "billing_period": sub.billing_period,
+            "status": status.value,
+            "current_period_start": sub.current_period_start.isoformat(),
+            "current_period_end": end.isoformat() if end else None,
+            "grace_ends_at": (end + deps.config.grace).isoformat()
+            if end and status is SubscriptionStatus.PAST_DUE
+            else None,
+            "cancel_at_period_end": sub.cancel_at_period_end,
+            "credit_paise": sub.credit_paise,
+            "next_charge_at": end.isoformat() if renews and end else None,
+            "autopay": False,
+        }
+    }
