@@ -62,9 +62,9 @@ locals {
       cpu           = "1"
       memory        = "512Mi"
       concurrency   = 40 # the billing page; Postgres reads and the odd cancel
-      db_pool       = 3
+      db_pool       = 2
       timeout       = 30
-      max_instances = 10
+      max_instances = 3
       secrets       = ["DATABASE_URL", "REDIS_URL", "SUPABASE_JWT_SECRET", "PHONEPE_CLIENT_SECRET"]
       queues        = []
       buckets       = []

@@ -228,9 +228,9 @@ BREAKS = {
     "a maintenance route without a Scheduler job": (
         "scheduler",
         "scheduler.tf",
-        '    "sweep-outbox"       = "Send email outbox rows that were not delivered right after commit."\n',
+        '    "sweep-outbox"        = "Send email outbox rows that were not delivered right after commit."\n',
         "",
-        "Scheduler jobs ['expire-sessions', 'reconcile-payments'] != maintenance routes",
+        "Scheduler jobs ['expire-sessions', 'reconcile-payments', 'sweep-subscriptions'] != maintenance routes",
     ),
 }
 
