@@ -58,9 +58,18 @@ CONTRACT_SUCCESS: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("context", "POST", "/rebuild"): (202,),
 }
 # Error statuses the HTTP contract promises beyond what the route flags imply.
+# 402 subscription_inactive: every paid action (lib.domain.subscriptions.PaidAction).
 CONTRACT_ERRORS: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("onboarding_step", "POST", "/sessions"): (402,),
-    ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int(min=1, max=23):number>"): (409,),
+    ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int(min=1, max=23):number>"): (402, 409),
+    ("onboarding_step", "POST", "/sessions/<session_id>/steps/<int(min=1, max=23):number>/ai"): (402,),
+    ("finalize", "POST", "/<session_id>"): (402,),
+    ("context", "POST", "/rebuild"): (402,),
+    ("context", "GET", "/export"): (402,),
+    ("context", "POST", "/guardrails/check"): (402,),
+    ("context", "GET", "/recommendations"): (402,),
+    ("billing", "POST", "/cancel"): (409,),
+    ("billing", "POST", "/resume"): (409,),
 }
 # The route whose request body's ``data`` follows the step's own schema.
 STEP_SAVE_ROUTE = ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int(min=1, max=23):number>")
@@ -70,14 +79,16 @@ FINALIZE_ROUTE = ("finalize", "POST", "/<session_id>")
 PROBLEM_DESCRIPTIONS = {
     400: "Malformed request (body not JSON, bad header or parameter).",
     401: "Missing or invalid credentials.",
-    402: "Payment required (no confirmed payment and not on the free plan).",
+    402: "subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan,"
+    " its status and period end. Renew or choose a plan; manifests and their history stay readable.",
     404: "No such route or resource (or one the caller may not see).",
     405: "Method not allowed here; see the Allow header.",
-    409: "Conflict (an in-flight or reused Idempotency-Key, or a stale version).",
+    409: "Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it).",
     413: "The request body is too large.",
     415: "The body must be application/json.",
     422: "Validation failed; `errors` names each bad field.",
-    429: "Rate limit exceeded; see Retry-After and RateLimit-* headers.",
+    429: "Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached);"
+    " see Retry-After.",
     503: "A backing service is unavailable; retry after Retry-After seconds.",
 }
 SUCCESS_STATUS_RE = re.compile(r"\b(20[0-6])\b")

@@ -124,6 +124,8 @@ def founder(suite: Suite) -> Founder:
             "update public.users set onboarding_status = 'payment_confirmed' where id = %s", (user["user_id"],)
         )
     headers = {"Authorization": f"Bearer {user['access_token']}"}
+    chosen = suite.http.post("/initiate_payment/", json={"plan": "free"}, headers=headers)
+    assert chosen.status_code == 200, chosen.text
     started = suite.http.post("/onboarding_step/sessions", json={}, headers=headers)
     assert started.status_code == 201, started.text
     suite.gemini(mode="ok")

@@ -1,0 +1,159 @@
+"""Sweep, cancel, resume and the billing view over the in-memory payments store."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib.domain.payment_records import NewOrder
+from lib.errors import AppError
+from lib.services.payments import grants, subscriptions
+from lib.services.payments.deps import PaymentConfig, PaymentDeps
+from lib.services.payments.emails import message_for
+from lib.testing.fake_payments import FakeGateway, FakeMailer, FakePayments, FakePaymentsUnit
+from lib.testing.fakes import FakeTaskQueue, ManualClock
+
+DAY = 86400.0
+
+
+class Rig:
+    def __init__(self) -> None:
+        self.clock = ManualClock()
+        self.repo = FakePayments(self.clock)
+        config = PaymentConfig("http://fn.local", "http://app.local", "payment-reconcile", "u", "p", 1200)
+        self.deps = PaymentDeps(
+            repo=self.repo,
+            unit=lambda: FakePaymentsUnit(self.repo),
+            gateway=FakeGateway(self.clock),
+            tasks=FakeTaskQueue(),
+            mailer=FakeMailer(),
+            clock=self.clock,
+            config=config,
+        )
+        self.user, self.ws = self.repo.add_user("ada@example.com", "Ada")
+
+    def buy(self, plan: str = "starter", period: str = "monthly") -> None:
+        mid = f"ord_{len(self.repo.orders)}"
+        price = self.repo.plans[plan].price(period)
+        assert price is not None
+        self.repo.create_order(NewOrder(mid, self.ws, self.user, plan, period, price))
+        assert grants.grant(self.deps, mid, payment_details=None, email_subject="s").granted
+
+    def kinds(self) -> list[str]:
+        return [r["kind"] for r in sorted(self.repo.outbox.values(), key=lambda r: r["created_at"])]
+
+    def sweep(self) -> subscriptions.SweepResult:
+        return subscriptions.sweep_subscriptions(deps=self.deps)
+
+    def status(self) -> str:
+        return self.repo.subscriptions[self.ws].status
+
+
+@pytest.fixture
+def rig() -> Rig:
+    return Rig()
+
+
+def test_an_unpaid_month_reminds_twice_goes_past_due_then_expires_with_one_email_each(rig: Rig) -> None:
+    rig.buy()
+    end = rig.repo.subscriptions[rig.ws].current_period_end
+    assert end is not None
+    for _ in range(24 * 45):  # hourly, 45 days
+        rig.clock.advance(3600)
+        rig.sweep()
+    assert rig.status() == "expired"
+    assert rig.kinds() == [
+        "payment-confirmed",
+        "renewal-reminder-7d",
+        "renewal-reminder-1d",
+        "subscription-expired",
+    ]
+    assert rig.repo.subscriptions[rig.ws].next_sweep_at is None
+    expired = next(r for r in rig.repo.outbox.values() if r["kind"] == "subscription-expired")
+    assert expired["idempotency_key"] == f"subscription-expired/{rig.ws}/{end.isoformat()}"
+    assert "ended on" in expired["payload"]["paragraphs"][0]
+
+
+def test_a_sweep_reads_only_what_is_due(rig: Rig) -> None:
+    rig.buy()
+    assert rig.sweep().examined == 0
+    rig.clock.advance(24 * DAY)
+    first = rig.sweep()
+    assert (first.examined, first.emails, first.moved) == (1, 1, 0)
+    assert rig.sweep().examined == 0  # nothing due until the 1-day reminder
+
+
+def test_cancel_runs_to_the_end_then_ends_and_resume_undoes_it(rig: Rig) -> None:
+    rig.buy()
+    view = subscriptions.cancel_subscription(rig.ws, deps=rig.deps)["subscription"]
+    assert view["cancel_at_period_end"] is True
+    assert view["next_charge_at"] is None
+    assert view["status"] == "active"
+    with pytest.raises(AppError) as err:
+        subscriptions.cancel_subscription(rig.ws, deps=rig.deps)
+    assert (err.value.status, err.value.code) == (409, "nothing_to_cancel")
+    resumed = subscriptions.resume_subscription(rig.ws, deps=rig.deps)["subscription"]
+    assert resumed["cancel_at_period_end"] is False
+    assert resumed["next_charge_at"] is not None
+    with pytest.raises(AppError) as err:
+        subscriptions.resume_subscription(rig.ws, deps=rig.deps)
+    assert err.value.code == "nothing_to_resume"
+    rig.clock.advance(60)
+    subscriptions.cancel_subscription(rig.ws, deps=rig.deps)
+    rig.clock.advance(31 * DAY)
+    rig.sweep()
+    assert rig.status() == "cancelled"
+    with pytest.raises(AppError) as err:
+        subscriptions.resume_subscription(rig.ws, deps=rig.deps)
+    assert err.value.code == "nothing_to_resume"
+    assert rig.kinds().count("subscription-cancelled") == 2
+    assert rig.kinds()[-1] == "subscription-ended"
+
+
+def test_cancel_refuses_free_none_and_lapsed(rig: Rig) -> None:
+    with pytest.raises(AppError) as err:
+        subscriptions.cancel_subscription(rig.ws, deps=rig.deps)
+    assert (err.value.status, err.value.code) == (404, "subscription_not_found")
+    grants.grant_free(rig.deps, rig.ws, rig.user, "monthly")
+    with pytest.raises(AppError) as err:
+        subscriptions.cancel_subscription(rig.ws, deps=rig.deps)
+    assert err.value.code == "nothing_to_cancel"
+    other = Rig()
+    other.buy()
+    other.clock.advance(40 * DAY)
+    with pytest.raises(AppError) as err:
+        subscriptions.cancel_subscription(other.ws, deps=other.deps)
+    assert err.value.code == "nothing_to_cancel"
+    assert other.repo.subscriptions[other.ws].cancel_at_period_end is False
+
+
+def test_the_billing_view_shows_status_next_charge_and_transactions(rig: Rig) -> None:
+    assert subscriptions.billing_overview(rig.ws, deps=rig.deps)["subscription"] is None
+    rig.buy()
+    view = subscriptions.billing_overview(rig.ws, deps=rig.deps)
+    sub = view["subscription"]
+    assert sub["status"] == "active"
+    assert sub["next_charge_paise"] == 99900
+    assert sub["next_charge_at"] == sub["current_period_end"]
+    assert [t["state"] for t in view["transactions"]] == ["COMPLETED"]
+    rig.clock.advance(31 * DAY)  # not swept yet: the view says what the rules say
+    late = subscriptions.billing_overview(rig.ws, deps=rig.deps)["subscription"]
+    assert late["status"] == "past_due"
+    assert late["grace_ends_at"] is not None
+
+
+def test_notices_render_escaped_with_the_billing_link(rig: Rig) -> None:
+    rig.repo.users[rig.user]["full_name"] = "<b>Ada</b>"
+    rig.buy()
+    rig.clock.advance(24 * DAY)
+    rig.sweep()
+    from lib.domain.payment_records import OutboxEmail
+
+    row = next(r for r in rig.repo.outbox.values() if r["kind"] == "renewal-reminder-7d")
+    message = message_for(
+        OutboxEmail(
+            **{k: row[k] for k in ("id", "kind", "to_email", "subject", "payload", "idempotency_key")}, attempts=0
+        )
+    )
+    assert "&lt;b&gt;Ada&lt;/b&gt;" in message.html
+    assert "http://app.local/billing" in message.text
+    assert message.subject.startswith("Your Starter plan renews on")
