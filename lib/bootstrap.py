@@ -191,7 +191,7 @@ class Container:
     def phonepe(self) -> PaymentGateway:
         from lib.adapters.phonepe import PhonePeClient
 
-        return PhonePeClient.from_settings(self.settings, self.kv)
+        return PhonePeClient.from_settings(self.settings, self.kv, clock=self.clock)
 
     @built_once
     def mailer(self) -> Mailer:

@@ -14,6 +14,7 @@ serves, threaded, on ``DEV_PORT`` (8080):
     /_dev/tasks            the local Cloud Tasks dispatcher (devtools.local.dispatcher)
     /_dev/resend, /_dev/mail   the Resend-speaking mail catcher (devtools.local.mailcatcher)
     /_dev/phonepe, /_dev/gemini  simulators registered in DEV_MOUNTS
+    /_dev/clock            the movable clock: GET, POST /advance {"days": 30}, POST /reset
     /                      the web console (devtools/local/console)
 
 SIGINT/SIGTERM stop the HTTP server, the dispatcher and every child service.
@@ -49,6 +50,7 @@ from devtools.local.dispatcher import LocalTaskDispatcher, standard_queues
 from devtools.local.mailcatcher import MailCatcher
 from devtools.local.oidc_signer import LocalOidcSigner
 from devtools.local.services import ServiceSet, start_all
+from devtools.local.travel_clock import TravelClock
 from lib import bootstrap
 from lib.config import Settings, get_settings
 from tools.functions import FUNCTIONS_DIR, function_names
@@ -99,6 +101,7 @@ AppFactory = Callable[[DevSuite], WsgiApp]
 DEV_MOUNTS: list[tuple[str, AppFactory | str]] = [
     ("/_dev/phonepe", "devtools.local.phonepe_sim:create_app"),
     ("/_dev/gemini", "devtools.local.gemini_stub:create_app"),
+    ("/_dev/clock", "devtools.local.travel_clock:create_app"),
 ]
 
 
@@ -255,6 +258,8 @@ def build_suite(
     """
     ensure_dev_routes(settings)
     container = bootstrap.Container(settings)
+    # The clock a person can move forward (/_dev/clock); kept across restarts with the rest of .local.
+    container.clock = TravelClock(local_dir / "clock.json" if local_dir else None)
     if "firestore" in services.missing:
         # No emulator on this machine: an in-memory document store, lost on exit (the banner says so).
         from lib.testing.fakes import FakeDocuments

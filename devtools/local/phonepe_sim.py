@@ -792,7 +792,7 @@ def create_app(
             client_id=client_id or s.phonepe_client_id,
             client_secret=client_secret or s.phonepe_client_secret.get_secret_value(),
             state_path=state_path or suite.state_path("phonepe", "state.json"),
-            clock=clock,
+            clock=clock or suite.container.clock,  # moves with /_dev/clock, as the backend's does
             http=http,
         )
     if None in (webhook_url, webhook_username, webhook_password, client_id, client_secret):

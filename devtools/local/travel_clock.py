@@ -1,0 +1,141 @@
+"""A clock the local suite can move forward, like Stripe's test clocks (never deployed).
+
+``make dev`` gives the container a ``TravelClock``: the real time plus an
+offset kept in ``.local/clock.json``.  ``/_dev/clock``:
+
+- ``GET /_dev/clock``: ``{now, offset_s}``;
+- ``POST /_dev/clock/advance`` ``{"days": 30, "hours": 0, "minutes": 0}``: moves
+  forward, stopping at every moment a subscription is due (a reminder, a period
+  or grace end) to run the subscription sweep there, then relays the outbox,
+  so a person watches a renewal reminder, a lapse and its emails in order;
+- ``POST /_dev/clock/reset``: back to the real time (rows written in the
+  future stay as they are).
+
+Time only moves forward through ``advance``: a subscription never sees its
+clock go back.  Production reads ``lib.clock.SystemClock`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from lib.domain.numbers import parse_int
+from lib.errors import Unprocessable
+
+if TYPE_CHECKING:
+    from devtools.local.devserver import DevSuite
+
+# One advance may move at most this far (ten years) and stop at most this often.
+MAX_ADVANCE_DAYS = 3660
+MAX_STOPS = 20_000
+
+
+class TravelClock:
+    """``lib.ports.Clock``: the real time plus an offset that only ``advance`` grows."""
+
+    def __init__(self, state_path: Path | None = None) -> None:
+        self._path = state_path
+        self._lock = threading.Lock()
+        self._offset = timedelta(0)
+        if state_path is not None and state_path.exists():
+            self._offset = timedelta(seconds=float(json.loads(state_path.read_text())["offset_s"]))
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    @property
+    def offset(self) -> timedelta:
+        with self._lock:
+            return self._offset
+
+    def advance_to(self, at: datetime) -> None:
+        """Move to ``at`` (ignored when it is not later than now)."""
+        with self._lock:
+            gap = at - (datetime.now(UTC) + self._offset)
+            if gap > timedelta(0):
+                self._offset += gap
+            self._save()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._offset = timedelta(0)
+            self._save()
+
+    def _save(self) -> None:
+        if self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._path.write_text(json.dumps({"offset_s": self._offset.total_seconds()}))
+
+
+def _amount(body: dict[str, Any], field: str) -> int:
+    raw = body.get(field, 0)
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ValueError(f"{field} must be a whole number >= 0")
+    try:
+        return parse_int(str(raw), name=field, default=0, minimum=0, maximum=MAX_ADVANCE_DAYS * 24 * 60)
+    except Unprocessable as exc:
+        raise ValueError(f"{field} must be a whole number from 0 to {MAX_ADVANCE_DAYS * 24 * 60}") from exc
+
+
+def advance(suite: DevSuite, clock: TravelClock, by: timedelta) -> dict[str, Any]:
+    """Move ``clock`` forward by ``by``, sweeping subscriptions at each due moment on the way."""
+    from lib.services.payments.reconcile import relay_outbox
+    from lib.services.payments.subscriptions import sweep_subscriptions
+
+    deps = suite.container.payment_deps
+    target = clock.now() + by
+    swept = emails = stops = 0
+    while stops < MAX_STOPS:
+        due = deps.repo.due_subscriptions(target, 1)
+        if not due or due[0].next_sweep_at is None:
+            break
+        clock.advance_to(due[0].next_sweep_at)
+        result = sweep_subscriptions(deps=deps)
+        swept, emails, stops = swept + result.moved, emails + result.emails, stops + 1
+    clock.advance_to(target)
+    relayed = relay_outbox(deps=deps)
+    return {"now": clock.now().isoformat(), "moved": swept, "notices": emails, "stops": stops, "outbox": relayed}
+
+
+def create_app(suite: DevSuite) -> Any:
+    """The ``DEV_MOUNTS`` factory (``/_dev/clock``); a no-op answer when the suite's clock is real."""
+    clock = suite.container.clock
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        path = request.path.rstrip("/")
+        if not isinstance(clock, TravelClock):
+            response = Response(json.dumps({"error": "this suite runs on the real clock"}), 409)
+        elif request.method == "GET" and path in ("", "/"):
+            body = {"now": clock.now().isoformat(), "offset_s": clock.offset.total_seconds()}
+            response = Response(json.dumps(body), 200)
+        elif request.method == "POST" and path == "/advance":
+            try:
+                body = request.get_json(silent=True) or {}
+                if not isinstance(body, dict):
+                    raise ValueError("send a JSON object")
+                days, hours, minutes = (_amount(body, f) for f in ("days", "hours", "minutes"))
+                by = timedelta(days=days, hours=hours, minutes=minutes)
+                if by > timedelta(days=MAX_ADVANCE_DAYS):
+                    raise ValueError(f"advance at most {MAX_ADVANCE_DAYS} days at once")
+            except ValueError as exc:
+                response = Response(json.dumps({"error": str(exc)}), 422)
+            else:
+                response = Response(json.dumps(advance(suite, clock, by), default=str), 200)
+        elif request.method == "POST" and path == "/reset":
+            clock.reset()
+            response = Response(json.dumps({"now": clock.now().isoformat(), "offset_s": 0}), 200)
+        else:
+            response = Response(json.dumps({"error": "GET /, POST /advance or POST /reset"}), 404)
+        response.mimetype = "application/json"
+        return response(environ, start_response)
+
+    return app
