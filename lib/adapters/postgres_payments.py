@@ -324,21 +324,56 @@ class PostgresPayments:
             ).fetchall()
         return [s for s in (subscription_from_row(r) for r in rows) if s is not None]
 
-    def add_email(self, email: NewEmail) -> bool:
+    def owners_email_facts(self, subscriptions: list[Subscription]) -> dict[str, EmailFacts]:
+        if not subscriptions:
+            return {}
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "select w.id as workspace_id, u.email, u.full_name, w.name as workspace_name, p.name as plan_name"
+                " from unnest(%s::uuid[], %s::text[]) as v(workspace_id, plan_id)"
+                " join public.workspaces w on w.id = v.workspace_id join public.users u on u.id = w.owner_id"
+                " join public.plans p on p.id = v.plan_id",
+                ([s.workspace_id for s in subscriptions], [s.plan_id for s in subscriptions]),
+            ).fetchall()
+        return {
+            str(r["workspace_id"]): EmailFacts(r["email"], r["full_name"], r["workspace_name"], r["plan_name"])
+            for r in rows
+        }
+
+    def save_sweep(self, moves: list[Subscription]) -> None:
+        if not moves:
+            return
+        with self._db.connection() as conn:
+            conn.execute(
+                "update public.subscriptions s set status = v.status, next_sweep_at = v.next_sweep_at,"
+                " ended_at = case when v.status in ('expired', 'cancelled') then coalesce(s.ended_at, now())"
+                " else s.ended_at end"
+                " from unnest(%s::uuid[], %s::text[], %s::timestamptz[]) as v(workspace_id, status, next_sweep_at)"
+                " where s.workspace_id = v.workspace_id",
+                ([m.workspace_id for m in moves], [m.status for m in moves], [m.next_sweep_at for m in moves]),
+            )
+
+    def add_emails(self, emails: list[NewEmail]) -> int:
+        if not emails:
+            return 0
         with self._db.connection() as conn:
             cur = conn.execute(
                 "insert into public.email_outbox (id, kind, to_email, subject, payload, idempotency_key)"
-                " values (%s, %s, %s, %s, %s, %s) on conflict (idempotency_key) do nothing",
+                " select * from unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::text[])"
+                " on conflict (idempotency_key) do nothing",
                 (
-                    email.id,
-                    email.kind,
-                    email.to_email,
-                    email.subject,
-                    Jsonb(dict(email.payload)),
-                    email.idempotency_key,
+                    [e.id for e in emails],
+                    [e.kind for e in emails],
+                    [e.to_email for e in emails],
+                    [e.subject for e in emails],
+                    [Jsonb(dict(e.payload)) for e in emails],
+                    [e.idempotency_key for e in emails],
                 ),
             )
-            return bool(cur.rowcount)
+            return int(cur.rowcount or 0)
+
+    def add_email(self, email: NewEmail) -> bool:
+        return self.add_emails([email]) == 1
 
     # ---------------------------------------------------- webhook ledger ----
     def record_webhook_event(self, event: WebhookEvent) -> RecordedEvent:

@@ -252,6 +252,23 @@ class FakePayments:
             due = [s for s in self.subscriptions.values() if s.next_sweep_at is not None and s.next_sweep_at <= now]
             return sorted(due, key=lambda s: s.next_sweep_at or now)[:limit]
 
+    def owners_email_facts(self, subscriptions: list[Subscription]) -> dict[str, EmailFacts]:
+        facts = {s.workspace_id: self.workspace_email_facts(s.workspace_id, s.plan_id) for s in subscriptions}
+        return {ws: f for ws, f in facts.items() if f is not None}
+
+    def save_sweep(self, moves: list[Subscription]) -> None:
+        with self._lock:
+            self._check()
+            for move in moves:
+                current = self.subscriptions.get(move.workspace_id)
+                if current is not None:
+                    self.subscriptions[move.workspace_id] = replace(
+                        current, status=move.status, next_sweep_at=move.next_sweep_at
+                    )
+
+    def add_emails(self, emails: list[NewEmail]) -> int:
+        return sum(1 for email in emails if self.add_email(email))
+
     def add_email(self, email: NewEmail) -> bool:
         with self._lock:
             self._check()

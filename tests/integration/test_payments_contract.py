@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from devtools.local.services import ServiceSet
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments, PostgresPaymentsUnit
 from lib.clock import SystemClock
-from lib.domain.payment_records import Activation, NewOrder, Order, WebhookEvent
+from lib.domain.payment_records import Activation, NewEmail, NewOrder, Order, WebhookEvent
 from lib.domain.payments import parse_period, subscription_period
 from lib.errors import AlreadyExists
 from lib.ports import Clock
@@ -493,3 +493,30 @@ def test_outbox_backlog_counts_pending_rows_and_the_oldest_wait(pay: Payments) -
     assert waiting.oldest_age_s >= 7200 * 24 * 365
     pay.repo.mark_email_sent(activation.outbox_id)
     assert pay.repo.outbox_backlog().pending == before.pending - 1
+
+
+def test_the_sweep_reads_due_rows_and_writes_in_batches(pay: Payments) -> None:
+    user, ws = pay.sign_up("Sweep")
+    granted = activate(pay, new_order(pay, user, ws)).subscription
+    assert granted is not None
+    assert granted.next_sweep_at is not None
+    assert granted.current_period_end is not None
+    due_at = granted.next_sweep_at
+    with pay.deps.unit() as uow:
+        mine = [s for s in uow.payments.due_subscriptions(due_at, 100_000) if s.workspace_id == ws]
+        assert mine == [granted]
+        assert all(s.workspace_id != ws for s in uow.payments.due_subscriptions(due_at - timedelta(seconds=1), 100_000))
+        facts = uow.payments.owners_email_facts(mine)
+        assert facts[ws].plan_name == "Starter"
+        assert facts[ws].full_name == "Sweep"
+        moved = replace(granted, status="past_due", next_sweep_at=None)
+        uow.payments.save_sweep([moved])
+        key = f"renewal-reminder-7d/{ws}/{granted.current_period_end.isoformat()}"
+        email = NewEmail(str(uuid.uuid4()), "renewal-reminder-7d", "x@example.com", "s", {"workspace_id": ws}, key)
+        again = replace(email, id=str(uuid.uuid4()))
+        assert uow.payments.add_emails([email, again]) == 1
+        uow.commit()
+    stored = pay.repo.get_subscription(ws)
+    assert stored is not None
+    assert (stored.status, stored.next_sweep_at) == ("past_due", None)
+    assert stored.current_period_end == granted.current_period_end

@@ -104,6 +104,18 @@ class PaymentsRepo(Protocol):
         held until the unit ends; rows another unit holds are skipped (``skip locked``)."""
         ...
 
+    def owners_email_facts(self, subscriptions: list[Subscription]) -> dict[str, EmailFacts]:
+        """``workspace_email_facts`` of many subscriptions in one read, by workspace id."""
+        ...
+
+    def save_sweep(self, moves: list[Subscription]) -> None:
+        """Write ``status`` and ``next_sweep_at`` of many subscriptions in one statement."""
+        ...
+
+    def add_emails(self, emails: list[NewEmail]) -> int:
+        """``add_email`` for many rows in one statement; how many were written."""
+        ...
+
     def add_email(self, email: NewEmail) -> bool:
         """Write one outbox row; False (nothing written) when its idempotency key is taken."""
         ...

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from lib.domain.payment_records import NewEmail, Subscription
+from lib.domain.payment_records import EmailFacts, NewEmail, Subscription
 from lib.domain.subscriptions import (
     CANCELLED_EMAIL,
     EXPIRED_EMAIL,
@@ -28,9 +28,8 @@ from lib.services.payments.emails import BILLING_PATH
 from lib.services.payments.ports import PaymentsUnit
 
 # Subscriptions one sweep run handles; a run that hits it says ``more`` and the next run goes on.
-SWEEP_BATCH = 500
+SWEEP_BATCH = 1000
 CANCEL_EMAIL = "subscription-cancelled"
-RESUMED_EMAIL = "subscription-resumed"
 
 
 def _date(at: datetime | None) -> str:
@@ -68,10 +67,9 @@ def _notice(kind: str, sub: Subscription, plan_name: str) -> tuple[str, list[str
     return f"Your {plan_name} plan continues", [f"Your {plan_name} plan will keep running after {end}."]
 
 
-def queue_notice(deps: PaymentDeps, uow: PaymentsUnit, kind: str, sub: Subscription, key: str) -> str | None:
-    """One subscription notice for the workspace's owner, written once per ``key``; its id or None."""
-    facts = uow.payments.workspace_email_facts(sub.workspace_id, sub.plan_id)
-    if facts is None or not facts.to_email:
+def notice_email(deps: PaymentDeps, kind: str, sub: Subscription, facts: EmailFacts, key: str) -> NewEmail | None:
+    """The outbox row of one subscription notice for the workspace's owner (None: no address)."""
+    if not facts.to_email:
         return None
     subject, paragraphs = _notice(kind, sub, facts.plan_name)
     payload = {
@@ -85,9 +83,7 @@ def queue_notice(deps: PaymentDeps, uow: PaymentsUnit, kind: str, sub: Subscript
         "action_url": f"{deps.config.frontend_url}{BILLING_PATH}",
         "action_label": "Open billing",
     }
-    outbox_id = str(uuid.uuid4())
-    written = uow.payments.add_email(NewEmail(outbox_id, kind, facts.to_email, subject, payload, key))
-    return outbox_id if written else None
+    return NewEmail(str(uuid.uuid4()), kind, facts.to_email, subject, payload, key)
 
 
 @dataclass(frozen=True)
@@ -103,23 +99,29 @@ class SweepResult:
 
 def sweep_subscriptions(*, deps: PaymentDeps, limit: int = SWEEP_BATCH) -> SweepResult:
     """Move every due subscription (``next_sweep_at`` passed) by the lifecycle and queue its one
-    email; reads only what is due (the partial index), so its cost follows the work, not the table."""
+    email.  It reads only what is due (a partial index) and writes in batches: five statements a
+    run however many rows are due, so its cost follows the work, not the table."""
     now = deps.clock.now()
     grace = deps.config.grace
-    moved = emails = 0
     with deps.unit() as uow:
         due = uow.payments.due_subscriptions(now, limit)
-        for sub in due:
-            step = sweep_step(sub, now, grace)
-            if step.status.value != sub.status:
-                moved += 1
-            uow.payments.save_subscription(replace(sub, status=step.status.value, next_sweep_at=step.next_sweep_at))
-            if step.email and step.email_key and queue_notice(deps, uow, step.email, sub, step.email_key):
-                emails += 1
+        steps = [(sub, sweep_step(sub, now, grace)) for sub in due]
+        moves = [replace(sub, status=step.status.value, next_sweep_at=step.next_sweep_at) for sub, step in steps]
+        uow.payments.save_sweep(moves)
+        noticed = [(sub, step) for sub, step in steps if step.email and step.email_key]
+        facts = uow.payments.owners_email_facts([sub for sub, _ in noticed])
+        emails = [
+            email
+            for sub, step in noticed
+            if sub.workspace_id in facts
+            and (email := notice_email(deps, str(step.email), sub, facts[sub.workspace_id], str(step.email_key)))
+        ]
+        written = uow.payments.add_emails(emails)
         uow.commit()
-    if moved or emails:
-        deps.log.info("subscriptions swept", extra={"moved": moved, "emails": emails, "examined": len(due)})
-    return SweepResult(len(due), moved, emails, len(due) == limit)
+    moved = sum(1 for sub, step in steps if step.status.value != sub.status)
+    if moved or written:
+        deps.log.info("subscriptions swept", extra={"moved": moved, "emails": written, "examined": len(due)})
+    return SweepResult(len(due), moved, written, len(due) == limit)
 
 
 # --- cancel / resume ----------------------------------------------------------------------------
@@ -161,7 +163,10 @@ def cancel_subscription(workspace_id: str, *, deps: PaymentDeps) -> dict[str, An
             replace(cancelled, next_sweep_at=next_sweep_at(cancelled, now, deps.config.grace))
         )
         key = f"{CANCEL_EMAIL}/{workspace_id}/{_date(sub.current_period_end)}/{now.isoformat()}"
-        queue_notice(deps, uow, CANCEL_EMAIL, cancelled, key)
+        facts = uow.payments.workspace_email_facts(workspace_id, sub.plan_id)
+        email = notice_email(deps, CANCEL_EMAIL, cancelled, facts, key) if facts else None
+        if email is not None:
+            uow.payments.add_email(email)
         uow.commit()
     return billing_subscription_view(cancelled, now, deps)
 
