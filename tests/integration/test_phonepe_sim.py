@@ -469,9 +469,11 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 def test_dev_server_factory_reads_the_settings(tmp_path: Path) -> None:
     settings = Settings(functions_base_url="http://127.0.0.1:9999", phonepe_client_id="DEV_ID")
-    suite = SimpleNamespace(settings=settings, state_path=tmp_path.joinpath)
+    clock = ManualClock()
+    suite = SimpleNamespace(settings=settings, state_path=tmp_path.joinpath, container=SimpleNamespace(clock=clock))
     app = create_app(suite)  # type: ignore[arg-type]
     try:
+        assert app.clock is clock  # the suite's (movable) clock
         assert app.webhook_url == "http://127.0.0.1:9999/payment_webhook/"
         assert app._client_id == "DEV_ID"
         assert app._state_path == tmp_path / "phonepe" / "state.json"
