@@ -33,7 +33,8 @@ from lib.ports import Connection, Database
 
 _ORDER_COLS = (
     "id, merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency, state, "
-    "phonepe_order_id, checkout_url, expires_at, last_checked_at, error_code, completed_at, created_at, updated_at"
+    "phonepe_order_id, checkout_url, expires_at, last_checked_at, error_code, completed_at, created_at, updated_at,"
+    " credit_paise"
 )
 SUB_COLS = (
     "workspace_id, plan_id, billing_period, status, current_period_start, current_period_end,"
@@ -63,6 +64,7 @@ def _order(row: dict[str, Any] | None) -> Order | None:
         completed_at=row["completed_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        credit_paise=int(row["credit_paise"]),
     )
 
 
@@ -136,8 +138,9 @@ class PostgresPayments:
         with self._db.connection() as conn:
             row = conn.execute(
                 "insert into public.payment_transactions"
-                " (merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency, state)"
-                f" values (%s, %s, %s, %s, %s, %s, %s, 'CREATED') returning {_ORDER_COLS}",
+                " (merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency,"
+                " credit_paise, state)"
+                f" values (%s, %s, %s, %s, %s, %s, %s, %s, 'CREATED') returning {_ORDER_COLS}",
                 (
                     order.merchant_order_id,
                     order.workspace_id,
@@ -146,6 +149,7 @@ class PostgresPayments:
                     order.billing_period,
                     order.amount_paise,
                     order.currency,
+                    order.credit_paise,
                 ),
             ).fetchone()
         return _must_order(row)

@@ -47,6 +47,8 @@ class NewOrder:
     billing_period: str
     amount_paise: int
     currency: str = "INR"
+    # An upgrade's credit: the unused part of the old plan, taken off the list price.
+    credit_paise: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Order:
     completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    credit_paise: int = 0
 
 
 @dataclass(frozen=True)

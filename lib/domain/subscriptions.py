@@ -18,12 +18,14 @@ extra hour.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from lib.domain.payment_records import Subscription
+from lib.domain.payments import PERIOD_MONTHS, add_months, parse_period
 from lib.errors import AppError, Conflict, TooManyRequests
 
 DEFAULT_GRACE = timedelta(days=3)
@@ -266,33 +268,73 @@ def check_renewal(sub: Subscription, now: datetime, grace: timedelta = DEFAULT_G
 
 
 class PlanChangeNotAvailable(Conflict):
-    """409: a different paid plan or period while a paid period runs.  Buying it would only
-    stack a second period after the first; pro-rated plan changes are the next step."""
+    """409: a downgrade or a monthly/annual switch while a paid period runs.  They take effect at
+    the period end; until scheduling them lands, buying one would only stack a second period."""
 
     code = "plan_change_not_available"
     title = "Plan change not available"
 
 
-def check_purchase(
-    sub: Subscription | None, plan_id: str, billing_period: str, now: datetime, grace: timedelta = DEFAULT_GRACE
-) -> None:
-    """May the workspace pay for ``plan_id``/``billing_period`` now?  Always when it has no running
-    paid period; the same plan and period only in the renewal window (``check_renewal``)."""
+@dataclass(frozen=True)
+class Purchase:
+    """What paying for a plan now is: a new period, a renewal (extends from the end) or an
+    upgrade (starts now; the old plan's unused time is ``credit_paise`` off the price)."""
+
+    kind: str  # new | renewal | upgrade
+    credit_paise: int = 0
+
+
+def plan_purchase(
+    sub: Subscription | None,
+    plan_id: str,
+    billing_period: str,
+    price: Callable[[str, str], int | None],
+    *,
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
+) -> Purchase:
+    """Decide a purchase of ``plan_id``/``billing_period`` (``price(plan, period)`` is the list price).
+
+    No running paid period (none, free or lapsed): new.  The same plan and period: a renewal, from
+    ``RENEWAL_WINDOW`` before the end or in the grace (``check_renewal``).  A dearer plan for the same
+    period: an upgrade at once, with credit.  Anything else (a cheaper plan, another period): 409."""
     if sub is None or sub.current_period_end is None or status_at(sub, now, grace) not in OPEN:
-        return
+        return Purchase("new")
     if (sub.plan_id, sub.billing_period) == (plan_id, billing_period):
         check_renewal(sub, now, grace)
-        return
-    end = sub.current_period_end.date().isoformat()
+        return Purchase("renewal")
+    old_price, new_price = price(sub.plan_id, sub.billing_period), price(plan_id, billing_period)
+    upgrade = billing_period == sub.billing_period and old_price is not None and new_price is not None
+    if upgrade and new_price is not None and old_price is not None and new_price > old_price:
+        end = sub.current_period_end
+        start = max(sub.current_period_start, add_months(end, -PERIOD_MONTHS[parse_period(sub.billing_period)]))
+        return Purchase("upgrade", unused_credit(old_price, start, end, now))
     raise PlanChangeNotAvailable(
-        f"Your {sub.plan_id} plan ({sub.billing_period}) runs until {end}. Changing plan mid-period is not"
-        f" available yet: renew it from {(sub.current_period_end - RENEWAL_WINDOW).date().isoformat()},"
-        " or cancel it (POST /billing/cancel) and choose the new plan once it ends.",
+        f"Your {sub.plan_id} plan ({sub.billing_period}) runs until {end_date(sub)}. A downgrade or a switch"
+        " between monthly and annual takes effect at the period end: cancel (POST /billing/cancel) and choose"
+        " the new plan once it ends, or renew in the last 7 days.",
         extra={
             "plan": sub.plan_id,
             "billing_period": sub.billing_period,
             "period_end": sub.current_period_end.isoformat(),
         },
+    )
+
+
+def end_date(sub: Subscription) -> str:
+    return sub.current_period_end.date().isoformat() if sub.current_period_end else "-"
+
+
+def is_upgrade_of(
+    current: Subscription | None, plan_id: str, billing_period: str, now: datetime, grace: timedelta
+) -> bool:
+    """A grant for another plan while a paid period runs: only an upgrade gets this far."""
+    return (
+        current is not None
+        and current.current_period_end is not None
+        and status_at(current, now, grace) in OPEN
+        and (current.plan_id, current.billing_period) != (plan_id, billing_period)
+        and current.plan_id != FREE_PLAN
     )
 
 

@@ -130,6 +130,7 @@ class FakePayments:
                 completed_at=None,
                 created_at=now,
                 updated_at=now,
+                credit_paise=order.credit_paise,
             )
             self.orders[order.merchant_order_id] = row
             return row

@@ -62,6 +62,14 @@ create index subscriptions_next_sweep_at_idx on public.subscriptions (next_sweep
 update public.subscriptions set next_sweep_at = now()
   where current_period_end is not null and status in ('active', 'past_due');
 
+-- ------------------------------------------ payment_transactions.credit ----
+-- An upgrade's order: the unused part of the old plan taken off the new
+-- price.  amount_paise is what PhonePe charges; amount_paise + credit_paise
+-- is the plan's list price, so the ledger adds up to the paisa.
+alter table public.payment_transactions
+  add column credit_paise bigint not null default 0,
+  add constraint payment_transactions_credit_nonnegative check (credit_paise >= 0);
+
 -- ------------------------------------------------------------ plan_usage ----
 -- One counter per workspace, action and UTC day; the paid action increments
 -- it in the same statement that checks the plan's limit.

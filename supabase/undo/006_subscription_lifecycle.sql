@@ -3,7 +3,7 @@
 --
 -- Data lost: every workspace's daily usage counters (plan_usage), the
 -- cancel-at-period-end flags, cancellation and end stamps, upgrade credit and
--- scheduled plan changes.  Export first:
+-- scheduled plan changes, and the credit recorded on upgrade orders.  Export first:
 --   \copy public.plan_usage to 'plan_usage.csv' csv header
 --   \copy (select workspace_id, cancel_at_period_end, cancelled_at, ended_at, credit_paise,
 --          scheduled_plan_id, scheduled_billing_period from public.subscriptions) to 'lifecycle.csv' csv header
@@ -14,6 +14,10 @@
 -- Runs in one transaction.  Idempotent.
 
 drop table if exists public.plan_usage;
+
+alter table public.payment_transactions
+  drop constraint if exists payment_transactions_credit_nonnegative,
+  drop column if exists credit_paise;
 
 drop index if exists public.subscriptions_next_sweep_at_idx;
 drop index if exists public.subscriptions_scheduled_plan_id_idx;

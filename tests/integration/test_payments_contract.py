@@ -520,3 +520,12 @@ def test_the_sweep_reads_due_rows_and_writes_in_batches(pay: Payments) -> None:
     assert stored is not None
     assert (stored.status, stored.next_sweep_at) == ("past_due", None)
     assert stored.current_period_end == granted.current_period_end
+
+
+def test_an_orders_credit_is_stored_with_it(pay: Payments) -> None:
+    user, ws = pay.sign_up("Credit")
+    mid = f"ord_{uuid.uuid4().hex}"
+    created = pay.repo.create_order(NewOrder(mid, ws, user, "growth", "monthly", 200000, credit_paise=49900))
+    assert (created.amount_paise, created.credit_paise) == (200000, 49900)
+    assert pay.order(mid).credit_paise == 49900
+    assert [o.merchant_order_id for o in pay.repo.workspace_orders(ws, limit=10)] == [mid]

@@ -30,7 +30,7 @@ from lib.domain.payment_records import (
     sources_of,
 )
 from lib.domain.payments import PaymentState, TransitionKind, next_state, subscription_period
-from lib.domain.subscriptions import FREE_PLAN, OPEN, next_sweep_at, running_end, status_at
+from lib.domain.subscriptions import FREE_PLAN, OPEN, is_upgrade_of, next_sweep_at, running_end, status_at
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
 from lib.services.payments.ports import PaymentsUnit
@@ -70,12 +70,15 @@ def grant(deps: PaymentDeps, merchant_order_id: str, *, payment_details: Any, em
 
 def _extend(deps: PaymentDeps, uow: PaymentsUnit, order: Order, now: datetime) -> Subscription:
     """The paid period an order buys (``subscription_period``): a renewal while active or past due
-    extends from the current end and keeps the running subscription's start; a lapsed or new
-    subscription starts now.  Paying clears a pending cancellation."""
+    extends from the current end and keeps the running subscription's start; an upgrade, a lapsed or
+    a new subscription starts now.  Paying clears a pending cancellation."""
     repo = uow.payments
     repo.lock_workspace(order.workspace_id)
     current = repo.get_subscription(order.workspace_id, lock=True)
-    extend_from = running_end(current, now, deps.config.grace)
+    # An upgrade (only an upgrade reaches a grant for another plan mid-period) starts now;
+    # a renewal extends from the running end.
+    upgrade = is_upgrade_of(current, order.plan_id, order.billing_period, now, deps.config.grace)
+    extend_from = None if upgrade else running_end(current, now, deps.config.grace)
     start, end = subscription_period(extend_from, order.billing_period, now)
     if current is not None and extend_from is not None:
         start = current.current_period_start

@@ -8,12 +8,13 @@ is resolved by that check, never by a second pay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lib.domain.payment_records import CREATED, FAILED, NewOrder, Order
-from lib.domain.payments import UnknownPlan, new_merchant_order_id, quote
-from lib.domain.subscriptions import check_purchase
+from lib.domain.payments import MIN_PAYABLE_PAISE, UnknownPlan, new_merchant_order_id, quote
+from lib.domain.subscriptions import plan_purchase
 from lib.errors import AdapterError, FieldError, ServiceUnavailable
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.grants import grant_free
@@ -41,12 +42,21 @@ def _order_json(order: Order) -> dict[str, Any]:
         "merchant_order_id": order.merchant_order_id,
         "checkout_url": order.checkout_url,
         "amount": order.amount_paise,
+        "credit": order.credit_paise,
         "currency": order.currency,
         "state": order.state,
         "plan": order.plan_id,
         "billing_period": order.billing_period,
         "expires_at": order.expires_at.isoformat() if order.expires_at else None,
     }
+
+
+def _list_price(deps: PaymentDeps) -> Callable[[str, str], int | None]:
+    def price(plan_id: str, period: str) -> int | None:
+        plan = deps.repo.get_plan(plan_id)
+        return plan.price(period) if plan else None
+
+    return price
 
 
 def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[str, Any], int]:
@@ -62,10 +72,14 @@ def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[s
         return {"state": "COMPLETED", "plan": priced.plan_id, "subscription": subscription.as_json()}, 200
 
     now = deps.clock.now()
-    check_purchase(deps.repo.get_subscription(cmd.workspace_id), priced.plan_id, billing, now, deps.config.grace)
-    price = priced.amount_paise
+    current = deps.repo.get_subscription(cmd.workspace_id)
+    purchase = plan_purchase(current, priced.plan_id, billing, _list_price(deps), now=now, grace=deps.config.grace)
+    # An upgrade pays the list price less the old plan's unused time (never below PhonePe's minimum).
+    price = max(priced.amount_paise - purchase.credit_paise, MIN_PAYABLE_PAISE)
+    credit = priced.amount_paise - price
     mid = new_merchant_order_id(now)
-    order = deps.repo.create_order(NewOrder(mid, cmd.workspace_id, cmd.user_id, priced.plan_id, billing, price))
+    new = NewOrder(mid, cmd.workspace_id, cmd.user_id, priced.plan_id, billing, price, credit_paise=credit)
+    order = deps.repo.create_order(new)
     schedule_reconcile(deps, mid, step=0, chain="pay")
     try:
         paid = deps.gateway.pay(

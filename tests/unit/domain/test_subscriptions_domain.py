@@ -14,13 +14,14 @@ from lib.domain.subscriptions import (
     PaidAction,
     PlanChangeNotAvailable,
     PlanLimits,
+    Purchase,
     RenewalNotOpen,
     SubscriptionInactive,
     SubscriptionStatus,
-    check_purchase,
     entitlement,
     limit_reached,
     next_sweep_at,
+    plan_purchase,
     require_open,
     running_end,
     status_at,
@@ -140,18 +141,39 @@ def test_a_late_sweep_sends_only_the_latest_notice_and_keys_are_per_period() -> 
     assert next_sweep_at(FREE, START, GRACE) is None
 
 
+PRICES = {("starter", "monthly"): 99900, ("growth", "monthly"): 249900, ("starter", "annual"): 999000}
+
+
+def price(plan: str, period: str) -> int | None:
+    return PRICES.get((plan, period))
+
+
+def purchase(sub: Subscription | None, plan: str, period: str, at: datetime) -> str:
+    return plan_purchase(sub, plan, period, price, now=at, grace=GRACE).kind
+
+
 def test_purchases_renewal_window_and_plan_changes() -> None:
-    check_purchase(None, "starter", "monthly", START, GRACE)
-    check_purchase(FREE, "growth", "monthly", START, GRACE)  # from free: a plain purchase
+    assert purchase(None, "starter", "monthly", START) == "new"
+    assert purchase(FREE, "growth", "monthly", START) == "new"  # from free: a plain purchase
     with pytest.raises(RenewalNotOpen) as err:
-        check_purchase(paid(), "starter", "monthly", END - 8 * DAY, GRACE)
+        purchase(paid(), "starter", "monthly", END - 8 * DAY)
     assert err.value.extra["renewal_opens_at"] == (END - 7 * DAY).isoformat()
-    check_purchase(paid(), "starter", "monthly", END - 7 * DAY, GRACE)
-    check_purchase(paid(), "starter", "monthly", END + DAY, GRACE)  # past due: renew any time
-    for plan, period in [("growth", "monthly"), ("starter", "annual")]:
-        with pytest.raises(PlanChangeNotAvailable):
-            check_purchase(paid(), plan, period, START + DAY, GRACE)
-    check_purchase(paid(), "growth", "monthly", END + GRACE, GRACE)  # lapsed: anything goes
+    assert purchase(paid(), "starter", "monthly", END - 7 * DAY) == "renewal"
+    assert purchase(paid(), "starter", "monthly", END + DAY) == "renewal"  # past due: renew any time
+    assert purchase(paid(), "growth", "monthly", START + DAY) == "upgrade"
+    with pytest.raises(PlanChangeNotAvailable):
+        purchase(paid(), "starter", "annual", START + DAY)  # a period switch waits for the end
+    with pytest.raises(PlanChangeNotAvailable):
+        purchase(paid(plan_id="growth"), "starter", "monthly", START + DAY)  # a downgrade too
+    assert purchase(paid(), "growth", "monthly", END + GRACE) == "new"  # lapsed: anything goes
+
+
+def test_an_upgrade_credits_the_unused_part_of_the_current_period_only() -> None:
+    half = START + (END - START) / 2
+    assert plan_purchase(paid(), "growth", "monthly", price, now=half, grace=GRACE) == Purchase("upgrade", 49950)
+    # A subscription renewed twice keeps its first start: the credit counts the last period only.
+    renewed = paid(current_period_start=START - 62 * DAY)
+    assert plan_purchase(renewed, "growth", "monthly", price, now=half, grace=GRACE).credit_paise == 49950
 
 
 def test_unused_credit_is_pro_rata_by_seconds_rounded_down_and_never_more_than_paid() -> None:

@@ -582,21 +582,43 @@ def test_paying_in_the_grace_extends_from_the_old_end_and_after_it_starts_now(wo
     assert sub.current_period_end == add_months(world.clock.now(), 1)
 
 
-def test_early_renewal_and_mid_period_plan_changes_are_409_and_write_nothing(world: World) -> None:
-    first = world.initiate()["merchant_order_id"]
+def test_early_renewal_and_downgrades_or_period_switches_are_409_and_write_nothing(world: World) -> None:
+    first = world.initiate("growth")["merchant_order_id"]
     world.gateway.complete(first)
-    world.webhook(first)
+    world.webhook(first, amount=249900)
     orders = dict(world.repo.orders)
     for plan, period, code in [
-        ("starter", "monthly", "renewal_not_open"),
-        ("starter", "annual", "plan_change_not_available"),
-        ("growth", "monthly", "plan_change_not_available"),
+        ("growth", "monthly", "renewal_not_open"),
+        ("growth", "annual", "plan_change_not_available"),
+        ("starter", "monthly", "plan_change_not_available"),
     ]:
         with pytest.raises(AppError) as err:
             world.initiate(plan, period)
         assert err.value.status == 409
         assert err.value.code == code
     assert world.repo.orders == orders
+
+
+def test_an_upgrade_mid_period_takes_effect_at_once_and_charges_less_the_unused_days(world: World) -> None:
+    first = world.initiate()["merchant_order_id"]
+    world.gateway.complete(first)
+    world.webhook(first)
+    old = world.repo.subscriptions[world.workspace_id]
+    assert old.current_period_end is not None
+    half = old.current_period_start + (old.current_period_end - old.current_period_start) / 2
+    world.clock.set(half)
+    body = world.initiate("growth")
+    assert body["credit"] == 49950
+    assert body["amount"] == 249900 - 49950
+    mid = body["merchant_order_id"]
+    world.gateway.complete(mid)
+    world.webhook(mid, amount=body["amount"])
+    sub = world.repo.subscriptions[world.workspace_id]
+    assert (sub.plan_id, sub.status) == ("growth", "active")
+    assert sub.current_period_start == half
+    assert sub.current_period_end == add_months(half, 1)
+    order = world.repo.orders[mid]
+    assert order.amount_paise + order.credit_paise == 249900  # the ledger adds up to the list price
 
 
 def test_rupees_and_template() -> None:
