@@ -69,6 +69,7 @@ CONTRACT_ERRORS: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("context", "POST", "/guardrails/check"): (402,),
     ("context", "GET", "/recommendations"): (402,),
     ("billing", "POST", "/cancel"): (409,),
+    ("billing", "POST", "/change"): (409,),
     ("billing", "POST", "/resume"): (409,),
 }
 # The route whose request body's ``data`` follows the step's own schema.

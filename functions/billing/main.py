@@ -12,7 +12,13 @@ from lib import bootstrap
 from lib.http import RequestContext, Router
 from lib.http.query import WORKSPACE_ID
 from lib.services.payments.deps import PaymentDeps
-from lib.services.payments.subscriptions import billing_overview, cancel_subscription, resume_subscription
+from lib.services.payments.subscriptions import (
+    ChangeCommand,
+    billing_overview,
+    cancel_subscription,
+    change_subscription,
+    resume_subscription,
+)
 
 router = Router("billing", wiring=bootstrap.payments)
 
@@ -21,6 +27,11 @@ def _body_workspace(ctx: RequestContext[PaymentDeps]) -> str:
     body = ctx.json()
     requested = body.get("workspace_id")
     return ctx.workspace_id(requested if requested not in (None, "") else None)
+
+
+def _text(body: dict[str, Any], field: str) -> str:
+    value = body.get(field)
+    return value if isinstance(value, str) else ""
 
 
 @router.route("/", methods=["GET"], auth="user", rate="read", query=[WORKSPACE_ID])
@@ -33,6 +44,16 @@ def overview(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
 def cancel(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
     """Cancel at the period end; 409 ``nothing_to_cancel`` for free, lapsed or already cancelled plans."""
     return cancel_subscription(_body_workspace(ctx), deps=ctx.app)
+
+
+@router.route("/change", methods=["POST"], auth="user", rate="write", idempotent=True)
+def change(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
+    """Schedule a downgrade or a monthly/annual switch for the period end (the plan you have clears
+    it); 409 ``change_not_schedulable`` for upgrades (pay now), free, cancelled or lapsed plans."""
+    body = ctx.json()
+    workspace_id = _body_workspace(ctx)
+    command = ChangeCommand(workspace_id, _text(body, "plan"), _text(body, "billing_period"))
+    return change_subscription(command, deps=ctx.app)
 
 
 @router.route("/resume", methods=["POST"], auth="user", rate="write", idempotent=True)

@@ -39,7 +39,7 @@ def reconcile_payments(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
 @router.route("/sweep-subscriptions", methods=["POST"], auth="internal", rate=None)
 def sweep_subscriptions(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
     """Move due subscriptions (past due, expired, ended) and queue their reminders and notices."""
-    return subscriptions.sweep_subscriptions(deps=ctx.app.payments).as_json()
+    return subscriptions.sweep_all_due(deps=ctx.app.payments).as_json()
 
 
 main = router.entry_point()

@@ -300,8 +300,11 @@ def plan_purchase(
     period: an upgrade at once, with credit.  Anything else (a cheaper plan, another period): 409."""
     if sub is None or sub.current_period_end is None or status_at(sub, now, grace) not in OPEN:
         return Purchase("new")
-    if (sub.plan_id, sub.billing_period) == (plan_id, billing_period):
-        check_renewal(sub, now, grace)
+    if (plan_id, billing_period) in {
+        (sub.plan_id, sub.billing_period),
+        (sub.scheduled_plan_id, sub.scheduled_billing_period),
+    }:
+        check_renewal(sub, now, grace)  # the plan you have, or the change you scheduled for the end
         return Purchase("renewal")
     old_price, new_price = price(sub.plan_id, sub.billing_period), price(plan_id, billing_period)
     upgrade = billing_period == sub.billing_period and old_price is not None and new_price is not None
@@ -311,8 +314,8 @@ def plan_purchase(
         return Purchase("upgrade", unused_credit(old_price, start, end, now))
     raise PlanChangeNotAvailable(
         f"Your {sub.plan_id} plan ({sub.billing_period}) runs until {end_date(sub)}. A downgrade or a switch"
-        " between monthly and annual takes effect at the period end: cancel (POST /billing/cancel) and choose"
-        " the new plan once it ends, or renew in the last 7 days.",
+        " between monthly and annual takes effect at the period end: schedule it (POST /billing/change),"
+        " then renew in the last 7 days.",
         extra={
             "plan": sub.plan_id,
             "billing_period": sub.billing_period,
@@ -328,14 +331,59 @@ def end_date(sub: Subscription) -> str:
 def is_upgrade_of(
     current: Subscription | None, plan_id: str, billing_period: str, now: datetime, grace: timedelta
 ) -> bool:
-    """A grant for another plan while a paid period runs: only an upgrade gets this far."""
+    """A grant for another plan while a paid period runs, other than the change scheduled for the
+    end: only an upgrade gets this far."""
     return (
         current is not None
         and current.current_period_end is not None
         and status_at(current, now, grace) in OPEN
-        and (current.plan_id, current.billing_period) != (plan_id, billing_period)
+        and (plan_id, billing_period)
+        not in {
+            (current.plan_id, current.billing_period),
+            (current.scheduled_plan_id, current.scheduled_billing_period),
+        }
         and current.plan_id != FREE_PLAN
     )
+
+
+class ChangeNotScheduled(Conflict):
+    """409: what ``POST /billing/change`` cannot schedule (see ``schedule_change``)."""
+
+    code = "change_not_schedulable"
+    title = "Change not schedulable"
+
+
+def schedule_change(
+    sub: Subscription,
+    plan_id: str,
+    billing_period: str,
+    price: Callable[[str, str], int | None],
+    *,
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
+) -> Subscription:
+    """A downgrade or a monthly/annual switch for the period end: ``sub`` with the change scheduled
+    (or cleared, when asked for the plan it has).  Refused (409): no running paid period, a
+    cancelled plan (resume first), the free plan (cancel, then choose free), or an upgrade (it is
+    paid now, through ``POST /initiate_payment``)."""
+    end = sub.current_period_end
+    if end is None or status_at(sub, now, grace) is not SubscriptionStatus.ACTIVE:
+        raise ChangeNotScheduled("There is no running paid period to change at its end.")
+    if sub.cancel_at_period_end:
+        raise ChangeNotScheduled("The plan is cancelled; resume it (POST /billing/resume) before changing it.")
+    if (plan_id, billing_period) == (sub.plan_id, sub.billing_period):
+        return replace(sub, scheduled_plan_id=None, scheduled_billing_period=None)
+    if plan_id == FREE_PLAN:
+        raise ChangeNotScheduled(
+            "To move to the free plan, cancel (POST /billing/cancel) and choose free when the plan ends."
+        )
+    old_price, new_price = price(sub.plan_id, sub.billing_period), price(plan_id, billing_period)
+    same_period = billing_period == sub.billing_period
+    if same_period and old_price is not None and new_price is not None and new_price > old_price:
+        raise ChangeNotScheduled(
+            "An upgrade takes effect at once: pay for it with POST /initiate_payment (with credit for the unused days)."
+        )
+    return replace(sub, scheduled_plan_id=plan_id, scheduled_billing_period=billing_period)
 
 
 def unused_credit(paid_paise: int, start: datetime, end: datetime, now: datetime) -> int:

@@ -78,6 +78,29 @@ def test_billing_view_cancel_and_resume(env: BcmEnv) -> None:
     assert billing(env, stranger, "POST", "/cancel", json={"workspace_id": user.workspace_id}).status_code == 404
 
 
+def test_change_schedules_for_the_period_end_and_bad_input_changes_nothing(env: BcmEnv) -> None:
+    user = env.sign_up()  # an enterprise (annual) plan: any sold plan is cheaper
+    for body, status, code in [
+        ({"plan": "nope", "billing_period": "monthly"}, 422, "unknown_plan"),
+        ({"plan": "growth", "billing_period": "weekly"}, 422, "unknown_billing_period"),
+        ({"plan": "growth"}, 422, "unknown_billing_period"),
+        ({"plan": "free", "billing_period": "monthly"}, 409, "change_not_schedulable"),
+    ]:
+        response = billing(env, user, "POST", "/change", json=body)
+        assert response.status_code == status, response.get_data(as_text=True)
+        assert response.get_json()["code"] == code
+    scheduled = env.scalar(
+        "select scheduled_plan_id from public.subscriptions where workspace_id = %s", user.workspace_id
+    )
+    assert scheduled is None
+    changed = billing(env, user, "POST", "/change", json={"plan": "growth", "billing_period": "annual"})
+    assert changed.status_code == 200, changed.get_data(as_text=True)
+    view = changed.get_json()["subscription"]
+    assert view["scheduled_change"]["plan"] == "growth"
+    assert view["next_charge_paise"] == 2499000
+    assert billing(env, user).get_json()["subscription"]["scheduled_change"]["billing_period"] == "annual"
+
+
 def test_without_a_plan_the_view_is_empty_and_cancel_is_404(env: BcmEnv) -> None:
     user = env.sign_up(paid=False)
     assert billing(env, user).get_json()["subscription"] is None

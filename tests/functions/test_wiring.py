@@ -66,6 +66,7 @@ ROUTES: list[Case] = [
     Case("payment_reconcile", "POST", "/", "internal"),
     Case("billing", "GET", "/", "user"),
     Case("billing", "POST", "/cancel", "user"),
+    Case("billing", "POST", "/change", "user"),
     Case("billing", "POST", "/resume", "user"),
     Case("onboarding_step", "GET", "/steps", "user"),
     Case("onboarding_step", "POST", "/sessions", "user"),

@@ -8,7 +8,6 @@ is resolved by that check, never by a second pay.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from lib.errors import AdapterError, FieldError, ServiceUnavailable
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.grants import grant_free
 from lib.services.payments.scheduling import schedule_reconcile
+from lib.services.payments.subscriptions import list_price
 
 # What a 503 tells the client to wait before retrying the checkout.
 GATEWAY_RETRY_AFTER_S = 30
@@ -51,14 +51,6 @@ def _order_json(order: Order) -> dict[str, Any]:
     }
 
 
-def _list_price(deps: PaymentDeps) -> Callable[[str, str], int | None]:
-    def price(plan_id: str, period: str) -> int | None:
-        plan = deps.repo.get_plan(plan_id)
-        return plan.price(period) if plan else None
-
-    return price
-
-
 def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[str, Any], int]:
     if not isinstance(cmd.plan, str) or not cmd.plan:
         raise UnknownPlan("Unknown plan.", errors=[FieldError("plan", "required: one of free, starter, growth")])
@@ -73,7 +65,7 @@ def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[s
 
     now = deps.clock.now()
     current = deps.repo.get_subscription(cmd.workspace_id)
-    purchase = plan_purchase(current, priced.plan_id, billing, _list_price(deps), now=now, grace=deps.config.grace)
+    purchase = plan_purchase(current, priced.plan_id, billing, list_price(deps), now=now, grace=deps.config.grace)
     # An upgrade pays the list price less the old plan's unused time (never below PhonePe's minimum).
     price = max(priced.amount_paise - purchase.credit_paise, MIN_PAYABLE_PAISE)
     credit = priced.amount_paise - price

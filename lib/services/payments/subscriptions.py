@@ -7,18 +7,22 @@ period end and kind (the idempotency key names all three).
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from lib.domain.payment_records import EmailFacts, NewEmail, Subscription
+from lib.domain.payments import quote
 from lib.domain.subscriptions import (
     CANCELLED_EMAIL,
     EXPIRED_EMAIL,
     OPEN,
     SubscriptionStatus,
     next_sweep_at,
+    schedule_change,
     status_at,
     sweep_step,
 )
@@ -29,6 +33,8 @@ from lib.services.payments.ports import PaymentsUnit
 
 # Subscriptions one sweep run handles; a run that hits it says ``more`` and the next run goes on.
 SWEEP_BATCH = 1000
+# How long one scheduled call keeps sweeping full batches (the maintenance function's timeout is 300 s).
+SWEEP_BUDGET_S = 240.0
 CANCEL_EMAIL = "subscription-cancelled"
 
 
@@ -45,8 +51,14 @@ def _notice(kind: str, sub: Subscription, plan_name: str) -> tuple[str, list[str
                 f"Your {plan_name} plan is set to end on {end}; you cancelled it.",
                 "Resume it from the billing page before then to keep it.",
             ]
+        change = (
+            [f"You asked to move to the {sub.scheduled_plan_id} plan ({sub.scheduled_billing_period}) from then."]
+            if sub.scheduled_plan_id
+            else []
+        )
         return f"Your {plan_name} plan renews on {end}", [
             f"Your {plan_name} plan's current period ends on {end}.",
+            *change,
             "Renew it from the billing page to keep your workspace running without a break.",
         ]
     if kind == EXPIRED_EMAIL:
@@ -91,7 +103,7 @@ class SweepResult:
     examined: int
     moved: int
     emails: int
-    more: bool
+    more: bool  # the run was full: there may be more due right now
 
     def as_json(self) -> dict[str, Any]:
         return {"examined": self.examined, "moved": self.moved, "emails": self.emails, "more": self.more}
@@ -122,6 +134,18 @@ def sweep_subscriptions(*, deps: PaymentDeps, limit: int = SWEEP_BATCH) -> Sweep
     if moved or written:
         deps.log.info("subscriptions swept", extra={"moved": moved, "emails": written, "examined": len(due)})
     return SweepResult(len(due), moved, written, len(due) == limit)
+
+
+def sweep_all_due(*, deps: PaymentDeps, budget_s: float = SWEEP_BUDGET_S, limit: int = SWEEP_BATCH) -> SweepResult:
+    """Sweep run after run while a run came back full, within ``budget_s`` (the scheduler's next
+    call picks up anything left)."""
+    deadline = time.monotonic() + budget_s
+    examined = moved = emails = 0
+    while True:
+        run = sweep_subscriptions(deps=deps, limit=limit)
+        examined, moved, emails = examined + run.examined, moved + run.moved, emails + run.emails
+        if not run.more or time.monotonic() >= deadline:
+            return SweepResult(examined, moved, emails, run.more)
 
 
 # --- cancel / resume ----------------------------------------------------------------------------
@@ -188,6 +212,38 @@ def resume_subscription(workspace_id: str, *, deps: PaymentDeps) -> dict[str, An
     return billing_subscription_view(resumed, now, deps)
 
 
+def list_price(deps: PaymentDeps) -> Callable[[str, str], int | None]:
+    """``price(plan, period)``: a plan's list price from ``plans`` (None: unknown or not sold)."""
+
+    def price(plan_id: str, period: str) -> int | None:
+        plan = deps.repo.get_plan(plan_id)
+        return plan.price(period) if plan else None
+
+    return price
+
+
+def change_subscription(cmd: ChangeCommand, *, deps: PaymentDeps) -> dict[str, Any]:
+    """Schedule a downgrade or a period switch for the period end (or clear one)."""
+    plan = deps.repo.get_plan(cmd.plan)
+    priced = quote({plan.id: plan} if plan else {}, cmd.plan, cmd.billing_period)  # 422 for bad input
+    now = deps.clock.now()
+    with deps.unit() as uow:
+        sub = _locked(uow, cmd.workspace_id)
+        changed = schedule_change(
+            sub, priced.plan_id, priced.billing_period.value, list_price(deps), now=now, grace=deps.config.grace
+        )
+        saved = uow.payments.save_subscription(changed)
+        uow.commit()
+    return billing_subscription_view(saved, now, deps)
+
+
+@dataclass(frozen=True)
+class ChangeCommand:
+    workspace_id: str
+    plan: str
+    billing_period: str
+
+
 # --- the billing view -----------------------------------------------------------------------------
 
 # Transactions the billing page lists (newest first).
@@ -199,12 +255,6 @@ def billing_overview(workspace_id: str, *, deps: PaymentDeps) -> dict[str, Any]:
     now = deps.clock.now()
     sub = deps.repo.get_subscription(workspace_id)
     view = billing_subscription_view(sub, now, deps)
-    if view["subscription"] is not None and sub is not None and view["subscription"]["next_charge_at"]:
-        plan = deps.repo.get_plan(sub.scheduled_plan_id or sub.plan_id)
-        period = sub.scheduled_billing_period or sub.billing_period
-        view["subscription"]["next_charge_paise"] = plan.price(period) if plan else None
-    elif view["subscription"] is not None:
-        view["subscription"]["next_charge_paise"] = None
     orders = deps.repo.workspace_orders(workspace_id, limit=BILLING_ORDERS)
     view["workspace_id"] = workspace_id
     view["transactions"] = [
@@ -244,6 +294,19 @@ def billing_subscription_view(sub: Subscription | None, now: datetime, deps: Pay
             "cancel_at_period_end": sub.cancel_at_period_end,
             "credit_paise": sub.credit_paise,
             "next_charge_at": end.isoformat() if renews and end else None,
+            # The renewal's price: the plan scheduled for the end, or the plan you have.
+            "next_charge_paise": list_price(deps)(
+                sub.scheduled_plan_id or sub.plan_id, sub.scheduled_billing_period or sub.billing_period
+            )
+            if renews
+            else None,
+            "scheduled_change": {
+                "plan": sub.scheduled_plan_id,
+                "billing_period": sub.scheduled_billing_period,
+                "at": end.isoformat() if end else None,
+            }
+            if sub.scheduled_plan_id
+            else None,
             "autopay": False,
         }
     }

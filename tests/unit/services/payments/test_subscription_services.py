@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
 
 from lib.domain.payment_records import NewOrder
+from lib.domain.payments import add_months
 from lib.errors import AppError
 from lib.services.payments import grants, subscriptions
 from lib.services.payments.deps import PaymentConfig, PaymentDeps
@@ -157,3 +161,54 @@ def test_notices_render_escaped_with_the_billing_link(rig: Rig) -> None:
     assert "&lt;b&gt;Ada&lt;/b&gt;" in message.html
     assert "http://app.local/billing" in message.text
     assert message.subject.startswith("Your Starter plan renews on")
+
+
+def test_sweep_all_due_runs_full_batches_until_done() -> None:
+    rigs = Rig()
+    for _ in range(5):
+        user, ws = rigs.repo.add_user(f"{uuid.uuid4().hex[:8]}@example.com", "Many")
+        rigs.user, rigs.ws = user, ws
+        rigs.buy()
+    rigs.clock.advance(24 * DAY)
+    result = subscriptions.sweep_all_due(deps=rigs.deps, limit=2)
+    assert (result.examined, result.emails, result.more) == (5, 5, False)
+    assert subscriptions.sweep_all_due(deps=rigs.deps, limit=2).examined == 0
+
+
+def test_a_scheduled_downgrade_is_renewed_at_its_plan_and_starts_at_the_end(rig: Rig) -> None:
+    rig.buy("growth")
+    end = rig.repo.subscriptions[rig.ws].current_period_end
+    assert end is not None
+    cmd = subscriptions.ChangeCommand(rig.ws, "starter", "monthly")
+    view = subscriptions.change_subscription(cmd, deps=rig.deps)["subscription"]
+    assert view["plan"] == "growth"
+    assert view["scheduled_change"] == {"plan": "starter", "billing_period": "monthly", "at": end.isoformat()}
+    assert view["next_charge_paise"] == 99900
+    rig.clock.set(end - timedelta(days=2))
+    rig.buy("starter")  # the renewal pays the scheduled plan, from the end
+    sub = rig.repo.subscriptions[rig.ws]
+    assert (sub.plan_id, sub.scheduled_plan_id) == ("starter", None)
+    assert sub.current_period_end == add_months(end, 1)
+
+
+def test_change_refuses_upgrades_free_cancelled_and_bad_input_and_clears_with_the_current_plan(rig: Rig) -> None:
+    rig.buy()
+    for plan, period, code in [
+        ("growth", "monthly", "change_not_schedulable"),
+        ("free", "monthly", "change_not_schedulable"),
+        ("nope", "monthly", "unknown_plan"),
+        ("starter", "weekly", "unknown_billing_period"),
+        ("enterprise", "monthly", "plan_not_purchasable"),
+    ]:
+        with pytest.raises(AppError) as err:
+            subscriptions.change_subscription(subscriptions.ChangeCommand(rig.ws, plan, period), deps=rig.deps)
+        assert err.value.code == code, (plan, period)
+    assert rig.repo.subscriptions[rig.ws].scheduled_plan_id is None
+    annual = subscriptions.ChangeCommand(rig.ws, "starter", "annual")
+    assert subscriptions.change_subscription(annual, deps=rig.deps)["subscription"]["scheduled_change"] is not None
+    same = subscriptions.ChangeCommand(rig.ws, "starter", "monthly")
+    assert subscriptions.change_subscription(same, deps=rig.deps)["subscription"]["scheduled_change"] is None
+    subscriptions.cancel_subscription(rig.ws, deps=rig.deps)
+    with pytest.raises(AppError) as err:
+        subscriptions.change_subscription(annual, deps=rig.deps)
+    assert err.value.code == "change_not_schedulable"
