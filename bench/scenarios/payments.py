@@ -152,6 +152,10 @@ def _paid_order(suite: _Suite) -> str:
     """A PENDING order, paid at the simulator with its webhook dropped (untimed preparation)."""
     from lib.services.payments.initiate import InitiateCommand, initiate_payment
 
+    # The bench pays again and again for one workspace: drop the plan the last payment granted, or
+    # the next order would be an early renewal (409 renewal_not_open).
+    with suite.container.db.connection() as conn:
+        conn.execute("delete from public.subscriptions where workspace_id = %s", (suite.workspace_id,))
     cmd = InitiateCommand(suite.user_id, suite.workspace_id, "starter", "monthly")
     body, _ = initiate_payment(cmd, deps=suite.deps)
     mid = str(body["merchant_order_id"])
