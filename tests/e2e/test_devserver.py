@@ -141,6 +141,9 @@ def test_console_is_served_at_root(served: Served) -> None:
     script = served.http.get("/console.js")
     assert script.status_code == 200
     assert "/_dev/token" in script.text
+    for route in ("/billing/cancel", "/billing/change", "/_dev/clock/advance"):  # the billing panel's calls
+        assert route in script.text
+    assert 'id="billing-summary"' in page.text
     assert served.http.get("/no-such-page").status_code == 404
 
 

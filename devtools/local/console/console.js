@@ -83,6 +83,55 @@ async function pollPayment(orderId) {
   if (status === 200 && data.state === "PENDING") setTimeout(() => pollPayment(orderId), data.poll_after_ms || POLL_MS);
 }
 
+// --- billing --------------------------------------------------------------------------------
+function renderBilling(data) {
+  const sub = data && data.subscription;
+  if (!sub) { $("billing-summary").textContent = "No plan yet: choose one above."; show($("billing-out"), data); return; }
+  const end = sub.current_period_end ? sub.current_period_end.slice(0, 10) : "never";
+  const next = sub.next_charge_at ? `next charge ${sub.next_charge_at.slice(0, 10)} (${(sub.next_charge_paise / 100).toFixed(2)} INR)` : "no further charge";
+  const cancelled = sub.cancel_at_period_end ? ", cancelled: ends at the period end" : "";
+  const change = sub.scheduled_change ? `, then ${sub.scheduled_change.plan} (${sub.scheduled_change.billing_period})` : "";
+  const when = {
+    active: `active until ${end}`,
+    past_due: `past due since ${end}; paid features stay open until ${(sub.grace_ends_at || "").slice(0, 10)}`,
+    expired: `expired on ${end}`,
+    cancelled: `ended on ${end}`,
+  }[sub.status] || `${sub.status} (${end})`;
+  $("billing-summary").textContent = `${sub.plan} (${sub.billing_period}): ${when}${cancelled}${change}; ${next}.`;
+  show($("billing-out"), data);
+}
+
+async function loadBilling() {
+  const { data } = await api("GET", "/billing/");
+  renderBilling(data);
+}
+
+$("billing-load").addEventListener("click", loadBilling);
+for (const [id, path] of [["billing-cancel", "/billing/cancel"], ["billing-resume", "/billing/resume"]]) {
+  $(id).addEventListener("click", async () => {
+    const { status, data } = await api("POST", path, {}, { idempotencyKey: crypto.randomUUID() });
+    if (status === 200) renderBilling(data); else show($("billing-out"), data);
+  });
+}
+$("billing-change-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = new FormData(ev.target);
+  const body = { plan: form.get("plan"), billing_period: form.get("billing_period") };
+  const { status, data } = await api("POST", "/billing/change", body, { idempotencyKey: crypto.randomUUID() });
+  if (status === 200) renderBilling(data); else show($("billing-out"), data);
+});
+for (const button of document.querySelectorAll("[data-advance]")) {
+  button.addEventListener("click", async () => {
+    const { data } = await api("POST", "/_dev/clock/advance", { days: Number(button.dataset.advance) });
+    $("clock-now").textContent = data.now ? `now ${data.now.slice(0, 16)} UTC` : JSON.stringify(data);
+    await loadBilling();
+  });
+}
+$("clock-reset").addEventListener("click", async () => {
+  const { data } = await api("POST", "/_dev/clock/reset");
+  $("clock-now").textContent = data.now ? `now ${data.now.slice(0, 16)} UTC` : "";
+});
+
 // --- 3. onboarding --------------------------------------------------------------------------
 $("start-session").addEventListener("click", async () => {
   if (!state.catalogue.length) {
