@@ -363,16 +363,18 @@ def schedule_change(
     grace: timedelta = DEFAULT_GRACE,
 ) -> Subscription:
     """A downgrade or a monthly/annual switch for the period end: ``sub`` with the change scheduled
-    (or cleared, when asked for the plan it has).  Refused (409): no running paid period, a
-    cancelled plan (resume first), the free plan (cancel, then choose free), or an upgrade (it is
-    paid now, through ``POST /initiate_payment``)."""
+    (or cleared, when asked for the plan it has while a change is scheduled).  Refused (409): no
+    running paid period, a cancelled plan (resume first), the plan it already has, the free plan
+    (cancel, then choose free), or an upgrade (paid now, through ``POST /initiate_payment``)."""
     end = sub.current_period_end
     if end is None or status_at(sub, now, grace) is not SubscriptionStatus.ACTIVE:
         raise ChangeNotScheduled("There is no running paid period to change at its end.")
     if sub.cancel_at_period_end:
         raise ChangeNotScheduled("The plan is cancelled; resume it (POST /billing/resume) before changing it.")
     if (plan_id, billing_period) == (sub.plan_id, sub.billing_period):
-        return replace(sub, scheduled_plan_id=None, scheduled_billing_period=None)
+        if sub.scheduled_plan_id is None:
+            raise ChangeNotScheduled(f"The workspace is already on the {plan_id} plan ({billing_period}).")
+        return replace(sub, scheduled_plan_id=None, scheduled_billing_period=None)  # undo the scheduled change
     if plan_id == FREE_PLAN:
         raise ChangeNotScheduled(
             "To move to the free plan, cancel (POST /billing/cancel) and choose free when the plan ends."

@@ -194,6 +194,7 @@ def test_a_scheduled_downgrade_is_renewed_at_its_plan_and_starts_at_the_end(rig:
 def test_change_refuses_upgrades_free_cancelled_and_bad_input_and_clears_with_the_current_plan(rig: Rig) -> None:
     rig.buy()
     for plan, period, code in [
+        ("starter", "monthly", "change_not_schedulable"),  # the plan it already has
         ("growth", "monthly", "change_not_schedulable"),
         ("free", "monthly", "change_not_schedulable"),
         ("nope", "monthly", "unknown_plan"),
