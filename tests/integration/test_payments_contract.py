@@ -469,16 +469,15 @@ def test_an_idempotency_key_is_written_once(pay: Payments) -> None:
     key = f"reminder/{uuid.uuid4().hex}"
     payload = {"merchant_order_id": mid}
     with pay.deps.unit() as uow:
-        first = uow.payments.add_email(NewEmailFor(key, facts.to_email, payload))
-        second = uow.payments.add_email(NewEmailFor(key, facts.to_email, payload))
+        first = uow.payments.add_email(reminder(key, facts.to_email, payload))
+        second = uow.payments.add_email(reminder(key, facts.to_email, payload))
         uow.commit()
     assert (first, second) == (True, False)
     assert [r["idempotency_key"] for r in pay.outbox_rows(mid)] == [key]
 
 
-def NewEmailFor(key: str, to: str | None, payload: dict[str, Any]) -> Any:
-    from lib.domain.payment_records import NewEmail
-
+def reminder(key: str, to: str | None, payload: dict[str, Any]) -> NewEmail:
+    """An outbox row with a fresh id and the given idempotency key."""
     return NewEmail(str(uuid.uuid4()), "reminder", to or "x@example.com", "s", payload, key)
 
 
