@@ -53,10 +53,8 @@ def sweep_100k(ctx: BenchContext) -> Generator[Operation, None, None]:
     from lib.adapters.postgres import PostgresDatabase
     from lib.adapters.postgres_payments import PostgresPayments, PostgresPaymentsUnit
     from lib.clock import SystemClock
-    from lib.services.payments.deps import PaymentConfig, PaymentDeps
     from lib.services.payments.subscriptions import sweep_subscriptions
-    from lib.testing.fake_payments import FakeGateway, FakeMailer
-    from lib.testing.fakes import FakeTaskQueue
+    from lib.testing.fake_payments import payment_deps
 
     with scratch_database(ctx.env["DATABASE_URL"], prefix="bench_sweep") as url:
         migrate(url, local_shim=True)
@@ -90,17 +88,7 @@ def sweep_100k(ctx: BenchContext) -> Generator[Operation, None, None]:
                         "select workspace_id from public.subscriptions where next_sweep_at <= now()"
                     ).fetchall()
                 ]
-            config = PaymentConfig("http://fn.local", "http://app.local", "payment-reconcile", "u", "p", 1200)
-            clock = SystemClock()
-            deps = PaymentDeps(
-                repo=PostgresPayments(db),
-                unit=lambda: PostgresPaymentsUnit(db),
-                gateway=FakeGateway(clock),
-                tasks=FakeTaskQueue(),
-                mailer=FakeMailer(),
-                clock=clock,
-                config=config,
-            )
+            deps = payment_deps(PostgresPayments(db), lambda: PostgresPaymentsUnit(db), SystemClock())
 
             def op() -> Measured:
                 with db.connection() as conn:  # untimed: the same rows due again, their reminders gone

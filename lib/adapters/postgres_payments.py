@@ -312,13 +312,6 @@ class PostgresPayments:
             return None
         return EmailFacts(row["email"], row["full_name"], row["workspace_name"], row["plan_name"])
 
-    def workspace_email_facts(self, workspace_id: str, plan_id: str) -> EmailFacts | None:
-        with self._db.connection() as conn:
-            row = conn.execute("select owner_id from public.workspaces where id = %s", (workspace_id,)).fetchone()
-        if row is None or row["owner_id"] is None:
-            return None
-        return self.email_facts(str(row["owner_id"]), workspace_id, plan_id)
-
     def due_subscriptions(self, now: datetime, limit: int) -> list[Subscription]:
         with self._db.connection() as conn:
             rows = conn.execute(

@@ -300,15 +300,11 @@ def plan_purchase(
     period: an upgrade at once, with credit.  Anything else (a cheaper plan, another period): 409."""
     if sub is None or sub.current_period_end is None or status_at(sub, now, grace) not in OPEN:
         return Purchase("new")
-    if (plan_id, billing_period) in {
-        (sub.plan_id, sub.billing_period),
-        (sub.scheduled_plan_id, sub.scheduled_billing_period),
-    }:
-        check_renewal(sub, now, grace)  # the plan you have, or the change you scheduled for the end
+    if _renews(sub, plan_id, billing_period):
+        check_renewal(sub, now, grace)
         return Purchase("renewal")
-    old_price, new_price = price(sub.plan_id, sub.billing_period), price(plan_id, billing_period)
-    upgrade = billing_period == sub.billing_period and old_price is not None and new_price is not None
-    if upgrade and new_price is not None and old_price is not None and new_price > old_price:
+    old_price = price(sub.plan_id, sub.billing_period)
+    if old_price is not None and _dearer(sub, plan_id, billing_period, price):
         end = sub.current_period_end
         start = max(sub.current_period_start, add_months(end, -PERIOD_MONTHS[parse_period(sub.billing_period)]))
         return Purchase("upgrade", unused_credit(old_price, start, end, now))
@@ -324,6 +320,22 @@ def plan_purchase(
     )
 
 
+def _renews(sub: Subscription, plan_id: str, billing_period: str) -> bool:
+    """Paying for this renews ``sub``: it is the plan it has, or the change scheduled for its end."""
+    return (plan_id, billing_period) in {
+        (sub.plan_id, sub.billing_period),
+        (sub.scheduled_plan_id, sub.scheduled_billing_period),
+    }
+
+
+def _dearer(sub: Subscription, plan_id: str, billing_period: str, price: Callable[[str, str], int | None]) -> bool:
+    """An upgrade of ``sub``: a plan with a higher list price for the same billing period."""
+    if billing_period != sub.billing_period:
+        return False
+    old_price, new_price = price(sub.plan_id, sub.billing_period), price(plan_id, billing_period)
+    return old_price is not None and new_price is not None and new_price > old_price
+
+
 def end_date(sub: Subscription) -> str:
     return sub.current_period_end.date().isoformat() if sub.current_period_end else "-"
 
@@ -337,11 +349,7 @@ def is_upgrade_of(
         current is not None
         and current.current_period_end is not None
         and status_at(current, now, grace) in OPEN
-        and (plan_id, billing_period)
-        not in {
-            (current.plan_id, current.billing_period),
-            (current.scheduled_plan_id, current.scheduled_billing_period),
-        }
+        and not _renews(current, plan_id, billing_period)
         and current.plan_id != FREE_PLAN
     )
 
@@ -379,9 +387,7 @@ def schedule_change(
         raise ChangeNotScheduled(
             "To move to the free plan, cancel (POST /billing/cancel) and choose free when the plan ends."
         )
-    old_price, new_price = price(sub.plan_id, sub.billing_period), price(plan_id, billing_period)
-    same_period = billing_period == sub.billing_period
-    if same_period and old_price is not None and new_price is not None and new_price > old_price:
+    if _dearer(sub, plan_id, billing_period, price):
         raise ChangeNotScheduled(
             "An upgrade takes effect at once: pay for it with POST /initiate_payment (with credit for the unused days)."
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,9 +37,10 @@ from lib.domain.payment_records import (
 from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, Plan
 from lib.errors import AlreadyExists, Rejected, Unavailable
 from lib.ports import Clock
-from lib.services.payments.ports import EmailMessage, GatewayStatus, PayResult
+from lib.services.payments.deps import PaymentConfig, PaymentDeps
+from lib.services.payments.ports import EmailMessage, GatewayStatus, PaymentsRepo, PaymentsUnit, PayResult
 from lib.testing.fake_uow import FakeUnitOfWork
-from lib.testing.fakes import ManualClock
+from lib.testing.fakes import FakeTaskQueue, ManualClock
 
 SEEDED_PLANS = {
     "free": Plan("free", "Free", 0, 0, True),
@@ -242,11 +243,6 @@ class FakePayments:
                 return None
             return EmailFacts(user["email"], user["full_name"], self.workspaces[workspace_id], plan.name)
 
-    def workspace_email_facts(self, workspace_id: str, plan_id: str) -> EmailFacts | None:
-        with self._lock:
-            owner = self.owners.get(workspace_id)
-        return None if owner is None else self.email_facts(owner, workspace_id, plan_id)
-
     def due_subscriptions(self, now: datetime, limit: int) -> list[Subscription]:
         with self._lock:
             self._check()
@@ -254,7 +250,9 @@ class FakePayments:
             return sorted(due, key=lambda s: s.next_sweep_at or now)[:limit]
 
     def owners_email_facts(self, subscriptions: list[Subscription]) -> dict[str, EmailFacts]:
-        facts = {s.workspace_id: self.workspace_email_facts(s.workspace_id, s.plan_id) for s in subscriptions}
+        with self._lock:
+            owned = [(s, self.owners.get(s.workspace_id)) for s in subscriptions]
+        facts = {s.workspace_id: self.email_facts(owner, s.workspace_id, s.plan_id) for s, owner in owned if owner}
         return {ws: f for ws, f in facts.items() if f is not None}
 
     def save_sweep(self, moves: list[Subscription]) -> None:
@@ -474,3 +472,27 @@ class FakeMailer:
 
 
 __all__ = ["FakeGateway", "FakeMailer", "FakePayments"]
+
+
+def payment_deps(
+    repo: PaymentsRepo,
+    unit: Callable[[], PaymentsUnit],
+    clock: Clock,
+    *,
+    webhook_username: str = "u",
+    webhook_password: str = "p",  # noqa: S107 - the fake webhook's test credential
+) -> PaymentDeps:
+    """``PaymentDeps`` for tests and benches over ``repo``/``unit`` (in memory or Postgres), with the
+    in-memory PhonePe, Cloud Tasks and Resend (reachable as ``deps.gateway``, ``.tasks``, ``.mailer``)."""
+    config = PaymentConfig(
+        "http://fn.local", "http://app.local", "payment-reconcile", webhook_username, webhook_password, 1200
+    )
+    return PaymentDeps(
+        repo=repo,
+        unit=unit,
+        gateway=FakeGateway(clock),
+        tasks=FakeTaskQueue(),
+        mailer=FakeMailer(),
+        clock=clock,
+        config=config,
+    )

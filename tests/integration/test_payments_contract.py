@@ -25,12 +25,11 @@ from lib.clock import SystemClock
 from lib.domain.payment_records import Activation, NewEmail, NewOrder, Order, WebhookEvent
 from lib.domain.payments import parse_period, subscription_period
 from lib.errors import AlreadyExists
-from lib.ports import Clock
 from lib.services.payments import grants
-from lib.services.payments.deps import PaymentConfig, PaymentDeps
+from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.ports import PaymentsRepo, PaymentsUnit
-from lib.testing.fake_payments import FakeGateway, FakeMailer, FakePayments, FakePaymentsUnit
-from lib.testing.fakes import FakeTaskQueue, ManualClock
+from lib.testing.fake_payments import FakePayments, FakePaymentsUnit, payment_deps
+from lib.testing.fakes import ManualClock
 
 # Concurrent activations of one order in the race tests.
 RACERS = 50
@@ -52,19 +51,6 @@ class Payments:
         order = self.repo.get_order(mid)
         assert order is not None
         return order
-
-
-def _deps(repo: PaymentsRepo, unit: Callable[[], PaymentsUnit], clock: Clock) -> PaymentDeps:
-    config = PaymentConfig("http://fn.local", "http://app.local", "payment-reconcile", "u", "p", 1200)
-    return PaymentDeps(
-        repo=repo,
-        unit=unit,
-        gateway=FakeGateway(clock),
-        tasks=FakeTaskQueue(),
-        mailer=FakeMailer(),
-        clock=clock,
-        config=config,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +75,7 @@ def _fake() -> Payments:
 
     return Payments(
         fake,
-        _deps(fake, lambda: FakePaymentsUnit(fake), clock),
+        payment_deps(fake, lambda: FakePaymentsUnit(fake), clock),
         sign_up,
         lambda user: str(fake.users[user]["onboarding_status"]),
         outbox_rows,
@@ -138,7 +124,7 @@ def _postgres(db: PostgresDatabase) -> Payments:
 
     return Payments(
         repo,
-        _deps(repo, lambda: PostgresPaymentsUnit(db), SystemClock()),
+        payment_deps(repo, lambda: PostgresPaymentsUnit(db), SystemClock()),
         sign_up,
         onboarding_status,
         outbox_rows,

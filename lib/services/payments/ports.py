@@ -95,17 +95,14 @@ class PaymentsRepo(Protocol):
         """The address, names and plan name a payment email quotes; None when a row is missing."""
         ...
 
-    def workspace_email_facts(self, workspace_id: str, plan_id: str) -> EmailFacts | None:
-        """``email_facts`` for the workspace's owner (subscription notices name no user)."""
-        ...
-
     def due_subscriptions(self, now: datetime, limit: int) -> list[Subscription]:
         """Up to ``limit`` subscriptions whose ``next_sweep_at`` has come, earliest first, each row
         held until the unit ends; rows another unit holds are skipped (``skip locked``)."""
         ...
 
     def owners_email_facts(self, subscriptions: list[Subscription]) -> dict[str, EmailFacts]:
-        """``workspace_email_facts`` of many subscriptions in one read, by workspace id."""
+        """``email_facts`` for each subscription's workspace owner (notices name no user), in one read,
+        by workspace id; a workspace without an owner row is left out."""
         ...
 
     def save_sweep(self, moves: list[Subscription]) -> None:

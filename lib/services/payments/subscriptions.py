@@ -15,12 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from lib.domain.payment_records import EmailFacts, NewEmail, Subscription
-from lib.domain.payments import quote
+from lib.domain.payments import Plan, quote
 from lib.domain.subscriptions import (
     CANCELLED_EMAIL,
     EXPIRED_EMAIL,
     OPEN,
     SubscriptionStatus,
+    end_date,
     next_sweep_at,
     schedule_change,
     status_at,
@@ -38,13 +39,9 @@ SWEEP_BUDGET_S = 240.0
 CANCEL_EMAIL = "subscription-cancelled"
 
 
-def _date(at: datetime | None) -> str:
-    return at.date().isoformat() if at else "-"
-
-
 def _notice(kind: str, sub: Subscription, plan_name: str) -> tuple[str, list[str]]:
     """Subject and paragraphs of a subscription notice."""
-    end = _date(sub.current_period_end)
+    end = end_date(sub)
     if kind.startswith("renewal-reminder"):
         if sub.cancel_at_period_end:
             return f"Your {plan_name} plan ends on {end}", [
@@ -179,15 +176,15 @@ def cancel_subscription(workspace_id: str, *, deps: PaymentDeps) -> dict[str, An
         if sub.current_period_end is None:
             raise NothingToCancel("The free plan has no period to cancel.")
         if sub.cancel_at_period_end:
-            raise NothingToCancel(f"Already cancelled: the plan ends on {_date(sub.current_period_end)}.")
+            raise NothingToCancel(f"Already cancelled: the plan ends on {end_date(sub)}.")
         if status is not SubscriptionStatus.ACTIVE:
             raise NothingToCancel(f"The plan is {status.value}; there is no running period to cancel.")
         cancelled = replace(sub, cancel_at_period_end=True, scheduled_plan_id=None, scheduled_billing_period=None)
         cancelled = uow.payments.save_subscription(
             replace(cancelled, next_sweep_at=next_sweep_at(cancelled, now, deps.config.grace))
         )
-        key = f"{CANCEL_EMAIL}/{workspace_id}/{_date(sub.current_period_end)}/{now.isoformat()}"
-        facts = uow.payments.workspace_email_facts(workspace_id, sub.plan_id)
+        key = f"{CANCEL_EMAIL}/{workspace_id}/{end_date(sub)}/{now.isoformat()}"
+        facts = uow.payments.owners_email_facts([cancelled]).get(workspace_id)
         email = notice_email(deps, CANCEL_EMAIL, cancelled, facts, key) if facts else None
         if email is not None:
             uow.payments.add_email(email)
@@ -203,7 +200,7 @@ def resume_subscription(workspace_id: str, *, deps: PaymentDeps) -> dict[str, An
         if not sub.cancel_at_period_end:
             raise NothingToResume("The plan is not cancelled.")
         if status_at(sub, now, deps.config.grace) is not SubscriptionStatus.ACTIVE:
-            raise NothingToResume(f"The plan ended on {_date(sub.current_period_end)}; choose a plan to start again.")
+            raise NothingToResume(f"The plan ended on {end_date(sub)}; choose a plan to start again.")
         resumed = replace(sub, cancel_at_period_end=False)
         resumed = uow.payments.save_subscription(
             replace(resumed, next_sweep_at=next_sweep_at(resumed, now, deps.config.grace))
@@ -213,10 +210,14 @@ def resume_subscription(workspace_id: str, *, deps: PaymentDeps) -> dict[str, An
 
 
 def list_price(deps: PaymentDeps) -> Callable[[str, str], int | None]:
-    """``price(plan, period)``: a plan's list price from ``plans`` (None: unknown or not sold)."""
+    """``price(plan, period)``: a plan's list price from ``plans`` (None: unknown or not sold); each
+    plan is read once per ``list_price`` (a decision asks for the old and the new plan's price)."""
+    plans: dict[str, Plan | None] = {}
 
     def price(plan_id: str, period: str) -> int | None:
-        plan = deps.repo.get_plan(plan_id)
+        if plan_id not in plans:
+            plans[plan_id] = deps.repo.get_plan(plan_id)
+        plan = plans[plan_id]
         return plan.price(period) if plan else None
 
     return price

@@ -11,10 +11,9 @@ from lib.domain.payment_records import NewOrder
 from lib.domain.payments import add_months
 from lib.errors import AppError
 from lib.services.payments import grants, subscriptions
-from lib.services.payments.deps import PaymentConfig, PaymentDeps
 from lib.services.payments.emails import message_for
-from lib.testing.fake_payments import FakeGateway, FakeMailer, FakePayments, FakePaymentsUnit
-from lib.testing.fakes import FakeTaskQueue, ManualClock
+from lib.testing.fake_payments import FakePayments, FakePaymentsUnit, payment_deps
+from lib.testing.fakes import ManualClock
 
 DAY = 86400.0
 
@@ -23,16 +22,7 @@ class Rig:
     def __init__(self) -> None:
         self.clock = ManualClock()
         self.repo = FakePayments(self.clock)
-        config = PaymentConfig("http://fn.local", "http://app.local", "payment-reconcile", "u", "p", 1200)
-        self.deps = PaymentDeps(
-            repo=self.repo,
-            unit=lambda: FakePaymentsUnit(self.repo),
-            gateway=FakeGateway(self.clock),
-            tasks=FakeTaskQueue(),
-            mailer=FakeMailer(),
-            clock=self.clock,
-            config=config,
-        )
+        self.deps = payment_deps(self.repo, lambda: FakePaymentsUnit(self.repo), self.clock)
         self.user, self.ws = self.repo.add_user("ada@example.com", "Ada")
 
     def buy(self, plan: str = "starter", period: str = "monthly") -> None:
