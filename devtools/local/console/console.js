@@ -89,7 +89,7 @@ function renderBilling(data) {
   if (!sub) { $("billing-summary").textContent = "No plan yet: choose one above."; show($("billing-out"), data); return; }
   const end = sub.current_period_end ? sub.current_period_end.slice(0, 10) : "never";
   const next = sub.next_charge_at ? `next charge ${sub.next_charge_at.slice(0, 10)} (${(sub.next_charge_paise / 100).toFixed(2)} INR)` : "no further charge";
-  const cancelled = sub.cancel_at_period_end ? ", cancelled: ends at the period end" : "";
+  const cancelled = sub.cancel_at_period_end && sub.status === "active" ? ", cancelled: ends at the period end" : "";
   const change = sub.scheduled_change ? `, then ${sub.scheduled_change.plan} (${sub.scheduled_change.billing_period})` : "";
   const when = {
     active: `active until ${end}`,
