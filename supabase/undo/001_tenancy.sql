@@ -11,13 +11,16 @@
 -- "<name>'s Workspace": workspace ids change.  Export first:
 --   pg_dump "$DATABASE_URL" --data-only --table=public.plans --table=public.users \
 --     --table=public.workspaces --table=public.workspace_members > tenancy.sql
--- Prerequisites: 006, 005, 004, 003 and 002 undone (all build on these tables);
+-- Prerequisites: 007, 006, 005, 004, 003 and 002 undone (all build on these tables);
 -- refused otherwise.
 -- Runs in one transaction (the migration runner wraps each file; by hand:
 -- psql --single-transaction -v ON_ERROR_STOP=1 -f ...).  Idempotent.
 
 do $$
 begin
+  if to_regclass('public.refunds') is not null or to_regclass('public.mandates') is not null then
+    raise exception 'undo 007_billing_ledger before 001_tenancy: its tables reference plans, workspaces and users';
+  end if;
   if to_regclass('public.plan_usage') is not null
      or exists (select 1 from information_schema.columns
                 where table_schema = 'public' and table_name = 'plans' and column_name = 'rebuilds_per_day') then

@@ -11,13 +11,16 @@
 --   pg_dump "$DATABASE_URL" --data-only --table=public.payment_transactions \
 --     --table=public.subscriptions --table=public.webhook_events \
 --     --table=public.email_outbox --table=public.idempotency_keys > payments.sql
--- Prerequisites: 006 and 005 undone (006 extends subscriptions; 005's policies read payment_transactions and
+-- Prerequisites: 007, 006 and 005 undone (006 extends subscriptions; 005's policies read payment_transactions and
 -- subscriptions); refused otherwise.  003 and 004 do not depend on 002.
 -- Runs in one transaction (the migration runner wraps each file; by hand:
 -- psql --single-transaction -v ON_ERROR_STOP=1 -f ...).  Idempotent.
 
 do $$
 begin
+  if to_regclass('public.refunds') is not null or to_regclass('public.mandates') is not null then
+    raise exception 'undo 007_billing_ledger before 002_payments: its tables reference payment_transactions';
+  end if;
   if to_regclass('public.plan_usage') is not null
      or exists (select 1 from information_schema.columns
                 where table_schema = 'public' and table_name = 'plans' and column_name = 'rebuilds_per_day') then

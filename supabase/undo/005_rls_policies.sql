@@ -9,13 +9,16 @@
 -- defaults: ALL to anon, authenticated and service_role (harmless while RLS
 -- is on with no policy).  Only the tables 001-004 made are re-granted, by
 -- name, never "all tables in schema public".
--- Prerequisites: 006 undone (its policy calls is_workspace_member); undo 005
+-- Prerequisites: 007 and 006 undone (their policies call is_workspace_member); undo 005
 -- before undoing any of 001-004.
 -- Runs in one transaction (the migration runner wraps each file; by hand:
 -- psql --single-transaction -v ON_ERROR_STOP=1 -f ...).  Idempotent.
 
 do $$
 begin
+  if to_regclass('public.refunds') is not null or to_regclass('public.mandates') is not null then
+    raise exception 'undo 007_billing_ledger before 005_rls_policies: its policies call is_workspace_member';
+  end if;
   if to_regclass('public.plan_usage') is not null
      or exists (select 1 from information_schema.columns
                 where table_schema = 'public' and table_name = 'plans' and column_name = 'rebuilds_per_day') then

@@ -227,6 +227,9 @@ def _sql(migration: Migration, *, undo: bool = False) -> bytes:
 @pytest.mark.parametrize(
     ("undo_version", "applied_through", "message"),
     [
+        ("005", "007", "undo 007_billing_ledger before 005"),
+        ("002", "007", "undo 007_billing_ledger before 002"),
+        ("001", "007", "undo 007_billing_ledger before 001"),
         ("005", "006", "undo 006_subscription_lifecycle before 005"),
         ("002", "006", "undo 006_subscription_lifecycle before 002"),
         ("001", "006", "undo 006_subscription_lifecycle before 001"),
@@ -253,7 +256,7 @@ def test_undo_refuses_while_a_later_migration_depends_on_it(
         # Refused before dropping anything: the migration's tables are all still there.
         count = conn.execute("select count(*) from pg_tables where schemaname = 'public'").fetchone()
         assert count is not None
-        expected_tables = {"006": 14, "005": 13, "004": 13, "003": 12, "002": 9}[applied_through]
+        expected_tables = {"007": 19, "006": 14, "005": 13, "004": 13, "003": 12, "002": 9}[applied_through]
         assert count[0] == expected_tables
 
 
@@ -261,6 +264,7 @@ def test_undo_002_alone_keeps_bcm_and_onboarding(migrated_db: str) -> None:
     """002 is not a dependency of 003 or 004: after 005 it can go on its own."""
     by_version = {m.version: m for m in MIGRATIONS}
     with psycopg.connect(migrated_db) as conn, conn.transaction(force_rollback=True):
+        conn.execute(_sql(by_version["007"], undo=True))
         conn.execute(_sql(by_version["006"], undo=True))
         conn.execute(_sql(by_version["005"], undo=True))
         conn.execute(_sql(by_version["002"], undo=True))
@@ -302,6 +306,7 @@ def test_undo_004_with_data_unlinks_contexts_so_redo_succeeds(migrated_db: str) 
             (ws["id"], session["id"]),
         )
 
+        conn.execute(_sql(by_version["007"], undo=True))
         conn.execute(_sql(by_version["006"], undo=True))
         conn.execute(_sql(by_version["005"], undo=True))
         conn.execute(_sql(by_version["004"], undo=True))

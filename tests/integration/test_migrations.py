@@ -28,6 +28,7 @@ EXPECTED_FILES = [
     "004_onboarding_status.sql",
     "005_rls_policies.sql",
     "006_subscription_lifecycle.sql",
+    "007_billing_ledger.sql",
 ]
 CHECKSUM = "a" * 64
 
@@ -106,6 +107,7 @@ def test_runs_are_recorded_in_the_supabase_cli_table(conn: psycopg.Connection[di
         ("004", "onboarding_status"),
         ("005", "rls_policies"),
         ("006", "subscription_lifecycle"),
+        ("007", "billing_ledger"),
     ]
     assert "create table public.plans" in rows[0]["statements"][0]
 

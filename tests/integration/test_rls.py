@@ -168,6 +168,51 @@ TABLES: list[TableSpec] = [
         "insert into plan_usage (workspace_id, action, day, used) values (%(ws_b)s, 'rebuild', current_date - 9, 0)",
         "used = 0",
     ),
+    TableSpec(
+        "refunds",
+        "workspace_id = %(ws_b)s",
+        "workspace_id = %(ws_a)s",
+        True,
+        "insert into refunds (merchant_refund_id, merchant_order_id, workspace_id, amount_paise, reason, requested_by)"
+        " values ('rf_forged', 'paid_b', %(ws_b)s, 1, 'x', 'a')",
+        "amount_paise = 1",
+    ),
+    TableSpec(
+        "receipts",
+        "workspace_id = %(ws_b)s",
+        "workspace_id = %(ws_a)s",
+        True,
+        "insert into receipts (number, issuer, financial_year, seq, merchant_order_id, workspace_id, issued_at,"
+        " amount_paise) values ('R/2026-27/999999', 'x', '2026-27', 999999, 'ord_b', %(ws_b)s, now(), 0)",
+        "storage_path = 'pwned'",
+    ),
+    TableSpec(
+        "receipt_counters",
+        "issuer = 'issuer_b'",
+        "issuer = 'issuer_a'",
+        False,
+        "insert into receipt_counters (issuer, financial_year, last_seq) values ('forged', '2026-27', 1)",
+        "last_seq = 1",
+    ),
+    TableSpec(
+        "mandates",
+        "workspace_id = %(ws_b)s",
+        "workspace_id = %(ws_a)s",
+        True,
+        "insert into mandates (merchant_subscription_id, workspace_id, user_id, plan_id, billing_period,"
+        " max_amount_paise, frequency, setup_merchant_order_id)"
+        " values ('ms_forged', %(ws_b)s, %(b)s, 'growth', 'monthly', 1, 'MONTHLY', 'ord_b')",
+        "max_amount_paise = 100000000",
+    ),
+    TableSpec(
+        "redemptions",
+        "merchant_order_id = 'redeem_b'",
+        "merchant_order_id = 'redeem_a'",
+        False,
+        "insert into redemptions (merchant_order_id, mandate_id, renews_from, due_at)"
+        " select 'ord_b', id, now(), now() from mandates limit 1",
+        "notified_at = now()",
+    ),
     # Global, not owned: every signed-in user reads the price list; nobody writes it.
     TableSpec(
         "plans",
@@ -244,6 +289,43 @@ def _seed(conn: Conn, tag: str, user_id: uuid.UUID, ws: uuid.UUID) -> None:
     conn.execute("insert into bcm_jobs (workspace_id, source_checksum, requested_by) values (%(ws)s, 'src', %(u)s)", p)
     conn.execute(
         "insert into plan_usage (workspace_id, action, day, used) values (%(ws)s, 'export', current_date, 3)", p
+    )
+    conn.execute(
+        "insert into payment_transactions (merchant_order_id, workspace_id, user_id, plan_id, billing_period,"
+        " amount_paise, state) values ('paid_' || %(tag)s, %(ws)s, %(u)s, 'starter', 'monthly', 99900, 'COMPLETED')",
+        p,
+    )
+    conn.execute(
+        "insert into refunds (merchant_refund_id, merchant_order_id, workspace_id, amount_paise, reason, requested_by)"
+        " values ('rf_' || %(tag)s, 'paid_' || %(tag)s, %(ws)s, 100, 'goodwill', 'ops@example.com')",
+        p,
+    )
+    conn.execute(
+        "insert into receipt_counters (issuer, financial_year, last_seq) values ('issuer_' || %(tag)s, '2026-27', 1)",
+        p,
+    )
+    conn.execute(
+        "insert into receipts (number, issuer, financial_year, seq, merchant_order_id, workspace_id, issued_at,"
+        " amount_paise) values ('R/2026-27/00000' || %(n)s, 'issuer_' || %(tag)s, '2026-27', %(n)s,"
+        " 'paid_' || %(tag)s, %(ws)s, now(), 99900)",
+        {**p, "n": 1 if tag == "a" else 2},
+    )
+    mandate = conn.execute(
+        "insert into mandates (merchant_subscription_id, workspace_id, user_id, plan_id, billing_period,"
+        " max_amount_paise, frequency, setup_merchant_order_id) values ('ms_' || %(tag)s, %(ws)s, %(u)s,"
+        " 'starter', 'monthly', 99900, 'MONTHLY', 'paid_' || %(tag)s) returning id",
+        p,
+    ).fetchone()
+    assert mandate is not None
+    conn.execute(
+        "insert into payment_transactions (merchant_order_id, workspace_id, user_id, plan_id, billing_period,"
+        " amount_paise, kind) values ('redeem_' || %(tag)s, %(ws)s, %(u)s, 'starter', 'monthly', 99900, 'redemption')",
+        p,
+    )
+    conn.execute(
+        "insert into redemptions (merchant_order_id, mandate_id, renews_from, due_at)"
+        " values ('redeem_' || %(tag)s, %(m)s, now(), now())",
+        {**p, "m": mandate["id"]},
     )
 
 
@@ -377,8 +459,11 @@ def test_a_cannot_see_b_rows_even_unfiltered(as_a: Conn, world: World, spec: Tab
 
 
 @pytest.mark.parametrize("spec", [t for t in OWNED if t.a_reads_own], ids=_ids([t for t in OWNED if t.a_reads_own]))
-def test_a_reads_own_rows(as_a: Conn, world: World, spec: TableSpec) -> None:
-    assert _attempt(as_a, f"select * from public.{spec.name} where {spec.a_rows}", world.params()) == 1
+def test_a_reads_own_rows(as_a: Conn, admin: Conn, world: World, spec: TableSpec) -> None:
+    """A sees every one of A's rows the backend holds (at least one each)."""
+    held = _count(admin, spec.name, spec.a_rows, world.params())
+    assert held >= 1
+    assert _attempt(as_a, f"select * from public.{spec.name} where {spec.a_rows}", world.params()) == held
 
 
 @pytest.mark.parametrize("spec", TABLES, ids=_ids(TABLES))
