@@ -21,6 +21,10 @@ BCM_REBUILD_FAILED = "bcm.rebuild_failed"
 # attempt failure): acknowledged and kept, but nothing acts on it.  A dashboard set to the wrong webhook
 # product sends only these, and then no order would ever settle by webhook.
 WEBHOOK_UNKNOWN_EVENT = "payment.webhook_unknown_event"
+# PhonePe refused or failed a refund an operator asked for: the customer is still owed the money.
+REFUND_FAILED = "payment.refund_failed"
+# A refund still not final after its week-long ladder.
+REFUND_STUCK = "payment.refund_stuck"
 # Logged by every outbox sweep: how many emails are waiting and how old the oldest is.
 OUTBOX_BACKLOG = "outbox.backlog"
 
@@ -32,5 +36,7 @@ ALL = frozenset(
         AI_SUGGESTION_FAILED,
         BCM_REBUILD_FAILED,
         OUTBOX_BACKLOG,
+        REFUND_FAILED,
+        REFUND_STUCK,
     }
 )

@@ -1,8 +1,10 @@
-"""maintenance: scheduled jobs: expire sessions, sweep the email outbox, reconcile old orders, move
-subscriptions through their lifecycle (Cloud Scheduler).
+"""maintenance: scheduled jobs: expire sessions, sweep the email outbox, reconcile old orders and
+refunds, move subscriptions through their lifecycle (Cloud Scheduler); and the operator's refund.
 
 The outbox and payment sweeps run the payment services; expire-sessions runs the onboarding sweep.
-One route per Cloud Scheduler job (each tied to its Terraform job by a test).
+One route per Cloud Scheduler job (each tied to its Terraform job by a test).  ``POST /refunds``
+is an operator's action (``python -m lib refund``), under the same Google OIDC check: the
+caller's identity must be in ``OIDC_ALLOWED_EMAILS`` and is recorded as ``requested_by``.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ from typing import Any
 
 from lib import bootstrap
 from lib.bootstrap import MaintenanceDeps
+from lib.domain.refunds import RefundRequest
+from lib.errors import FieldError, Unprocessable
 from lib.http import RequestContext, Router
 from lib.services.payments import subscriptions
 from lib.services.payments.reconcile import relay_outbox, sweep_stale_orders
+from lib.services.payments.refunds import request_refund, sweep_stale_refunds
 
 router = Router("maintenance", wiring=bootstrap.maintenance)
+# Called by an operator (``python -m lib refund``), not by a Scheduler job.
+OPERATOR_PATHS = frozenset({"/refunds"})
 
 
 @router.route("/expire-sessions", methods=["POST"], auth="internal", rate=None)
@@ -32,14 +39,45 @@ def sweep_outbox(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
 
 @router.route("/reconcile-payments", methods=["POST"], auth="internal", rate=None)
 def reconcile_payments(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
-    """Queue reconciliation for open orders nobody checked recently."""
-    return sweep_stale_orders(deps=ctx.app.payments)
+    """Queue reconciliation for open orders and refunds nobody checked recently."""
+    swept = sweep_stale_orders(deps=ctx.app.payments)
+    return {**swept, "refunds_requeued": sweep_stale_refunds(deps=ctx.app.payments)}
 
 
 @router.route("/sweep-subscriptions", methods=["POST"], auth="internal", rate=None)
 def sweep_subscriptions(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
     """Move due subscriptions (past due, expired, ended) and queue their reminders and notices."""
     return subscriptions.sweep_all_due(deps=ctx.app.payments).as_json()
+
+
+@router.route("/refunds", methods=["POST"], auth="internal", rate=None)
+def refund(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
+    """Refund a paid order, in full or ``amount_paise`` of it.  Idempotent on ``merchant_refund_id``:
+    the same request again answers the same refund (``created`` false)."""
+    body = ctx.json()
+    return request_refund(
+        _refund_request(body, ctx.principal.email if ctx.principal else None), deps=ctx.app.payments
+    ).as_json()
+
+
+def _refund_request(body: dict[str, Any], caller: str | None) -> RefundRequest:
+    errors = [
+        FieldError(name, "is required (a string)")
+        for name in ("merchant_order_id", "merchant_refund_id", "reason")
+        if not isinstance(body.get(name), str)
+    ]
+    amount = body.get("amount_paise")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+        errors.append(FieldError("amount_paise", "must be an integer number of paise, or absent for all of it"))
+    if errors:
+        raise Unprocessable("The refund request is not valid.", code="invalid_refund", errors=errors)
+    return RefundRequest(
+        merchant_order_id=body["merchant_order_id"],
+        merchant_refund_id=body["merchant_refund_id"],
+        reason=body["reason"],
+        requested_by=caller or "unknown",
+        amount_paise=amount,
+    )
 
 
 main = router.entry_point()

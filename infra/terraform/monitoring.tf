@@ -37,6 +37,10 @@ locals {
       description = "BCM rebuilds that failed for good (the previous version keeps serving)."
       events      = ["bcm.rebuild_failed"]
     }
+    refund_failures = {
+      description = "Refunds PhonePe refused or failed, and refunds still open after their week-long ladder."
+      events      = ["payment.refund_failed", "payment.refund_stuck"]
+    }
   }
 }
 
@@ -160,6 +164,28 @@ resource "google_monitoring_alert_policy" "payments_needing_review" {
     display_name = "any NEEDS_REVIEW or mismatched payment"
     condition_threshold {
       filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["payments_needing_review"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+# A refund that failed or is stuck: the customer is still owed money an operator promised.
+resource "google_monitoring_alert_policy" "refund_failures" {
+  display_name          = "bcm ${var.env}: refund failed or stuck"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "any failed or stuck refund"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["refund_failures"].name}\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"

@@ -31,7 +31,7 @@ from lib.config import Settings
 from lib.errors import Missing, Rejected, Unavailable
 from lib.logs import get_logger
 from lib.ports import Clock, KeyValue
-from lib.services.payments.ports import GatewayStatus, PayResult
+from lib.services.payments.ports import GatewayRefund, GatewayStatus, PayResult
 
 SERVICE = "phonepe"
 TOKEN_KEY = "phonepe:token"  # noqa: S105 - a cache key, not a secret
@@ -398,6 +398,20 @@ class PhonePeClient:
             timestamp_ms=_opt_int(data, "timestamp"),
             raw=data,
         )
+
+    # --- the port's refunds (``PaymentGateway``) ----------------------------------------------
+
+    def start_refund(self, *, merchant_refund_id: str, merchant_order_id: str, amount_paise: int) -> GatewayRefund:
+        result = self.refund(merchant_refund_id, merchant_order_id, amount_paise)
+        return GatewayRefund(True, result.state, result.refund_id, result.amount)
+
+    def refund_state(self, merchant_refund_id: str) -> GatewayRefund:
+        """PhonePe's refund status; ``found`` False when PhonePe has no refund with this id."""
+        try:
+            status = self.refund_status(merchant_refund_id)
+        except PhonePeOrderNotFound:
+            return GatewayRefund(found=False)
+        return GatewayRefund(True, status.state, status.refund_id, status.amount, status.error_code)
 
     # --- HTTP -------------------------------------------------------------------------------
 

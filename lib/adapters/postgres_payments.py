@@ -16,6 +16,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from lib.adapters.postgres_refunds import PostgresRefunds
 from lib.adapters.postgres_uow import OneConnection, PostgresUnitOfWork
 from lib.domain.payment_records import (
     EmailFacts,
@@ -34,7 +35,7 @@ from lib.ports import Connection, Database
 _ORDER_COLS = (
     "id, merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency, state, "
     "phonepe_order_id, checkout_url, expires_at, last_checked_at, error_code, completed_at, created_at, updated_at,"
-    " credit_paise"
+    " credit_paise, kind, period_start, period_end"
 )
 SUB_COLS = (
     "workspace_id, plan_id, billing_period, status, current_period_start, current_period_end,"
@@ -65,6 +66,9 @@ def _order(row: dict[str, Any] | None) -> Order | None:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         credit_paise=int(row["credit_paise"]),
+        kind=row["kind"],
+        period_start=row["period_start"],
+        period_end=row["period_end"],
     )
 
 
@@ -139,8 +143,8 @@ class PostgresPayments:
             row = conn.execute(
                 "insert into public.payment_transactions"
                 " (merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency,"
-                " credit_paise, state)"
-                f" values (%s, %s, %s, %s, %s, %s, %s, %s, 'CREATED') returning {_ORDER_COLS}",
+                " credit_paise, kind, state)"
+                f" values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'CREATED') returning {_ORDER_COLS}",
                 (
                     order.merchant_order_id,
                     order.workspace_id,
@@ -150,6 +154,7 @@ class PostgresPayments:
                     order.amount_paise,
                     order.currency,
                     order.credit_paise,
+                    order.kind,
                 ),
             ).fetchone()
         return _must_order(row)
@@ -187,14 +192,17 @@ class PostgresPayments:
         from_states: tuple[str, ...],
         error_code: str | None = None,
         payment_details: Any = None,
+        period: tuple[datetime, datetime] | None = None,
     ) -> Order | None:
+        start, end = period or (None, None)
         with self._db.connection() as conn:
             row = conn.execute(
                 "update public.payment_transactions set state = %s,"
                 " error_code = coalesce(%s, error_code), payment_details = coalesce(%s, payment_details),"
+                " period_start = coalesce(%s, period_start), period_end = coalesce(%s, period_end),"
                 " last_checked_at = now()"
                 f" where merchant_order_id = %s and state = any(%s) returning {_ORDER_COLS}",
-                (to_state, error_code, _jsonb(payment_details), merchant_order_id, list(from_states)),
+                (to_state, error_code, _jsonb(payment_details), start, end, merchant_order_id, list(from_states)),
             ).fetchone()
         return _order(row)
 
@@ -486,9 +494,12 @@ class PostgresPaymentsUnit(PostgresUnitOfWork):
     """``PaymentsUnit``: a ``PostgresPayments`` bound to one transaction's connection."""
 
     payments: PostgresPayments
+    refunds: PostgresRefunds
 
     def _bind(self, conn: Connection) -> None:
-        self.payments = PostgresPayments(OneConnection(conn))
+        one = OneConnection(conn)
+        self.payments = PostgresPayments(one)
+        self.refunds = PostgresRefunds(one)
 
 
 __all__ = ["SUB_COLS", "PostgresPayments", "PostgresPaymentsUnit", "subscription_from_row"]

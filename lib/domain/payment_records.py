@@ -49,6 +49,8 @@ class NewOrder:
     currency: str = "INR"
     # An upgrade's credit: the unused part of the old plan, taken off the list price.
     credit_paise: int = 0
+    # checkout | mandate_setup | redemption (AutoPay's first payment and its renewals).
+    kind: str = "checkout"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class Order:
     created_at: datetime
     updated_at: datetime
     credit_paise: int = 0
+    kind: str = "checkout"
+    # The time this order bought, written when it is granted (None before).
+    period_start: datetime | None = None
+    period_end: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,18 @@ from lib.domain.payment_records import (
     WebhookEvent,
 )
 from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, Plan
+from lib.domain.refunds import NewRefund, Refund, RefundState
 from lib.errors import AlreadyExists, Rejected, Unavailable
 from lib.ports import Clock
 from lib.services.payments.deps import PaymentConfig, PaymentDeps
-from lib.services.payments.ports import EmailMessage, GatewayStatus, PaymentsRepo, PaymentsUnit, PayResult
+from lib.services.payments.ports import (
+    EmailMessage,
+    GatewayRefund,
+    GatewayStatus,
+    PaymentsRepo,
+    PaymentsUnit,
+    PayResult,
+)
 from lib.testing.fake_uow import FakeUnitOfWork
 from lib.testing.fakes import FakeTaskQueue, ManualClock
 
@@ -57,10 +65,11 @@ class FakePaymentsUnit(FakeUnitOfWork):
     def __init__(self, payments: FakePayments) -> None:
         super().__init__(payments, lock=payments._lock)
         self.payments = payments
+        self.refunds = payments
 
 
 class FakePayments:
-    """``PaymentsRepo`` in memory.  Seed people with ``add_user``."""
+    """``PaymentsRepo`` and ``RefundsRepo`` in memory.  Seed people with ``add_user``."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or ManualClock()
@@ -75,6 +84,8 @@ class FakePayments:
         self.subscriptions: dict[str, Subscription] = {}
         self.events: dict[tuple[str, str], dict[str, Any]] = {}
         self.outbox: dict[str, dict[str, Any]] = {}
+        self.refund_rows: dict[str, Refund] = {}
+        self.refund_checked: dict[str, datetime] = {}
 
     # test helpers -------------------------------------------------------
     def add_user(self, email: str = "ada@example.com", full_name: str = "Ada") -> tuple[str, str]:
@@ -132,6 +143,7 @@ class FakePayments:
                 created_at=now,
                 updated_at=now,
                 credit_paise=order.credit_paise,
+                kind=order.kind,
             )
             self.orders[order.merchant_order_id] = row
             return row
@@ -170,6 +182,7 @@ class FakePayments:
         from_states: tuple[str, ...],
         error_code: str | None = None,
         payment_details: Any = None,
+        period: tuple[datetime, datetime] | None = None,
     ) -> Order | None:
         with self._lock:
             self._check()
@@ -178,8 +191,14 @@ class FakePayments:
                 return None
             if payment_details is not None:
                 self.details[merchant_order_id] = payment_details
+            start, end = period or (order.period_start, order.period_end)
             return self._set(
-                order, state=to_state, error_code=error_code or order.error_code, last_checked_at=self._now()
+                order,
+                state=to_state,
+                error_code=error_code or order.error_code,
+                last_checked_at=self._now(),
+                period_start=start,
+                period_end=end,
             )
 
     def workspace_orders(self, workspace_id: str, *, limit: int) -> list[Order]:
@@ -383,6 +402,111 @@ class FakePayments:
             else:
                 row["next_attempt_at"] = self._now() + timedelta(seconds=retry_in_s)
 
+    # refunds --------------------------------------------------------------
+    def add_refund(self, refund: NewRefund) -> Refund:
+        """Keeps the database's checks (``refunds_guard``): a paid order, never more than it was paid."""
+        with self._lock:
+            self._check()
+            if refund.merchant_refund_id in self.refund_rows:
+                raise AlreadyExists("duplicate key", "postgres")
+            order = self.orders.get(refund.merchant_order_id)
+            if order is None or order.state not in (COMPLETED, PaymentState.REFUNDED):
+                raise Rejected(f"refunds: order {refund.merchant_order_id} is not paid", "postgres")
+            taken = sum(
+                r.amount_paise
+                for r in self.refund_rows.values()
+                if r.merchant_order_id == refund.merchant_order_id and r.state != RefundState.FAILED
+            )
+            if taken + refund.amount_paise > order.amount_paise:
+                raise Rejected("refunds: exceeds the paid amount", "postgres")
+            row = Refund(
+                id=str(uuid.uuid4()),
+                merchant_refund_id=refund.merchant_refund_id,
+                merchant_order_id=refund.merchant_order_id,
+                workspace_id=refund.workspace_id,
+                amount_paise=refund.amount_paise,
+                reason=refund.reason,
+                requested_by=refund.requested_by,
+                state=RefundState.REQUESTED.value,
+                phonepe_refund_id=None,
+                error_code=None,
+                completed_at=None,
+                created_at=self._now(),
+            )
+            self.refund_rows[row.merchant_refund_id] = row
+            return row
+
+    def get_refund(self, merchant_refund_id: str, *, lock: bool = False) -> Refund | None:
+        with self._lock:
+            self._check()
+            return self.refund_rows.get(merchant_refund_id)
+
+    def order_refunds(self, merchant_order_id: str) -> list[Refund]:
+        with self._lock:
+            self._check()
+            mine = [r for r in self.refund_rows.values() if r.merchant_order_id == merchant_order_id]
+            return sorted(mine, key=lambda r: r.created_at)
+
+    def move_refund(
+        self,
+        merchant_refund_id: str,
+        to_state: str,
+        *,
+        from_states: tuple[str, ...],
+        phonepe_refund_id: str | None = None,
+        error_code: str | None = None,
+    ) -> Refund | None:
+        with self._lock:
+            self._check()
+            row = self.refund_rows.get(merchant_refund_id)
+            if row is None or row.state not in from_states:
+                return None
+            if to_state != row.state and to_state not in REFUND_MOVES[row.state]:
+                raise Rejected(f"refunds: illegal state transition {row.state} -> {to_state}", "postgres")
+            completed_at = self._now() if to_state == RefundState.COMPLETED and row.completed_at is None else None
+            moved = replace(
+                row,
+                state=to_state,
+                phonepe_refund_id=phonepe_refund_id or row.phonepe_refund_id,
+                error_code=error_code or row.error_code,
+                completed_at=completed_at or row.completed_at,
+            )
+            self.refund_rows[merchant_refund_id] = moved
+            self.refund_checked[merchant_refund_id] = self._now()
+            return moved
+
+    def touch_refund_checked(self, merchant_refund_id: str) -> None:
+        with self._lock:
+            self._check()
+            if merchant_refund_id in self.refund_rows:
+                self.refund_checked[merchant_refund_id] = self._now()
+
+    def stale_open_refunds(self, *, older_than_s: int, limit: int) -> list[Refund]:
+        with self._lock:
+            self._check()
+            cutoff = self._now() - timedelta(seconds=older_than_s)
+            stale = [
+                r
+                for r in self.refund_rows.values()
+                if r.open and self.refund_checked.get(r.merchant_refund_id, r.created_at) < cutoff
+            ]
+            return sorted(stale, key=lambda r: self.refund_checked.get(r.merchant_refund_id, r.created_at))[:limit]
+
+    def workspace_refunds(self, workspace_id: str, *, limit: int) -> list[Refund]:
+        with self._lock:
+            self._check()
+            mine = [r for r in self.refund_rows.values() if r.workspace_id == workspace_id]
+            return sorted(mine, key=lambda r: r.created_at, reverse=True)[:limit]
+
+
+# The trigger's forward-only refund moves.
+REFUND_MOVES: dict[str, frozenset[str]] = {
+    RefundState.REQUESTED: frozenset({RefundState.PENDING, RefundState.COMPLETED, RefundState.FAILED}),
+    RefundState.PENDING: frozenset({RefundState.COMPLETED, RefundState.FAILED}),
+    RefundState.COMPLETED: frozenset(),
+    RefundState.FAILED: frozenset(),
+}
+
 
 class FakeGateway:
     """``PaymentGateway`` in memory: ``pay`` registers an order, tests set its state
@@ -394,7 +518,10 @@ class FakeGateway:
         self.down = False
         self.orders: dict[str, dict[str, Any]] = {}
         self.status_override: dict[str, GatewayStatus] = {}
-        self.calls: dict[str, int] = {"pay": 0, "order_status": 0}
+        self.calls: dict[str, int] = {"pay": 0, "order_status": 0, "start_refund": 0, "refund_state": 0}
+        self.refunds: dict[str, dict[str, Any]] = {}
+        # The next start_refund raises Unavailable after PhonePe has taken it (a lost response).
+        self.lose_next_refund_answer = False
         self._lock = threading.Lock()
 
     def pay(
@@ -440,6 +567,48 @@ class FakeGateway:
                 error_code="PAYMENT_DECLINED" if order["state"] == FAILED else None,
                 payment_details=[{"paymentMode": "UPI_INTENT", "state": order["state"]}],
             )
+
+    def start_refund(self, *, merchant_refund_id: str, merchant_order_id: str, amount_paise: int) -> GatewayRefund:
+        """Like PhonePe: a repeat of the same refund id answers the same refund; never more than paid."""
+        with self._lock:
+            self.calls["start_refund"] += 1
+            if self.down:
+                raise Unavailable("simulated outage", "phonepe")
+            refund = self.refunds.get(merchant_refund_id)
+            if refund is None:
+                order = self.orders.get(merchant_order_id)
+                if order is None or order["state"] != COMPLETED:
+                    raise Rejected("BAD_REQUEST: order not refundable", "phonepe")
+                given = sum(r["amount"] for r in self.refunds.values() if r["order"] == merchant_order_id)
+                if given + amount_paise > order["amount"]:
+                    raise Rejected("BAD_REQUEST: amount exceeds the refundable amount", "phonepe")
+                refund = {"order": merchant_order_id, "amount": amount_paise, "state": "PENDING"}
+                self.refunds[merchant_refund_id] = refund
+            if self.lose_next_refund_answer:
+                self.lose_next_refund_answer = False
+                raise Unavailable("read timeout", "phonepe")
+            return self._refund_answer(merchant_refund_id, refund)
+
+    def refund_state(self, merchant_refund_id: str) -> GatewayRefund:
+        with self._lock:
+            self.calls["refund_state"] += 1
+            if self.down:
+                raise Unavailable("simulated outage", "phonepe")
+            refund = self.refunds.get(merchant_refund_id)
+            return GatewayRefund(found=False) if refund is None else self._refund_answer(merchant_refund_id, refund)
+
+    @staticmethod
+    def _refund_answer(merchant_refund_id: str, refund: Mapping[str, Any]) -> GatewayRefund:
+        return GatewayRefund(
+            found=True,
+            state=refund["state"],
+            phonepe_refund_id=f"OMR{merchant_refund_id}",
+            amount_paise=refund["amount"],
+            error_code="REFUND_FAILED" if refund["state"] == FAILED else None,
+        )
+
+    def settle_refund(self, merchant_refund_id: str, state: str = COMPLETED) -> None:
+        self.refunds[merchant_refund_id]["state"] = state
 
     def complete(self, merchant_order_id: str) -> None:
         self.orders[merchant_order_id]["state"] = COMPLETED

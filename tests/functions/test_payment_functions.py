@@ -403,3 +403,85 @@ def test_maintenance_reconcile_payments_requeues_stale(env: Env) -> None:
         t.payload.get("merchant_order_id") == mid and str(t.payload.get("chain")).startswith("sweep")
         for t in env.tasks.tasks
     )
+
+
+# ---------------------------------------------------------------- refunds ----
+
+
+def _refund_cli(env: Env, *argv: str) -> tuple[int, list[str]]:
+    """``python -m lib refund ...`` against the maintenance function, through WSGI."""
+    import httpx
+
+    from lib.cli import main as cli
+
+    lines: list[str] = []
+    client = httpx.Client(transport=httpx.WSGITransport(app=env.apps["maintenance"]), base_url=AUDIENCE)
+    code = cli(
+        ["refund", *argv, "--url", AUDIENCE],
+        token_source=lambda audience: task_token(env.signer, "maintenance"),
+        http=client,
+        out=lines.append,
+    )
+    return code, lines
+
+
+def test_an_operator_refund_runs_from_the_command_line_to_the_customer_email(env: Env) -> None:
+    _, ws, _, mid = paid_order(env)
+    env.gateway.complete(mid)
+    assert webhook(env, mid).status_code == 200
+    code, lines = _refund_cli(env, mid, "--reason", "charged twice", "--refund-id", f"rf_{mid}")
+    assert code == 0, lines
+    answer = json.loads(lines[1])
+    assert answer["created"] is True
+    assert answer["refund"]["state"] == "PENDING"
+    assert scalar(env, "select requested_by from refunds where merchant_refund_id = %s", f"rf_{mid}") == INVOKER
+    # The same command again: the same refund, not a second one.
+    code, lines = _refund_cli(env, mid, "--reason", "charged twice", "--refund-id", f"rf_{mid}")
+    assert json.loads(lines[1])["created"] is False
+    assert scalar(env, "select count(*) from refunds where merchant_order_id = %s", mid) == 1
+    env.gateway.settle_refund(f"rf_{mid}")
+    response = internal(env, "payment_reconcile", "/refund", {"merchant_refund_id": f"rf_{mid}", "step": 0})
+    assert response.get_json() == {"state": "COMPLETED"}
+    assert scalar(env, "select state from payment_transactions where merchant_order_id = %s", mid) == "REFUNDED"
+    assert scalar(env, "select status from subscriptions where workspace_id = %s", ws) == "cancelled"
+    assert len([m for m in env.mailer.sent.values() if f"rf_{mid}" in m.text]) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"merchant_refund_id": "rf_a", "reason": "r", "amount_paise": 99901}, 422, "amount_paise"),
+        ({"merchant_refund_id": "rf_a", "reason": "r", "amount_paise": "10"}, 422, "amount_paise"),
+        ({"merchant_refund_id": "rf_a"}, 422, "reason"),
+        ({"reason": "r"}, 422, "merchant_refund_id"),
+    ],
+)
+def test_a_bad_refund_is_a_4xx_naming_the_field_and_writes_nothing(
+    env: Env, body: dict[str, Any], status: int, field: str
+) -> None:
+    _, _, _, mid = paid_order(env)
+    env.gateway.complete(mid)
+    assert webhook(env, mid).status_code == 200
+    response = internal(env, "maintenance", "/refunds", {"merchant_order_id": mid, **body})
+    assert response.status_code == status
+    assert field in [e["path"] for e in response.get_json()["errors"]]
+    assert scalar(env, "select count(*) from refunds where merchant_order_id = %s", mid) == 0
+
+
+def test_an_unpaid_order_cannot_be_refunded_and_users_cannot_call_the_route(env: Env) -> None:
+    _, _, token, mid = paid_order(env)  # still PENDING
+    response = internal(
+        env, "maintenance", "/refunds", {"merchant_order_id": mid, "merchant_refund_id": "x", "reason": "r"}
+    )
+    assert (response.status_code, response.get_json()["code"]) == (409, "order_not_refundable")
+    as_user = (
+        env.apps["maintenance"]
+        .test_client()
+        .post(
+            "/refunds",
+            json={"merchant_order_id": mid, "merchant_refund_id": "x", "reason": "r"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    )
+    assert as_user.status_code == 401
+    assert scalar(env, "select count(*) from refunds where merchant_order_id = %s", mid) == 0

@@ -51,6 +51,10 @@ class PaymentConfig:
         return f"{self.functions_base_url}/payment_reconcile/"
 
     @property
+    def refund_check_url(self) -> str:
+        return f"{self.functions_base_url}/payment_reconcile/refund"
+
+    @property
     def outbox_relay_url(self) -> str:
         return f"{self.functions_base_url}/maintenance/sweep-outbox"
 

@@ -55,11 +55,11 @@ def grant(deps: PaymentDeps, merchant_order_id: str, *, payment_details: Any, em
             return Activation("needs_review", reviewed)
         if step.kind is not TransitionKind.MOVE:
             return Activation("ignored", order)  # REFUNDED / NEEDS_REVIEW: a person decides
+        subscription, bought = _extend(deps, uow, order, deps.clock.now())
         completed = repo.transition(
-            merchant_order_id, COMPLETED, from_states=(order.state,), payment_details=payment_details
+            merchant_order_id, COMPLETED, from_states=(order.state,), payment_details=payment_details, period=bought
         )
         assert completed is not None, "the order row is locked in this unit"
-        subscription = _extend(deps, uow, completed, deps.clock.now())
         repo.confirm_onboarding(order.user_id)
         period_end = subscription.current_period_end
         next_billing = {"next_billing_date": period_end.date().isoformat() if period_end else None}
@@ -68,10 +68,13 @@ def grant(deps: PaymentDeps, merchant_order_id: str, *, payment_details: Any, em
         return Activation("granted", completed, subscription, outbox_id)
 
 
-def _extend(deps: PaymentDeps, uow: PaymentsUnit, order: Order, now: datetime) -> Subscription:
-    """The paid period an order buys (``subscription_period``): a renewal while active or past due
-    extends from the current end and keeps the running subscription's start; an upgrade, a lapsed or
-    a new subscription starts now.  Paying clears a pending cancellation."""
+def _extend(
+    deps: PaymentDeps, uow: PaymentsUnit, order: Order, now: datetime
+) -> tuple[Subscription, tuple[datetime, datetime]]:
+    """The subscription once the order is paid, and the time the order bought (``subscription_period``):
+    a renewal while active or past due extends from the current end and keeps the running
+    subscription's start; an upgrade, a lapsed or a new subscription starts now.  Paying clears a
+    pending cancellation."""
     repo = uow.payments
     repo.lock_workspace(order.workspace_id)
     current = repo.get_subscription(order.workspace_id, lock=True)
@@ -79,12 +82,13 @@ def _extend(deps: PaymentDeps, uow: PaymentsUnit, order: Order, now: datetime) -
     # a renewal extends from the running end.
     upgrade = is_upgrade_of(current, order.plan_id, order.billing_period, now, deps.config.grace)
     extend_from = None if upgrade else running_end(current, now, deps.config.grace)
-    start, end = subscription_period(extend_from, order.billing_period, now)
+    bought = subscription_period(extend_from, order.billing_period, now)
+    start, end = bought
     if current is not None and extend_from is not None:
         start = current.current_period_start
     granted = Subscription(order.workspace_id, order.plan_id, order.billing_period, "active", start, end)
     granted = replace(granted, next_sweep_at=next_sweep_at(granted, now, deps.config.grace))
-    return repo.save_subscription(granted, last_transaction_id=order.id)
+    return repo.save_subscription(granted, last_transaction_id=order.id), bought
 
 
 def fail(

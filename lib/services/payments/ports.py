@@ -25,6 +25,7 @@ from lib.domain.payment_records import (
     WebhookEvent,
 )
 from lib.domain.payments import Plan
+from lib.domain.refunds import NewRefund, Refund
 from lib.ports import UnitOfWork
 
 
@@ -60,8 +61,10 @@ class PaymentsRepo(Protocol):
         from_states: tuple[str, ...],
         error_code: str | None = None,
         payment_details: Any = None,
+        period: tuple[datetime, datetime] | None = None,
     ) -> Order | None:
-        """Move to ``to_state`` only from ``from_states``; None when no row matched."""
+        """Move to ``to_state`` only from ``from_states`` (recording the bought ``period`` when
+        given); None when no row matched."""
         ...
 
     def workspace_orders(self, workspace_id: str, *, limit: int) -> list[Order]:
@@ -157,12 +160,54 @@ class PaymentsRepo(Protocol):
         ...
 
 
+class RefundsRepo(Protocol):
+    """Refund rows (``refunds``).  Amount checks are the service's (under the order's lock) and the
+    database's trigger; this stores."""
+
+    def add_refund(self, refund: NewRefund) -> Refund:
+        """Insert in state REQUESTED; ``AlreadyExists`` for a used ``merchant_refund_id``."""
+        ...
+
+    def get_refund(self, merchant_refund_id: str, *, lock: bool = False) -> Refund | None: ...
+
+    def order_refunds(self, merchant_order_id: str) -> list[Refund]:
+        """Every refund of the order, oldest first."""
+        ...
+
+    def move_refund(
+        self,
+        merchant_refund_id: str,
+        to_state: str,
+        *,
+        from_states: tuple[str, ...],
+        phonepe_refund_id: str | None = None,
+        error_code: str | None = None,
+    ) -> Refund | None:
+        """Conditional move; None when the refund is not in ``from_states``."""
+        ...
+
+    def touch_refund_checked(self, merchant_refund_id: str) -> None: ...
+
+    def stale_open_refunds(self, *, older_than_s: int, limit: int) -> list[Refund]:
+        """Open refunds (REQUESTED, PENDING) not checked for ``older_than_s``, oldest check first."""
+        ...
+
+    def workspace_refunds(self, workspace_id: str, *, limit: int) -> list[Refund]:
+        """The workspace's refunds, newest first."""
+        ...
+
+
 class PaymentsUnit(UnitOfWork, Protocol):
     """One payments transaction: ``with deps.unit() as uow: ... uow.payments ...; uow.commit()``."""
 
     @property
     def payments(self) -> PaymentsRepo:
         """The repository, acting inside this unit's transaction."""
+        ...
+
+    @property
+    def refunds(self) -> RefundsRepo:
+        """Refund rows, in the same transaction."""
         ...
 
 
@@ -187,8 +232,19 @@ class GatewayStatus:
     payment_details: Any = None
 
 
+@dataclass(frozen=True)
+class GatewayRefund:
+    """A refund as PhonePe reports it; ``found`` False: PhonePe has no refund with this id."""
+
+    found: bool
+    state: str | None = None  # PENDING | CONFIRMED | COMPLETED | FAILED
+    phonepe_refund_id: str | None = None
+    amount_paise: int | None = None
+    error_code: str | None = None
+
+
 class PaymentGateway(Protocol):
-    """PhonePe checkout.  Raises ``Unavailable`` (retryable) or ``Rejected``."""
+    """PhonePe checkout and refunds.  Raises ``Unavailable`` (retryable) or ``Rejected``."""
 
     def pay(
         self,
@@ -201,6 +257,12 @@ class PaymentGateway(Protocol):
     ) -> PayResult: ...
 
     def order_status(self, merchant_order_id: str) -> GatewayStatus: ...
+
+    def start_refund(self, *, merchant_refund_id: str, merchant_order_id: str, amount_paise: int) -> GatewayRefund:
+        """Ask for a refund; PhonePe de-duplicates on ``merchant_refund_id``."""
+        ...
+
+    def refund_state(self, merchant_refund_id: str) -> GatewayRefund: ...
 
 
 @dataclass(frozen=True)
@@ -223,10 +285,12 @@ class Mailer(Protocol):
 
 __all__ = [
     "EmailMessage",
+    "GatewayRefund",
     "GatewayStatus",
     "Mailer",
     "PayResult",
     "PaymentGateway",
     "PaymentsRepo",
     "PaymentsUnit",
+    "RefundsRepo",
 ]

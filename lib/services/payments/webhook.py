@@ -7,7 +7,8 @@ Order of work, each step for a reason:
    a duplicate already processed is answered 200 at once (the order row is read in the
    same round trip);
 3. PhonePe's order-status API is asked (the header signs nothing), and only
-   its answer moves the state machine (``apply_gateway_status``).
+   its answer moves the state machine (``apply_gateway_status``); a refund's
+   event likewise asks the refund-status API (``refunds.settle_refund``).
 An order whose row is not visible yet gets a reconciliation task, so the event
 is not lost.  A database or PhonePe outage is a 503: PhonePe retries.
 """
@@ -21,11 +22,12 @@ from typing import Any
 
 from lib import ops_events
 from lib.domain.payment_records import WebhookEvent
-from lib.domain.payments import ORDER_EVENTS, parse_event, webhook_authorization_ok
+from lib.domain.payments import ORDER_EVENTS, REFUND_EVENTS, parse_event, webhook_authorization_ok
 from lib.domain.text import unstorable_path
 from lib.errors import AdapterError, BadRequest, ServiceUnavailable, Unauthorized, Unstorable
 from lib.services.payments.deps import PROVIDER, PaymentDeps
 from lib.services.payments.outbox import deliver_email
+from lib.services.payments.refunds import settle_refund
 from lib.services.payments.scheduling import schedule_reconcile
 from lib.services.payments.settlement import apply_gateway_status
 
@@ -105,8 +107,11 @@ def _process(raw: bytes, deps: PaymentDeps) -> dict[str, Any]:
             "webhook event of a kind nothing handles",
             extra={"event": ops_events.WEBHOOK_UNKNOWN_EVENT, "webhook_event": event},
         )
+    if kind in REFUND_EVENTS:
+        outcome = _refund_event(deps, payload)
+        deps.repo.finish_webhook_event(PROVIDER, key, outcome=outcome)
+        return {"received": True}
     if kind not in ORDER_EVENTS or mid is None:
-        # Refund events are kept in the ledger; nothing here acts on them yet.
         deps.repo.finish_webhook_event(PROVIDER, key, outcome="ignored")
         return {"received": True}
     bound = deps.log.bind(merchant_order_id=mid, event=event)
@@ -122,3 +127,17 @@ def _process(raw: bytes, deps: PaymentDeps) -> dict[str, Any]:
     if applied.outbox_id:
         deliver_email(deps, applied.outbox_id)
     return {"received": True}
+
+
+def _refund_event(deps: PaymentDeps, payload: dict[str, Any]) -> str:
+    """A ``PG_REFUND_*`` hint: the refund's state is asked of PhonePe and settled.  A refund we did
+    not ask for (made on PhonePe's dashboard) is kept in the ledger and left alone."""
+    rid = payload.get("merchantRefundId")
+    if not isinstance(rid, str) or not rid:
+        return "ignored"
+    with deps.unit() as uow:
+        known = uow.refunds.get_refund(rid)
+    if known is None:
+        deps.log.warning("refund webhook for a refund we did not ask for", extra={"merchant_refund_id": rid})
+        return "ignored"
+    return settle_refund(deps, rid, deps.gateway.refund_state(rid)).state.lower()

@@ -33,8 +33,8 @@ def test_refuses_duplicate_versions(tmp_path: Path) -> None:
         discover(tmp_path)
 
 
-def test_the_repository_migrations_are_001_to_006() -> None:
-    assert [m.version for m in discover(MIGRATIONS_DIR)] == ["001", "002", "003", "004", "005", "006"]
+def test_the_repository_migrations_are_001_to_007() -> None:
+    assert [m.version for m in discover(MIGRATIONS_DIR)] == ["001", "002", "003", "004", "005", "006", "007"]
 
 
 def test_database_url_swaps_only_the_database() -> None:
