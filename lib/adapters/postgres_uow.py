@@ -15,6 +15,7 @@ from typing import Self
 
 import psycopg
 
+from lib.adapters.postgres import translate
 from lib.ports import Connection, Database
 
 
@@ -57,18 +58,24 @@ class PostgresUnitOfWork:
 
 class OneConnection:
     """``lib.ports.Database`` over the one connection of a unit of work: a repository built on it
-    runs every statement in that unit's transaction (``transaction()`` does not nest one)."""
+    runs every statement in that unit's transaction (``transaction()`` does not nest one).  A
+    failed statement is translated here, at the adapter's edge, like ``PostgresDatabase`` does:
+    the service sees ``Rejected``/``AlreadyExists``/``Unavailable``, never a psycopg error."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        yield self._conn
+        with self.connection() as conn:
+            yield conn
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
-        yield self._conn
+        try:
+            yield self._conn
+        except (psycopg.Error, UnicodeEncodeError) as exc:
+            raise translate(exc) from exc
 
     def ping(self) -> None:
         self._conn.execute("select 1")

@@ -24,11 +24,12 @@ from lib.adapters.postgres_payments import PostgresPayments, PostgresPaymentsUni
 from lib.clock import SystemClock
 from lib.domain.payment_records import Activation, NewEmail, NewOrder, Order, WebhookEvent
 from lib.domain.payments import parse_period, subscription_period
-from lib.errors import AlreadyExists
-from lib.services.payments import grants
+from lib.domain.refunds import NewRefund, RefundRequest
+from lib.errors import AlreadyExists, AppError, Rejected
+from lib.services.payments import grants, refunds
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.ports import PaymentsRepo, PaymentsUnit
-from lib.testing.fake_payments import FakePayments, FakePaymentsUnit, payment_deps
+from lib.testing.fake_payments import FakeGateway, FakePayments, FakePaymentsUnit, payment_deps
 from lib.testing.fakes import ManualClock
 
 # Concurrent activations of one order in the race tests.
@@ -514,3 +515,70 @@ def test_an_orders_credit_is_stored_with_it(pay: Payments) -> None:
     assert (created.amount_paise, created.credit_paise) == (200000, 49900)
     assert pay.order(mid).credit_paise == 49900
     assert [o.merchant_order_id for o in pay.repo.workspace_orders(ws, limit=10)] == [mid]
+
+
+# ---------------------------------------------------------------- refunds ----
+
+
+def _paid(pay: Payments) -> tuple[str, str, str]:
+    user, ws = pay.sign_up("Ada")
+    mid = new_order(pay, user, ws)
+    assert activate(pay, mid).granted
+    gateway = pay.deps.gateway
+    assert isinstance(gateway, FakeGateway)
+    gateway.orders[mid] = {"state": "COMPLETED", "amount": 99900, "meta": {}, "expire_at": None}
+    return user, ws, mid
+
+
+def test_a_grant_records_the_time_the_order_bought(pay: Payments) -> None:
+    _, ws, mid = _paid(pay)
+    order, sub = pay.order(mid), pay.repo.get_subscription(ws)
+    assert sub is not None
+    assert order.kind == "checkout"
+    assert (order.period_start, order.period_end) == (sub.current_period_start, sub.current_period_end)
+
+
+def test_a_completed_refund_refunds_the_order_ends_the_plan_and_queues_one_email(pay: Payments) -> None:
+    _, ws, mid = _paid(pay)
+    outcome = refunds.request_refund(RefundRequest(mid, f"rf_{mid[4:20]}", "r", "ops"), deps=pay.deps)
+    assert outcome.refund.state == "PENDING"
+    gateway = pay.deps.gateway
+    assert isinstance(gateway, FakeGateway)
+    gateway.settle_refund(outcome.refund.merchant_refund_id)
+    for _ in range(2):  # a repeat changes nothing
+        refunds.check_refund(refunds.RefundCheck(outcome.refund.merchant_refund_id), deps=pay.deps)
+    assert pay.order(mid).state == "REFUNDED"
+    sub = pay.repo.get_subscription(ws)
+    assert sub is not None
+    assert sub.status == "cancelled"
+    rows = [r for r in pay.outbox_rows(mid) if r["kind"] == "refund-completed"]
+    assert [r["idempotency_key"] for r in rows] == [f"refund-completed/{outcome.refund.merchant_refund_id}"]
+
+
+def test_the_store_refuses_more_refunded_than_paid_and_unpaid_orders(pay: Payments) -> None:
+    user, ws, mid = _paid(pay)
+    with pay.deps.unit() as uow:
+        uow.refunds.add_refund(NewRefund("rf_a", mid, ws, 99000, "r", "ops"))
+        with pytest.raises(Rejected):
+            uow.refunds.add_refund(NewRefund("rf_b", mid, ws, 901, "r", "ops"))
+    unpaid = new_order(pay, user, ws)
+    with pay.deps.unit() as uow, pytest.raises(Rejected):
+        uow.refunds.add_refund(NewRefund("rf_c", unpaid, ws, 1, "r", "ops"))
+
+
+def test_fifty_concurrent_full_refunds_make_one(pay: Payments) -> None:
+    _, _, mid = _paid(pay)
+
+    def one(i: int) -> str:
+        try:
+            refunds.request_refund(RefundRequest(mid, f"rf_{i}_{mid[4:16]}", "r", "ops"), deps=pay.deps)
+        except AppError as exc:
+            return exc.code
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=RACERS) as pool:
+        results = list(pool.map(one, range(RACERS)))
+    assert results.count("created") == 1
+    assert set(results) == {"created", "order_not_refundable"}
+    with pay.deps.unit() as uow:
+        assert len(uow.refunds.order_refunds(mid)) == 1

@@ -284,3 +284,14 @@ def test_unit_of_work_translates_a_failed_statement(db: PostgresDatabase) -> Non
         again.conn.execute("insert into kv values ('b', 2)")
         again.commit()
     assert _kv_rows(db) == [{"k": "b", "v": 2}]
+
+
+def test_a_repository_in_a_unit_sees_its_failed_statement_translated_where_it_runs(db: PostgresDatabase) -> None:
+    """``OneConnection`` translates at the statement, so a service can catch ``Rejected`` inside
+    the unit (and decide), not only after it ends."""
+    from lib.adapters.postgres_uow import OneConnection
+
+    with _KvUnit(db) as uow:
+        repo_db = OneConnection(uow.conn)
+        with pytest.raises(Rejected), repo_db.connection() as conn:
+            conn.execute("insert into kv values ('a', -1)")
