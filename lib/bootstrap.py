@@ -209,7 +209,9 @@ class Container:
     @built_once
     def payment_deps(self) -> PaymentDeps:
         from lib.adapters.postgres_payments import PostgresPaymentsUnit
+        from lib.adapters.receipt_pdf import render_receipt_pdf
         from lib.services.payments.deps import PaymentConfig, PaymentDeps
+        from lib.services.payments.ports import ReceiptFiles
 
         db = self.db
         return PaymentDeps(
@@ -221,6 +223,7 @@ class Container:
             clock=self.clock,
             config=PaymentConfig.from_settings(self.settings),
             kv=self.kv,
+            receipt_files=ReceiptFiles(lambda: self.blobs, self.settings.gcs_bucket_exports, render_receipt_pdf),
         )
 
     # --- onboarding ------------------------------------------------------------------

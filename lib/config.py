@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     phonepe_order_expire_s: int = 1200
     # Subscriptions: how long a paid plan stays usable after its period ends unpaid (past_due).
     subscription_grace_days: int = Field(default=3, ge=0, le=30)
+    # --- Receipts: who issues them (printed on every receipt, kept with it at issue) ---
+    receipt_issuer_name: str = "Founders BCM Private Limited"
+    receipt_issuer_address: str = "Bengaluru, Karnataka, India"  # lines separated by " | "
+    # The issuer's GSTIN: receipts then show the GST inside each price (18 %); empty: no GST lines.
+    receipt_gstin: str | None = None
 
     # --- Resend ----------------------------------------------------------------
     resend_api_key: SecretStr = SecretStr("re_local_dev_key")
@@ -147,6 +152,16 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("receipt_gstin", mode="before")
+    @classmethod
+    def _gstin(cls, value: Any) -> Any:
+        """Empty means not registered; anything else must be a valid GSTIN (checksum included)."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        from lib.domain.receipts import validate_gstin
+
+        return validate_gstin(str(value).strip().upper())
 
     @model_validator(mode="after")
     def _guard_production(self) -> Settings:

@@ -10,8 +10,9 @@ from typing import Any
 
 from lib import bootstrap
 from lib.http import RequestContext, Router
-from lib.http.query import WORKSPACE_ID
+from lib.http.query import WORKSPACE_ID, QueryParam
 from lib.services.payments.deps import PaymentDeps
+from lib.services.payments.receipts import receipt_link
 from lib.services.payments.subscriptions import (
     ChangeCommand,
     billing_overview,
@@ -21,6 +22,12 @@ from lib.services.payments.subscriptions import (
 )
 
 router = Router("billing", wiring=bootstrap.payments)
+RECEIPT_NUMBER = QueryParam(
+    "number",
+    "The receipt's number, as listed with its transaction (R/2026-27/000123).",
+    {"type": "string", "pattern": "^R/[0-9]{4}-[0-9]{2}/[0-9]{6,}$"},
+    required=True,
+)
 
 
 def _body_workspace(ctx: RequestContext[PaymentDeps]) -> str:
@@ -38,6 +45,13 @@ def _text(body: dict[str, Any], field: str) -> str:
 def overview(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
     """Plan, status, period, next charge, cancel flag, credit and the workspace's transactions."""
     return billing_overview(ctx.workspace_id(ctx.arg("workspace_id") or None), deps=ctx.app)
+
+
+@router.route("/receipt", methods=["GET"], auth="user", rate="read", query=[RECEIPT_NUMBER, WORKSPACE_ID])
+def receipt(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
+    """A receipt as PDF behind a 15-minute signed URL; 404 for no such receipt in the workspace."""
+    workspace_id = ctx.workspace_id(ctx.arg("workspace_id") or None)
+    return receipt_link(workspace_id, ctx.arg("number") or "", deps=ctx.app)
 
 
 @router.route("/cancel", methods=["POST"], auth="user", rate="write", idempotent=True)

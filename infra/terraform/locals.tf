@@ -61,13 +61,13 @@ locals {
       public        = true
       cpu           = "1"
       memory        = "512Mi"
-      concurrency   = 40 # the billing page; Postgres reads and the odd cancel
+      concurrency   = 40 # the billing page; Postgres reads, the odd cancel and receipt PDFs
       db_pool       = 2
       timeout       = 30
       max_instances = 3
       secrets       = ["DATABASE_URL", "REDIS_URL", "SUPABASE_JWT_SECRET", "PHONEPE_CLIENT_SECRET"]
       queues        = []
-      buckets       = []
+      buckets       = ["exports"]
       roles         = []
     }
     payment_webhook = {

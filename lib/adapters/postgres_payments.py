@@ -16,6 +16,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from lib.adapters.postgres_receipts import PostgresReceipts
 from lib.adapters.postgres_refunds import PostgresRefunds
 from lib.adapters.postgres_uow import OneConnection, PostgresUnitOfWork
 from lib.domain.payment_records import (
@@ -495,11 +496,13 @@ class PostgresPaymentsUnit(PostgresUnitOfWork):
 
     payments: PostgresPayments
     refunds: PostgresRefunds
+    receipts: PostgresReceipts
 
     def _bind(self, conn: Connection) -> None:
         one = OneConnection(conn)
         self.payments = PostgresPayments(one)
         self.refunds = PostgresRefunds(one)
+        self.receipts = PostgresReceipts(one)
 
 
 __all__ = ["SUB_COLS", "PostgresPayments", "PostgresPaymentsUnit", "subscription_from_row"]

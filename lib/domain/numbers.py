@@ -29,3 +29,33 @@ def _out_of_range(name: str, minimum: int, maximum: int) -> Unprocessable:
     return Unprocessable(
         f"{name} must be a whole number.", errors=[FieldError(name, f"must be within {minimum}..{maximum}")]
     )
+
+
+# --- money ------------------------------------------------------------------------------------
+
+PAISE_PER_RUPEE = 100
+RUPEE_SIGN = "₹"
+
+
+def group_indian(whole: int) -> str:
+    """Digits grouped the Indian way: the last three, then pairs (1234567 -> ``12,34,567``).
+
+    Receipts are read in India, where ``₹12,34,567`` is how a lakh-sized amount is
+    written; the Western grouping (``1,234,567``) reads as a different number there."""
+    if whole < 0:
+        return "-" + group_indian(-whole)
+    digits = str(whole)
+    head, tail = digits[:-3], digits[-3:]
+    pairs: list[str] = []
+    while head:
+        head, pair = head[:-2], head[-2:]
+        pairs.insert(0, pair)
+    return ",".join([*pairs, tail])
+
+
+def format_rupees(paise: int, *, sign: str = RUPEE_SIGN) -> str:
+    """Integer paise as rupees for display: 123450 -> ``₹1,234.50``, 123456700 -> ``₹12,34,567.00``,
+    -50000 -> ``-₹500.00``.  Exact (no float ever touches money)."""
+    minus = "-" if paise < 0 else ""
+    whole, frac = divmod(abs(paise), PAISE_PER_RUPEE)
+    return f"{minus}{sign}{group_indian(whole)}.{frac:02d}"

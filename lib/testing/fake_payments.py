@@ -35,6 +35,7 @@ from lib.domain.payment_records import (
     WebhookEvent,
 )
 from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState, Plan
+from lib.domain.receipts import IssuedReceipt, NewReceipt, financial_year, receipt_number
 from lib.domain.refunds import NewRefund, Refund, RefundState
 from lib.errors import AlreadyExists, Rejected, Unavailable
 from lib.ports import Clock
@@ -66,6 +67,7 @@ class FakePaymentsUnit(FakeUnitOfWork):
         super().__init__(payments, lock=payments._lock)
         self.payments = payments
         self.refunds = payments
+        self.receipts = payments
 
 
 class FakePayments:
@@ -85,6 +87,8 @@ class FakePayments:
         self.events: dict[tuple[str, str], dict[str, Any]] = {}
         self.outbox: dict[str, dict[str, Any]] = {}
         self.refund_rows: dict[str, Refund] = {}
+        self.receipt_rows: dict[str, IssuedReceipt] = {}
+        self.receipt_counters: dict[tuple[str, str], int] = {}
         self.refund_checked: dict[str, datetime] = {}
 
     # test helpers -------------------------------------------------------
@@ -497,6 +501,39 @@ class FakePayments:
             self._check()
             mine = [r for r in self.refund_rows.values() if r.workspace_id == workspace_id]
             return sorted(mine, key=lambda r: r.created_at, reverse=True)[:limit]
+
+    # receipts ---------------------------------------------------------------
+    def issue_receipt(self, receipt: NewReceipt) -> IssuedReceipt:
+        with self._lock:
+            self._check()
+            if any(r.issue.merchant_order_id == receipt.merchant_order_id for r in self.receipt_rows.values()):
+                raise AlreadyExists("duplicate key", "postgres")
+            key = (receipt.series, financial_year(receipt.issued_at))
+            self.receipt_counters[key] = self.receipt_counters.get(key, 0) + 1
+            issued = IssuedReceipt(receipt_number(key[1], self.receipt_counters[key]), receipt)
+            self.receipt_rows[issued.number] = issued
+            return issued
+
+    def get_receipt(self, number: str) -> IssuedReceipt | None:
+        with self._lock:
+            self._check()
+            return self.receipt_rows.get(number)
+
+    def order_receipts(self, merchant_order_ids: list[str]) -> dict[str, str]:
+        with self._lock:
+            self._check()
+            wanted = set(merchant_order_ids)
+            return {
+                r.issue.merchant_order_id: n
+                for n, r in self.receipt_rows.items()
+                if r.issue.merchant_order_id in wanted
+            }
+
+    def set_receipt_path(self, number: str, path: str) -> None:
+        with self._lock:
+            self._check()
+            if number in self.receipt_rows:
+                self.receipt_rows[number] = replace(self.receipt_rows[number], storage_path=path)
 
 
 # The trigger's forward-only refund moves.

@@ -107,8 +107,9 @@ create trigger refunds_set_updated_at
 -- ------------------------------------------------------------- receipts ----
 -- Numbered per issuer and Indian financial year without gaps: the number is
 -- taken from receipt_counters in the transaction that grants the order, so a
--- rolled-back grant gives its number back.  The PDF is rendered on first
--- need and stored at storage_path (its bytes are a function of the row).
+-- rolled-back grant gives its number back.  The row keeps everything the
+-- receipt says as it was at issue (issuer, customer, line, GST), so the PDF,
+-- rendered on need and kept at storage_path, is a function of the row alone.
 create table public.receipt_counters (
   issuer text not null,
   financial_year text not null,
@@ -128,10 +129,16 @@ create table public.receipts (
   merchant_order_id text not null references public.payment_transactions (merchant_order_id) on delete restrict,
   workspace_id uuid not null references public.workspaces (id) on delete restrict,
   issued_at timestamptz not null,
+  issuer_name text not null,
+  issuer_address text not null,
+  customer_name text not null,
+  customer_email text not null,
+  description text not null,
   amount_paise bigint not null,
   credit_paise bigint not null default 0,
   -- The GST breakup, when a GSTIN was configured at issue (prices include GST).
   gstin text null,
+  place_of_supply text null,
   taxable_paise bigint null,
   tax_paise bigint null,
   storage_path text null,
@@ -142,8 +149,8 @@ create table public.receipts (
   constraint receipts_number_format check (number ~ '^R/[0-9]{4}-[0-9]{2}/[0-9]{6,}$'),
   constraint receipts_amounts_nonnegative check (amount_paise >= 0 and credit_paise >= 0),
   constraint receipts_gst_together check (
-    (gstin is null and taxable_paise is null and tax_paise is null)
-    or (gstin is not null and taxable_paise is not null and tax_paise is not null
+    (gstin is null and place_of_supply is null and taxable_paise is null and tax_paise is null)
+    or (gstin is not null and place_of_supply is not null and taxable_paise is not null and tax_paise is not null
         and taxable_paise + tax_paise = amount_paise)
   )
 );

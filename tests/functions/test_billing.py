@@ -157,3 +157,40 @@ def test_a_lapsed_workspace_gets_402_on_every_paid_route_and_keeps_reading(env: 
         assert problem["period_end"]
     set_period(env, user, ended_days_ago=-20)  # renewed: in again at once
     assert env.get(user, "/recommendations?for=move").status_code == 200
+
+
+def test_a_paid_order_has_a_numbered_receipt_served_as_a_pdf_to_members_only(env: BcmEnv) -> None:
+    import io
+    import uuid
+
+    import httpx
+    from pypdf import PdfReader
+
+    from lib.domain.payment_records import NewOrder
+    from lib.domain.receipts import financial_year
+    from lib.services.payments import grants
+
+    user = env.sign_up()
+    deps = env.container.payment_deps
+    mid = f"ord_{uuid.uuid4().hex[:20]}"
+    deps.repo.create_order(NewOrder(mid, user.workspace_id, user.id, "growth", "monthly", 249900))
+    assert grants.grant(deps, mid, payment_details=None, email_subject="Payment confirmed").granted
+    [txn] = [t for t in billing(env, user).get_json()["transactions"] if t["merchant_order_id"] == mid]
+    number = txn["receipt_number"]
+    assert number.startswith(f"R/{financial_year(deps.clock.now())}/")
+    assert txn["period_end"] is not None
+
+    link = billing(env, user, "GET", f"/receipt?number={number}")
+    assert link.status_code == 200, link.get_data(as_text=True)
+    pdf = httpx.get(link.get_json()["url"], timeout=10).content
+    assert pdf.startswith(b"%PDF")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert number in text
+    assert "2,499.00" in text
+    assert "Growth plan, monthly" in text
+
+    stranger = env.sign_up()
+    assert billing(env, stranger, "GET", f"/receipt?number={number}").status_code == 404
+    bad = billing(env, user, "GET", "/receipt?number=R-1")
+    assert bad.status_code == 422
+    assert [e["path"] for e in bad.get_json()["errors"]] == ["number"]

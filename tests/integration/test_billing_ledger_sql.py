@@ -94,8 +94,10 @@ def test_refund_states_move_forward_only_and_identity_is_fixed(conn: Conn) -> No
 def test_receipt_gst_lines_add_up_to_the_amount(conn: Conn) -> None:
     insert = (
         "insert into receipts (number, issuer, financial_year, seq, merchant_order_id, workspace_id, issued_at,"
-        " amount_paise, gstin, taxable_paise, tax_paise) select %s, 'i', '2026-27', %s, 'paid', ws, now(), 1000,"
-        " '27AAPFU0939F1ZV', %s, %s from ctx"
+        " issuer_name, issuer_address, customer_name, customer_email, description,"
+        " amount_paise, gstin, place_of_supply, taxable_paise, tax_paise)"
+        " select %s, 'i', '2026-27', %s, 'paid', ws, now(), 'I', 'A', 'C', 'e', 'd', 1000,"
+        " '27AAPFU0939F1ZV', '27', %s, %s from ctx"
     )
     with pytest.raises(psycopg.errors.CheckViolation), conn.transaction():
         conn.execute(insert, ("R/2026-27/000001", 1, 847, 152))

@@ -183,7 +183,8 @@ TABLES: list[TableSpec] = [
         "workspace_id = %(ws_a)s",
         True,
         "insert into receipts (number, issuer, financial_year, seq, merchant_order_id, workspace_id, issued_at,"
-        " amount_paise) values ('R/2026-27/999999', 'x', '2026-27', 999999, 'ord_b', %(ws_b)s, now(), 0)",
+        " issuer_name, issuer_address, customer_name, customer_email, description, amount_paise)"
+        " values ('R/2026-27/999999', 'x', '2026-27', 999999, 'ord_b', %(ws_b)s, now(), 'i', 'a', 'c', 'e', 'd', 0)",
         "storage_path = 'pwned'",
     ),
     TableSpec(
@@ -306,8 +307,9 @@ def _seed(conn: Conn, tag: str, user_id: uuid.UUID, ws: uuid.UUID) -> None:
     )
     conn.execute(
         "insert into receipts (number, issuer, financial_year, seq, merchant_order_id, workspace_id, issued_at,"
-        " amount_paise) values ('R/2026-27/00000' || %(n)s, 'issuer_' || %(tag)s, '2026-27', %(n)s,"
-        " 'paid_' || %(tag)s, %(ws)s, now(), 99900)",
+        " issuer_name, issuer_address, customer_name, customer_email, description, amount_paise)"
+        " values ('R/2026-27/00000' || %(n)s, 'issuer_' || %(tag)s, '2026-27', %(n)s,"
+        " 'paid_' || %(tag)s, %(ws)s, now(), 'Issuer', 'Addr', 'Ada', 'a@example.com', 'Starter plan', 99900)",
         {**p, "n": 1 if tag == "a" else 2},
     )
     mandate = conn.execute(

@@ -7,17 +7,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from lib.config import Settings
+from lib.domain.receipts import Issuer
 from lib.domain.subscriptions import DEFAULT_GRACE
 from lib.errors import AdapterError
 from lib.logs import BoundLogger, get_logger
 from lib.ports import Clock, KeyValue, TaskQueue, TaskRequest
-from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo, PaymentsUnit
+from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo, PaymentsUnit, ReceiptFiles
 from lib.tasks import enqueue_once
 
 # The webhook ledger's provider name for PhonePe events.
 PROVIDER = "phonepe"
 
 log = get_logger("lib.services.payments")
+DEFAULT_ISSUER = Issuer("Founders BCM Private Limited", ("Bengaluru, Karnataka, India",))
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class PaymentConfig:
     outbox_queue: str = "outbox-relay"
     # How long a paid plan stays usable after its period ends unpaid (``past_due``).
     grace: timedelta = DEFAULT_GRACE
+    # Who issues the receipts (name, address lines, GSTIN or None).
+    issuer: Issuer = DEFAULT_ISSUER
 
     @classmethod
     def from_settings(cls, s: Settings) -> PaymentConfig:
@@ -44,6 +48,11 @@ class PaymentConfig:
             order_expire_s=s.phonepe_order_expire_s,
             outbox_queue=s.tasks_queue_outbox,
             grace=timedelta(days=s.subscription_grace_days),
+            issuer=Issuer(
+                s.receipt_issuer_name,
+                tuple(line.strip() for line in s.receipt_issuer_address.split("|") if line.strip()),
+                s.receipt_gstin,
+            ),
         )
 
     @property
@@ -73,6 +82,8 @@ class PaymentDeps:
     config: PaymentConfig
     kv: KeyValue | None = None
     log: BoundLogger = log
+    # The renderer and bucket of receipt PDFs (``receipts.ReceiptFiles``); None where no function draws them.
+    receipt_files: ReceiptFiles | None = None
 
 
 def schedule(deps: PaymentDeps, task: TaskRequest, failure: str, **context: str) -> bool:

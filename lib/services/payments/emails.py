@@ -12,18 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lib.domain.numbers import format_rupees
 from lib.domain.payment_records import OutboxEmail
 from lib.services.payments.ports import EmailMessage
 
-PAISE_PER_RUPEE = 100
 CONFIRMED_KIND = "payment-confirmed"
 FAILED_KIND = "payment-failed"
 
 
 def rupees(paise: int) -> str:
-    """99900 -> '₹999.00'; thousands grouped the plain way (₹24,999.00)."""
-    whole, frac = divmod(int(paise), PAISE_PER_RUPEE)
-    return f"₹{whole:,}.{frac:02d}"
+    """99900 -> '₹999.00', grouped the Indian way as on receipts (₹1,00,000.00)."""
+    return format_rupees(int(paise))
 
 
 # PhonePe's failure codes in plain words: its ``errorCode`` values and the UPI ``detailedErrorCode``
@@ -101,10 +100,12 @@ def render_confirmed(subject: str, payload: Mapping[str, Any]) -> Rendered:
     next_date = _field(payload, "next_billing_date", "-")
     workspace = _field(payload, "workspace_name")
     name = _field(payload, "full_name") or "there"
+    number, receipt_url = _field(payload, "receipt_number"), _field(payload, "receipt_url")
+    receipt_text = f"Receipt: {number} (download it from {receipt_url})\n" if number else ""
     text = (
         f"Hi {name},\n\n"
         f"Your payment for the {plan} plan ({period}) of {workspace} is confirmed.\n\n"
-        f"Amount: {amount}\nOrder: {order_id}\nNext billing date: {next_date}\n\n"
+        f"Amount: {amount}\nOrder: {order_id}\nNext billing date: {next_date}\n{receipt_text}\n"
         "Thank you.\n"
     )
     e = html.escape
@@ -117,7 +118,8 @@ def render_confirmed(subject: str, payload: Mapping[str, Any]) -> Rendered:
         f"<tr><td>Amount</td><td>{e(amount)}</td></tr>"
         f"<tr><td>Order</td><td>{e(order_id)}</td></tr>"
         f"<tr><td>Next billing date</td><td>{e(next_date)}</td></tr>"
-        "</table><p>Thank you.</p></body></html>"
+        + (f'<tr><td>Receipt</td><td><a href="{e(receipt_url)}">{e(number)}</a></td></tr>' if number else "")
+        + "</table><p>Thank you.</p></body></html>"
     )
     return Rendered(subject, body, text)
 

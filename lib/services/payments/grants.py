@@ -30,9 +30,10 @@ from lib.domain.payment_records import (
     sources_of,
 )
 from lib.domain.payments import PaymentState, TransitionKind, next_state, subscription_period
+from lib.domain.receipts import Customer, IssuedReceipt, new_receipt, plan_line_description
 from lib.domain.subscriptions import FREE_PLAN, OPEN, is_upgrade_of, next_sweep_at, running_end, status_at
 from lib.services.payments.deps import PaymentDeps
-from lib.services.payments.emails import CONFIRMED_KIND, FAILED_KIND
+from lib.services.payments.emails import BILLING_PATH, CONFIRMED_KIND, FAILED_KIND
 from lib.services.payments.ports import PaymentsUnit
 
 
@@ -61,9 +62,14 @@ def grant(deps: PaymentDeps, merchant_order_id: str, *, payment_details: Any, em
         )
         assert completed is not None, "the order row is locked in this unit"
         repo.confirm_onboarding(order.user_id)
+        receipt = _issue_receipt(deps, uow, completed, bought)
         period_end = subscription.current_period_end
-        next_billing = {"next_billing_date": period_end.date().isoformat() if period_end else None}
-        outbox_id = queue_email(uow, CONFIRMED_KIND, completed, email_subject, next_billing)
+        extra = {
+            "next_billing_date": period_end.date().isoformat() if period_end else None,
+            "receipt_number": receipt.number if receipt else None,
+            "receipt_url": f"{deps.config.frontend_url}{BILLING_PATH}" if receipt else None,
+        }
+        outbox_id = queue_email(uow, CONFIRMED_KIND, completed, email_subject, extra)
         uow.commit()
         return Activation("granted", completed, subscription, outbox_id)
 
@@ -89,6 +95,28 @@ def _extend(
     granted = Subscription(order.workspace_id, order.plan_id, order.billing_period, "active", start, end)
     granted = replace(granted, next_sweep_at=next_sweep_at(granted, now, deps.config.grace))
     return repo.save_subscription(granted, last_transaction_id=order.id), bought
+
+
+def _issue_receipt(
+    deps: PaymentDeps, uow: PaymentsUnit, order: Order, bought: tuple[datetime, datetime]
+) -> IssuedReceipt | None:
+    """The paid order's receipt, numbered in this unit (None when the owner is gone)."""
+    facts = uow.payments.email_facts(order.user_id, order.workspace_id, order.plan_id)
+    if facts is None:
+        return None
+    start, end = bought
+    return uow.receipts.issue_receipt(
+        new_receipt(
+            merchant_order_id=order.merchant_order_id,
+            workspace_id=order.workspace_id,
+            issued_at=deps.clock.now(),
+            issuer=deps.config.issuer,
+            customer=Customer(facts.full_name or facts.workspace_name, facts.to_email or ""),
+            description=plan_line_description(facts.plan_name, order.billing_period, start, end),
+            amount_paise=order.amount_paise,
+            credit_paise=order.credit_paise,
+        )
+    )
 
 
 def fail(

@@ -8,7 +8,7 @@ The records that cross the repository are in ``lib.domain.payment_records``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -25,8 +25,9 @@ from lib.domain.payment_records import (
     WebhookEvent,
 )
 from lib.domain.payments import Plan
+from lib.domain.receipts import IssuedReceipt, NewReceipt, Receipt
 from lib.domain.refunds import NewRefund, Refund
-from lib.ports import UnitOfWork
+from lib.ports import Blobs, UnitOfWork
 
 
 class PaymentsRepo(Protocol):
@@ -197,6 +198,34 @@ class RefundsRepo(Protocol):
         ...
 
 
+class ReceiptsRepo(Protocol):
+    """Receipt rows and their gap-free numbers (``receipts``, ``receipt_counters``)."""
+
+    def issue_receipt(self, receipt: NewReceipt) -> IssuedReceipt:
+        """Take the next number of the series for ``receipt.issued_at``'s financial year and store
+        the receipt, in the unit's transaction (a rollback gives the number back)."""
+        ...
+
+    def get_receipt(self, number: str) -> IssuedReceipt | None: ...
+
+    def order_receipts(self, merchant_order_ids: list[str]) -> dict[str, str]:
+        """Order id -> receipt number, for the orders that have one."""
+        ...
+
+    def set_receipt_path(self, number: str, path: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReceiptFiles:
+    """Where receipt PDFs are drawn and kept: the renderer (``lib.adapters.receipt_pdf``), the
+    object store (a factory: only the function that serves receipts builds a storage client)
+    and its bucket."""
+
+    blobs: Callable[[], Blobs]
+    bucket: str
+    render: Callable[[Receipt], bytes]
+
+
 class PaymentsUnit(UnitOfWork, Protocol):
     """One payments transaction: ``with deps.unit() as uow: ... uow.payments ...; uow.commit()``."""
 
@@ -208,6 +237,11 @@ class PaymentsUnit(UnitOfWork, Protocol):
     @property
     def refunds(self) -> RefundsRepo:
         """Refund rows, in the same transaction."""
+        ...
+
+    @property
+    def receipts(self) -> ReceiptsRepo:
+        """Receipts and their numbering, in the same transaction."""
         ...
 
 
@@ -292,5 +326,7 @@ __all__ = [
     "PaymentGateway",
     "PaymentsRepo",
     "PaymentsUnit",
+    "ReceiptFiles",
+    "ReceiptsRepo",
     "RefundsRepo",
 ]

@@ -257,18 +257,26 @@ def billing_overview(workspace_id: str, *, deps: PaymentDeps) -> dict[str, Any]:
     sub = deps.repo.get_subscription(workspace_id)
     view = billing_subscription_view(sub, now, deps)
     orders = deps.repo.workspace_orders(workspace_id, limit=BILLING_ORDERS)
+    with deps.unit() as uow:
+        receipts = uow.receipts.order_receipts([o.merchant_order_id for o in orders])
+        refunds = uow.refunds.workspace_refunds(workspace_id, limit=BILLING_ORDERS)
     view["workspace_id"] = workspace_id
     view["transactions"] = [
         {
             "merchant_order_id": o.merchant_order_id,
+            "kind": o.kind,
             "plan": o.plan_id,
             "billing_period": o.billing_period,
             "amount_paise": o.amount_paise,
+            "credit_paise": o.credit_paise,
             "currency": o.currency,
             "state": o.state,
+            "period_start": o.period_start.isoformat() if o.period_start else None,
+            "period_end": o.period_end.isoformat() if o.period_end else None,
             "created_at": o.created_at.isoformat(),
             "completed_at": o.completed_at.isoformat() if o.completed_at else None,
-            "receipt_url": None,
+            "receipt_number": receipts.get(o.merchant_order_id),
+            "refunds": [r.as_json() for r in refunds if r.merchant_order_id == o.merchant_order_id],
         }
         for o in orders
     ]
