@@ -440,3 +440,32 @@ def test_free_plan_activates_at_once(suite: Suite) -> None:
     assert suite.row("select onboarding_status from public.users where id = %s", user["user_id"]) == {
         "onboarding_status": "payment_confirmed"
     }
+
+
+def test_an_operator_refund_through_the_simulator_ends_the_plan_and_emails_once(suite: Suite) -> None:
+    """The real PhonePe client's refund calls against the simulator, the operator's route under
+    the local OIDC signer, PhonePe's refund webhook settling it."""
+    user = suite.user()
+    mid = suite.order(user)
+    suite.settle(mid, webhook="deliver")
+    assert suite.order_row(mid)["state"] == "COMPLETED"
+    rid = f"rf_{uuid.uuid4().hex[:16]}"
+    audience = f"{suite.base}/maintenance"
+    token = suite.app.suite.oidc.sign(audience, suite.settings.tasks_invoker_email)
+    response = suite.http.post(
+        f"{audience}/refunds",
+        json={"merchant_order_id": mid, "merchant_refund_id": rid, "reason": "charged twice"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["refund"]["state"] == "PENDING"  # the simulator accepted it
+    settled = suite.http.post(f"{suite.base}/_dev/phonepe/refunds/{rid}/complete", params={"webhook": "deliver"})
+    assert settled.status_code == 200, settled.text
+    assert settled.json()["webhook"]["statuses"] == [200]
+    assert suite.row("select state from public.refunds where merchant_refund_id = %s", rid) == {"state": "COMPLETED"}
+    assert suite.order_row(mid)["state"] == "REFUNDED"
+    sub = suite.row("select status from public.subscriptions where workspace_id = %s", user["workspace_id"])
+    assert sub == {"status": "cancelled"}
+    refund_mails = [m for m in suite.mail_to(user["email"]) if m["idempotency_key"] == f"refund-completed/{rid}"]
+    assert len(refund_mails) == 1
+    assert "₹999.00" in refund_mails[0]["text"]
