@@ -111,7 +111,10 @@ def _ask(deps: PaymentDeps, refund: Refund) -> Refund:
             amount_paise=refund.amount_paise,
         )
     except Rejected as exc:
-        return settle_refund(deps, refund.merchant_refund_id, GatewayRefund(True, "FAILED", error_code=_code(exc)))
+        # A repeat of a refund PhonePe already holds may be refused as a duplicate: its state decides.
+        known = _known(deps, refund.merchant_refund_id)
+        failed = GatewayRefund(True, "FAILED", error_code=_code(exc))
+        return settle_refund(deps, refund.merchant_refund_id, known if known is not None else failed)
     except AdapterError as exc:
         deps.log.warning(
             "refund not sent; the ladder asks again",
@@ -119,6 +122,15 @@ def _ask(deps: PaymentDeps, refund: Refund) -> Refund:
         )
         return refund
     return settle_refund(deps, refund.merchant_refund_id, answer)
+
+
+def _known(deps: PaymentDeps, merchant_refund_id: str) -> GatewayRefund | None:
+    """PhonePe's refund with this id, or None when it has none (or cannot say now)."""
+    try:
+        answer = deps.gateway.refund_state(merchant_refund_id)
+    except AdapterError:
+        return None
+    return answer if answer.found else None
 
 
 def _code(exc: Rejected) -> str:

@@ -11,7 +11,7 @@ import pytest
 from lib.domain.payment_records import NewOrder
 from lib.domain.payments import webhook_authorization
 from lib.domain.refunds import RefundRequest
-from lib.errors import AppError
+from lib.errors import AppError, Rejected
 from lib.services.payments import grants
 from lib.services.payments.refunds import (
     RefundCheck,
@@ -207,6 +207,20 @@ def test_a_refused_refund_fails_and_gives_its_amount_back(rig: Rig) -> None:
     assert rig.refund(mid).refund.state == "FAILED"
     rig.gateway.orders[mid]["state"] = "COMPLETED"
     assert rig.refund(mid, rid="rf_2").refund.amount_paise == 99900
+
+
+def test_a_retry_refused_as_a_duplicate_follows_the_refund_phonepe_holds(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mid = rig.buy()
+    rig.gateway.lose_next_refund_answer = True
+    assert rig.refund(mid).refund.state == "REQUESTED"  # PhonePe has it; we do not know
+
+    def refuse(**_: Any) -> Any:
+        raise Rejected("DUPLICATE_REFUND", "phonepe", code="BAD_REQUEST")
+
+    monkeypatch.setattr(rig.gateway, "start_refund", refuse)
+    assert rig.refund(mid).refund.state == "PENDING"  # the operator's retry: not FAILED
 
 
 def test_a_refund_webhook_is_a_hint_checked_with_phonepe(rig: Rig) -> None:
