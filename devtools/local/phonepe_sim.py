@@ -1,9 +1,11 @@
-"""A PhonePe Standard Checkout v2 simulator for the local suite and the tests.
+"""A PhonePe Standard Checkout v2 and Subscriptions v2 simulator for the local suite and the tests.
 
 It speaks PhonePe's JSON under the sandbox prefix (mounted at ``/_dev/phonepe``,
 the API lives at ``/_dev/phonepe/apis/pg-sandbox/...``), so the real
 ``PhonePeClient`` runs against it unchanged: OAuth token (O-Bearer), pay,
-order status, refund, refund status.  It also serves what the real gateway's
+order status, refund, refund status, and the UPI AutoPay mandates (setup,
+notify, redeem, subscription/order/transaction status, cancel: see
+``phonepe_sim_subscriptions``).  It also serves what the real gateway's
 customer sees (a hosted checkout page with Pay and Fail buttons that
 redirects back to the merchant) and sends webhooks the way PhonePe does
 (``Authorization: sha256hex(username:password)``).
@@ -14,11 +16,21 @@ Script controls (local only: mounted under ``/_dev/phonepe`` only when dev route
   (``&amount_override=<paise>`` reports another amount; ``&force=1`` completes an order that
   already failed or expired, a late payment; ``&error_code=`` for fail)
 - ``POST /refunds/{merchant_refund_id}/complete|fail?webhook=...``
-- ``POST /_control/fail-next?op=token|pay|status|refund|refund_status&mode=500|503|429|timeout&count=n``
+- ``POST /mandates/{merchant_subscription_id}/approve|decline|pause|unpause|revoke|cancel?webhook=...``
+  (what the customer does in the UPI app: approve or decline the setup, pause (``&until=<epoch ms>``),
+  unpause, revoke; cancel as from PhonePe's dashboard; ``&error_code=`` for decline)
+- ``POST /redemptions/{merchant_order_id}/complete|fail?webhook=...`` (settles a redemption held
+  PENDING by ``next-outcome``; ``&error_code=`` for fail)
+- ``POST /_control/next-outcome?op=redeem|notify&outcome=fail|pending&count=n&error_code=``: the
+  next redemption attempts fail or stay PENDING, the next notifications fail
+- ``POST /_control/subscription-webhooks?webhook=deliver|drop|delay:<s>|duplicate:<n>``: how the
+  callbacks PhonePe sends on its own (after notify, redeem and the cancel API) are delivered
+- ``POST /_control/fail-next?op=<one of FAULT_OPS>&mode=500|503|429|timeout&count=n``
   (``timeout`` answers only after ``&stall_s=`` seconds, default ``STALL_S``; a stalled pay is
   still processed, like a response lost on the way back)
 - ``POST /_control/amount-override?merchant_order_id=&amount=``, ``POST /_control/revoke-tokens``,
-  ``POST /_control/reset``, ``GET /_control/stats``, ``GET /_control/webhooks``, ``GET /orders``
+  ``POST /_control/reset``, ``GET /_control/stats``, ``GET /_control/webhooks``, ``GET /orders``,
+  ``GET /mandates``, ``GET /mandates/{merchant_subscription_id}``
 
 State is in memory, optionally saved to ``state_path`` as JSON after each change.
 Expiry is read from the injected clock: a PENDING order past ``expireAt``
@@ -52,6 +64,7 @@ from lib.ports import Clock
 
 if TYPE_CHECKING:
     from devtools.local.devserver import DevSuite
+    from devtools.local.phonepe_sim_subscriptions import SubscriptionDesk
 
 # PhonePe's limits on a pay request (Standard Checkout v2; see docs/phonepe.md).
 MIN_AMOUNT_PAISE = 100
@@ -63,6 +76,8 @@ _UDF_KEY_RE = re.compile(r"^udf([1-9]|1[0-5])$")
 TOKEN_TTL_S = 3600
 # A "timeout" fault holds the answer this long by default: far beyond any client read timeout.
 STALL_S = 30.0
+# The API's routes, under the sandbox's prefix or production's.
+API_PREFIX = "/apis/<any('pg-sandbox', 'pg'):env>"
 # PhonePe expects a webhook answer within a few seconds; the simulator waits no longer.
 WEBHOOK_TIMEOUT_S = 5.0
 # Largest ``duplicate:<n>``: enough to prove de-duplication, not a load generator.
@@ -70,7 +85,22 @@ MAX_DUPLICATES = 20
 # PhonePe's codes for an order that expired unpaid.
 EXPIRED_ERROR_CODE, EXPIRED_DETAILED_CODE = "TXN_NOT_COMPLETED", "TXN_AUTO_FAILED"
 DEFAULT_FAIL_CODE, DEFAULT_FAIL_DETAILED_CODE = "PAYMENT_DECLINED", "ZM"
-FAULT_OPS = frozenset({"token", "pay", "status", "refund", "refund_status"})
+FAULT_OPS = frozenset(
+    {
+        "token",
+        "pay",
+        "status",
+        "refund",
+        "refund_status",
+        "setup",
+        "notify",
+        "redeem",
+        "subscription_status",
+        "subscription_order_status",
+        "subscription_transaction_status",
+        "cancel",
+    }
+)
 NOT_FOUND_CODE = "MERCHANT_ORDER_MAPPING_NOT_FOUND"
 # A refund is accepted (CONFIRMED) until it settles; only then is it final.
 OPEN_REFUND_STATES = frozenset({"PENDING", "CONFIRMED"})
@@ -81,6 +111,23 @@ CALLBACK_TYPES = {
     "pg.refund.accepted": "PG_REFUND_ACCEPTED",
     "pg.refund.completed": "PG_REFUND_COMPLETED",
     "pg.refund.failed": "PG_REFUND_FAILED",
+    **{
+        t.lower().replace("_", "."): t
+        for t in (
+            "SUBSCRIPTION_SETUP_ORDER_COMPLETED",
+            "SUBSCRIPTION_SETUP_ORDER_FAILED",
+            "SUBSCRIPTION_NOTIFICATION_COMPLETED",
+            "SUBSCRIPTION_NOTIFICATION_FAILED",
+            "SUBSCRIPTION_REDEMPTION_ORDER_COMPLETED",
+            "SUBSCRIPTION_REDEMPTION_ORDER_FAILED",
+            "SUBSCRIPTION_REDEMPTION_TRANSACTION_COMPLETED",
+            "SUBSCRIPTION_REDEMPTION_TRANSACTION_FAILED",
+            "SUBSCRIPTION_CANCELLED",
+            "SUBSCRIPTION_PAUSED",
+            "SUBSCRIPTION_UNPAUSED",
+            "SUBSCRIPTION_REVOKED",
+        )
+    },
 }
 
 log = get_logger("devtools.local.phonepe_sim")
@@ -189,14 +236,18 @@ class PhonePeSimulator:
         self.calls: Counter[str] = Counter()
         self.webhooks: list[dict[str, Any]] = []
         self._seq = itertools.count(1)
+        # Imported here: the desk's module builds on this one (errors, webhook plans, validation).
+        from devtools.local.phonepe_sim_subscriptions import SubscriptionDesk
+
+        self.subscriptions: SubscriptionDesk = SubscriptionDesk(self)
         self._load()
-        self.url_map = Map(self._rules())
+        self.url_map = Map(self._rules() + SubscriptionDesk.rules(API_PREFIX))
 
     # --- plumbing -------------------------------------------------------------------------
 
     @staticmethod
     def _rules() -> list[Rule]:
-        api = "/apis/<any('pg-sandbox', 'pg'):env>"
+        api = API_PREFIX
         return [
             Rule("/", endpoint="index", methods=["GET"]),
             Rule(f"{api}/v1/oauth/token", endpoint="token", methods=["POST"]),
@@ -224,7 +275,9 @@ class PhonePeSimulator:
         try:
             endpoint, matched = self.url_map.bind_to_environ(environ).match()
             args = {k: v for k, v in matched.items() if k != "env"}
-            response: Response = getattr(self, f"_on_{endpoint}")(request, **args)
+            owner, _, name = str(endpoint).rpartition(".")
+            target: Any = self.subscriptions if owner == "subs" else self
+            response: Response = getattr(target, f"_on_{name}")(request, **args)
         except RequestRedirect as exc:
             return exc(environ, start_response)
         except ApiError as exc:
@@ -261,6 +314,7 @@ class PhonePeSimulator:
         self.orders = {k: SimOrder(**v) for k, v in data.get("orders", {}).items()}
         self.refunds = {k: SimRefund(**v) for k, v in data.get("refunds", {}).items()}
         self.tokens = {k: int(v) for k, v in data.get("tokens", {}).items()}
+        self.subscriptions.load(data)
         self._seq = itertools.count(int(data.get("seq", 0)) + 1)
 
     def _save(self) -> None:
@@ -272,6 +326,7 @@ class PhonePeSimulator:
             "orders": {k: asdict(v) for k, v in self.orders.items()},
             "refunds": {k: asdict(v) for k, v in self.refunds.items()},
             "tokens": self.tokens,
+            **self.subscriptions.dump(),
             "seq": seq,
         }
         self._state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -355,7 +410,7 @@ class PhonePeSimulator:
         mid, amount, expire_after, meta, redirect_url = _validate_pay(body)
         now = self._now_ms()
         with self._lock:
-            if mid in self.orders:
+            if mid in self.orders or mid in self.subscriptions.orders:
                 raise ApiError(400, "BAD_REQUEST", "Duplicate merchantOrderId: check the order status instead")
             order = SimOrder(
                 merchant_order_id=mid,
@@ -559,14 +614,18 @@ class PhonePeSimulator:
             self._record(event, payload, "dropped", None)
             return {"mode": "drop", "sent": 0}
         if plan.mode == "delay":
-            timer = threading.Timer(plan.delay_s, self._post_webhook, args=(event, payload, body))
-            timer.daemon = True
-            with self._lock:
-                self._timers = [t for t in self._timers if t.is_alive()] + [timer]
-            timer.start()
+            self.later(plan.delay_s, self._post_webhook, event, payload, body)
             return {"mode": "delay", "delay_s": plan.delay_s, "sent": 0}
         statuses = [self._post_webhook(event, payload, body) for _ in range(plan.copies)]
         return {"mode": plan.mode, "sent": plan.copies, "statuses": statuses}
+
+    def later(self, delay_s: float, action: Callable[..., Any], *args: Any) -> None:
+        """Run ``action(*args)`` on its own thread after ``delay_s``; ``close`` cancels what has not started."""
+        timer = threading.Timer(delay_s, action, args=args)
+        timer.daemon = True
+        with self._lock:
+            self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
 
     def _post_webhook(self, event: str, payload: Mapping[str, Any], body: bytes) -> int | None:
         try:
@@ -588,6 +647,8 @@ class PhonePeSimulator:
                 {
                     "event": event,
                     "merchant_order_id": payload.get("merchantOrderId") or payload.get("originalMerchantOrderId"),
+                    "merchant_subscription_id": payload.get("merchantSubscriptionId")
+                    or (payload.get("paymentFlow") or {}).get("merchantSubscriptionId"),
                     "outcome": outcome,
                     "status": status,
                     "at": self._now_ms(),
@@ -700,6 +761,7 @@ class PhonePeSimulator:
             self.faults.clear()
             self.calls.clear()
             self.webhooks.clear()
+            self.subscriptions.reset()
             self._save()
         return _json({"reset": True})
 
@@ -711,6 +773,8 @@ class PhonePeSimulator:
                     "orders": len(self.orders),
                     "refunds": len(self.refunds),
                     "tokens": len(self.tokens),
+                    "mandates": len(self.subscriptions.mandates),
+                    "subscription_orders": len(self.subscriptions.orders),
                 }
             )
 
@@ -744,16 +808,7 @@ def _validate_pay(body: Mapping[str, Any]) -> tuple[str, int, int, dict[str, str
         or not MIN_EXPIRE_AFTER_S <= expire_after <= MAX_EXPIRE_AFTER_S
     ):
         raise ApiError(400, "BAD_REQUEST", f"expireAfter must be {MIN_EXPIRE_AFTER_S}-{MAX_EXPIRE_AFTER_S} seconds")
-    meta = body.get("metaInfo") or {}
-    if not isinstance(meta, dict):
-        raise ApiError(400, "BAD_REQUEST", "metaInfo must be an object")
-    for key, value in meta.items():
-        match = _UDF_KEY_RE.fullmatch(str(key))
-        if match is None or not isinstance(value, str):
-            raise ApiError(400, "BAD_REQUEST", f"metaInfo.{key}: only udf1-udf15 strings are allowed")
-        short = int(match.group(1)) > 10
-        if len(value) > (UDF_SHORT_MAX if short else UDF_LONG_MAX) or (short and not _UDF_SHORT_RE.fullmatch(value)):
-            raise ApiError(400, "BAD_REQUEST", f"metaInfo.{key}: too long or invalid characters")
+    meta = validate_meta_info(body.get("metaInfo"))
     flow = body.get("paymentFlow")
     if not isinstance(flow, dict) or flow.get("type") != "PG_CHECKOUT":
         raise ApiError(400, "BAD_REQUEST", "paymentFlow.type must be PG_CHECKOUT")
@@ -763,7 +818,23 @@ def _validate_pay(body: Mapping[str, Any]) -> tuple[str, int, int, dict[str, str
     redirect = (urls or {}).get("redirectUrl") or None  # optional: missing, null or empty
     if redirect is not None and (not isinstance(redirect, str) or not redirect.startswith(("http://", "https://"))):
         raise ApiError(400, "BAD_REQUEST", "paymentFlow.merchantUrls.redirectUrl must be an http(s) URL")
-    return mid, amount, expire_after, dict(meta), redirect
+    return mid, amount, expire_after, meta, redirect
+
+
+def validate_meta_info(raw: Any) -> dict[str, str]:
+    """PhonePe's ``metaInfo`` rules (missing or null is none): udf1-10 up to 256 characters,
+    udf11-15 up to 50 of a restricted set; the first problem is a 400 BAD_REQUEST."""
+    meta = raw or {}
+    if not isinstance(meta, dict):
+        raise ApiError(400, "BAD_REQUEST", "metaInfo must be an object")
+    for key, value in meta.items():
+        match = _UDF_KEY_RE.fullmatch(str(key))
+        if match is None or not isinstance(value, str):
+            raise ApiError(400, "BAD_REQUEST", f"metaInfo.{key}: only udf1-udf15 strings are allowed")
+        short = int(match.group(1)) > 10
+        if len(value) > (UDF_SHORT_MAX if short else UDF_LONG_MAX) or (short and not _UDF_SHORT_RE.fullmatch(value)):
+            raise ApiError(400, "BAD_REQUEST", f"metaInfo.{key}: too long or invalid characters")
+    return dict(meta)
 
 
 def create_app(

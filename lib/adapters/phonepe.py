@@ -1,6 +1,7 @@
-"""PhonePe Standard Checkout v2 over httpx (not the official SDK: see docs/phonepe.md).
+"""PhonePe Standard Checkout v2 and Subscriptions v2 over httpx (not the official SDK: see docs/phonepe.md).
 
-Four calls (pay, order status, refund, refund status) plus the OAuth token.
+Four checkout calls (pay, order status, refund, refund status), the AutoPay
+mandate calls (setup, notify, redeem, statuses, cancel) and the OAuth token.
 The token is shared by every instance through ``KeyValue`` (Redis) and
 refreshed before it expires by one caller at a time; when Redis is down the
 client falls back to a token held in memory, because a cache outage must
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -31,7 +32,22 @@ from lib.config import Settings
 from lib.errors import Missing, Rejected, Unavailable
 from lib.logs import get_logger
 from lib.ports import Clock, KeyValue
+from lib.services.payments.autopay_ports import (
+    AmountType,
+    AuthWorkflowType,
+    AutoPayOrderStatus,
+    Frequency,
+    MandateSetup,
+    MandateStatus,
+    RedemptionNotice,
+    RedemptionResult,
+    RedemptionRetryStrategy,
+)
 from lib.services.payments.ports import GatewayRefund, GatewayStatus, PayResult
+
+if TYPE_CHECKING:
+    from lib.services.payments.autopay_ports import AutoPayGateway
+    from lib.services.payments.ports import PaymentGateway
 
 SERVICE = "phonepe"
 TOKEN_KEY = "phonepe:token"  # noqa: S105 - a cache key, not a secret
@@ -47,7 +63,11 @@ TOKEN_WAIT_S = 2.0
 TOKEN_WAIT_STEP_S = 0.05
 # PhonePe's code for an order (or refund) it has never heard of.
 NOT_FOUND_CODE = "MERCHANT_ORDER_MAPPING_NOT_FOUND"
+# ... and for a merchantSubscriptionId it has never heard of (to confirm in UAT: docs/phonepe.md).
+SUBSCRIPTION_NOT_FOUND_CODE = "SUBSCRIPTION_NOT_FOUND"
+NOT_FOUND_CODES = frozenset({NOT_FOUND_CODE, SUBSCRIPTION_NOT_FOUND_CODE})
 PAYMENT_FLOW_TYPE = "PG_CHECKOUT"
+SETUP_FLOW_TYPE, REDEMPTION_FLOW_TYPE = "SUBSCRIPTION_SETUP", "SUBSCRIPTION_REDEMPTION"
 
 log = get_logger("lib.adapters.phonepe")
 
@@ -72,10 +92,11 @@ class PhonePeRejected(Rejected):
 
 
 class PhonePeOrderNotFound(Missing):
-    """``MERCHANT_ORDER_MAPPING_NOT_FOUND``: PhonePe has no such order or refund."""
+    """``MERCHANT_ORDER_MAPPING_NOT_FOUND`` (or ``SUBSCRIPTION_NOT_FOUND``): PhonePe has no such
+    order, refund or subscription."""
 
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message, SERVICE, code=NOT_FOUND_CODE, **details)
+    def __init__(self, message: str, *, code: str = NOT_FOUND_CODE, **details: Any) -> None:
+        super().__init__(message, SERVICE, code=code, **details)
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -83,6 +104,10 @@ class PhonePeOrderNotFound(Missing):
 
 def _ms_to_datetime(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _datetime_to_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -182,6 +207,14 @@ def _opt_int(data: Mapping[str, Any], key: str) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _opt_ms(data: Mapping[str, Any], key: str) -> datetime | None:
+    return _ms_to_datetime(_opt_int(data, key))
+
+
+def _state(data: Mapping[str, Any]) -> str | None:
+    return (_opt_str(data, "state") or "").upper() or None
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -413,6 +446,160 @@ class PhonePeClient:
             return GatewayRefund(found=False)
         return GatewayRefund(True, status.state, status.refund_id, status.amount, status.error_code)
 
+    # --- the AutoPayGateway port (Subscriptions v2: UPI mandates) ----------------------------
+
+    def setup_mandate(
+        self,
+        *,
+        merchant_order_id: str,
+        merchant_subscription_id: str,
+        amount_paise: int,
+        max_amount_paise: int,
+        frequency: Frequency,
+        amount_type: AmountType,
+        auth_workflow_type: AuthWorkflowType,
+        mandate_expire_at: datetime | None = None,
+        order_expire_at: datetime | None = None,
+        meta_info: Mapping[str, str] | None = None,
+        vpa: str | None = None,
+        target_app: str | None = None,
+    ) -> MandateSetup:
+        """Create the setup order.  Never retried (a reused merchantOrderId is a 400): after
+        ``PhonePeUnavailable`` the caller reads ``mandate_status``, the mandate may exist."""
+        mode: dict[str, Any] = {"type": "UPI_INTENT"}
+        if vpa:
+            mode = {"type": "UPI_COLLECT", "details": {"type": "VPA", "vpa": vpa}}
+        elif target_app:
+            mode["targetApp"] = target_app
+        flow: dict[str, Any] = {
+            "type": SETUP_FLOW_TYPE,
+            "merchantSubscriptionId": merchant_subscription_id,
+            "authWorkflowType": auth_workflow_type,
+            "amountType": amount_type,
+            "maxAmount": max_amount_paise,
+            "frequency": frequency,
+            "paymentMode": mode,
+        }
+        if mandate_expire_at is not None:
+            flow["expireAt"] = _datetime_to_ms(mandate_expire_at)
+        body: dict[str, Any] = {"merchantOrderId": merchant_order_id, "amount": amount_paise, "paymentFlow": flow}
+        if order_expire_at is not None:
+            body["expireAt"] = _datetime_to_ms(order_expire_at)
+        if meta_info:
+            body["metaInfo"] = dict(meta_info)
+        data = self._call("setup", "POST", "/subscriptions/v2/setup", json_body=body, idempotent=False)
+        return MandateSetup(
+            phonepe_order_id=_opt_str(data, "orderId"),
+            state=_state(data) or "PENDING",
+            expire_at=_opt_ms(data, "expireAt"),
+            intent_url=_opt_str(data, "intentUrl"),
+            redirect_url=_opt_str(data, "redirectUrl"),
+        )
+
+    def mandate_status(self, merchant_subscription_id: str) -> MandateStatus:
+        """The mandate's state; ``found=False`` for a subscription PhonePe does not know."""
+        try:
+            data = self._call(
+                "subscription_status",
+                "GET",
+                f"/subscriptions/v2/{quote(merchant_subscription_id, safe='')}/status",
+                idempotent=True,
+            )
+        except PhonePeOrderNotFound:
+            return MandateStatus(found=False)
+        return MandateStatus(
+            found=True,
+            merchant_subscription_id=_opt_str(data, "merchantSubscriptionId") or merchant_subscription_id,
+            subscription_id=_opt_str(data, "subscriptionId"),
+            state=_state(data),
+            auth_workflow_type=_opt_str(data, "authWorkflowType"),
+            amount_type=_opt_str(data, "amountType"),
+            max_amount_paise=_opt_int(data, "maxAmount"),
+            frequency=_opt_str(data, "frequency"),
+            expire_at=_opt_ms(data, "expireAt"),
+            pause_start=_opt_ms(data, "pauseStartDate"),
+            pause_end=_opt_ms(data, "pauseEndDate"),
+        )
+
+    def notify_redemption(
+        self,
+        *,
+        merchant_order_id: str,
+        merchant_subscription_id: str,
+        amount_paise: int,
+        expire_at: datetime | None = None,
+        retry_strategy: RedemptionRetryStrategy = "STANDARD",
+        auto_debit: bool = False,
+        meta_info: Mapping[str, str] | None = None,
+    ) -> RedemptionNotice:
+        """Send the pre-debit notice (not retried here: after ``PhonePeUnavailable`` read
+        ``redemption_status``, the notice may have gone out)."""
+        flow = {
+            "type": REDEMPTION_FLOW_TYPE,
+            "merchantSubscriptionId": merchant_subscription_id,
+            "redemptionRetryStrategy": retry_strategy,
+            "autoDebit": auto_debit,
+        }
+        body: dict[str, Any] = {"merchantOrderId": merchant_order_id, "amount": amount_paise, "paymentFlow": flow}
+        if expire_at is not None:
+            body["expireAt"] = _datetime_to_ms(expire_at)
+        if meta_info:
+            body["metaInfo"] = dict(meta_info)
+        data = self._call("notify", "POST", "/subscriptions/v2/notify", json_body=body, idempotent=False)
+        return RedemptionNotice(
+            phonepe_order_id=_opt_str(data, "orderId"),
+            state=_state(data) or "PENDING",
+            expire_at=_opt_ms(data, "expireAt"),
+        )
+
+    def redeem(self, merchant_order_id: str) -> RedemptionResult:
+        """Debit a notified order (not retried here: its outcome is read with ``redemption_status``)."""
+        body = {"merchantOrderId": merchant_order_id}
+        data = self._call("redeem", "POST", "/subscriptions/v2/redeem", json_body=body, idempotent=False)
+        return RedemptionResult(transaction_id=_opt_str(data, "transactionId"), state=_state(data) or "PENDING")
+
+    def redemption_status(self, merchant_order_id: str) -> AutoPayOrderStatus:
+        """A setup or redemption order; ``found=False`` for an order PhonePe does not know."""
+        try:
+            data = self._call(
+                "subscription_order_status",
+                "GET",
+                f"/subscriptions/v2/order/{quote(merchant_order_id, safe='')}/status",
+                idempotent=True,
+            )
+        except PhonePeOrderNotFound:
+            return AutoPayOrderStatus(found=False)
+        flow = data.get("paymentFlow")
+        flow = flow if isinstance(flow, Mapping) else {}
+        meta = data.get("metaInfo")
+        return AutoPayOrderStatus(
+            found=True,
+            merchant_order_id=_opt_str(data, "merchantOrderId") or merchant_order_id,
+            phonepe_order_id=_opt_str(data, "orderId"),
+            state=_state(data),
+            amount_paise=_opt_int(data, "amount"),
+            expire_at=_opt_ms(data, "expireAt"),
+            error_code=_opt_str(data, "errorCode"),
+            detailed_error_code=_opt_str(data, "detailedErrorCode"),
+            payment_details=_dicts(data.get("paymentDetails")),
+            meta_info=dict(meta) if isinstance(meta, Mapping) else {},
+            flow_type=_opt_str(flow, "type"),
+            merchant_subscription_id=_opt_str(flow, "merchantSubscriptionId"),
+            subscription_id=_opt_str(flow, "subscriptionId"),
+            notified_at=_opt_ms(flow, "notifiedAt"),
+            valid_after=_opt_ms(flow, "validAfter"),
+            valid_upto=_opt_ms(flow, "validUpto"),
+        )
+
+    def cancel_mandate(self, merchant_subscription_id: str) -> None:
+        """Cancel the mandate (no body either way; PhonePe confirms with SUBSCRIPTION_CANCELLED)."""
+        self._call(
+            "cancel",
+            "POST",
+            f"/subscriptions/v2/{quote(merchant_subscription_id, safe='')}/cancel",
+            idempotent=False,
+        )
+
     # --- HTTP -------------------------------------------------------------------------------
 
     def _call(
@@ -480,8 +667,8 @@ class PhonePeClient:
             return data
         code = _opt_str(data, "code") or _opt_str(data, "errorCode")
         message = _opt_str(data, "message") or response.reason_phrase
-        if code == NOT_FOUND_CODE:
-            raise PhonePeOrderNotFound(f"{op}: {message}", op=op, status=status)
+        if code in NOT_FOUND_CODES:
+            raise PhonePeOrderNotFound(f"{op}: {message}", code=code, op=op, status=status)
         if status == httpx.codes.TOO_MANY_REQUESTS or status >= 500:
             raise PhonePeUnavailable(f"{op}: HTTP {status} {code or ''}".strip(), op=op, status=status, code=code)
         raise PhonePeRejected(f"{op}: HTTP {status} {code or ''}: {message}", code=code, status=status, op=op)
@@ -617,8 +804,16 @@ class PhonePeClient:
             return self._fetch_and_share().access_token
 
 
+if TYPE_CHECKING:  # mypy proves the client is both of the services' ports
+
+    def _is_both_ports(client: PhonePeClient) -> tuple[PaymentGateway, AutoPayGateway]:
+        return client, client
+
+
 __all__ = [
     "NOT_FOUND_CODE",
+    "NOT_FOUND_CODES",
+    "SUBSCRIPTION_NOT_FOUND_CODE",
     "TOKEN_KEY",
     "TOKEN_LOCK_KEY",
     "TOKEN_REFRESH_MARGIN_S",
