@@ -29,12 +29,14 @@ from lib.config import Settings, TasksMode, get_settings
 from lib.http.deps import HttpDeps, Wiring
 
 if TYPE_CHECKING:
+    from lib.adapters.phonepe import PhonePeClient
     from lib.ports import Blobs, Clock, Database, Documents, KeyValue, TaskQueue
     from lib.services.bcm.deps import BcmDeps
     from lib.services.bcm.tiers import ManifestCache
     from lib.services.entitlements.gate import Entitlements
     from lib.services.onboarding.service import OnboardingService
     from lib.services.onboarding_ai import SuggestionModel, SuggestionRunner
+    from lib.services.payments.autopay_ports import AutoPayGateway
     from lib.services.payments.deps import PaymentDeps
     from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo
 
@@ -188,10 +190,19 @@ class Container:
         return PostgresPayments(self.db)
 
     @built_once
-    def phonepe(self) -> PaymentGateway:
+    def phonepe_client(self) -> PhonePeClient:
+        """One PhonePe client (one token) for both of its ports: checkout and AutoPay."""
         from lib.adapters.phonepe import PhonePeClient
 
         return PhonePeClient.from_settings(self.settings, self.kv, clock=self.clock)
+
+    @built_once
+    def phonepe(self) -> PaymentGateway:
+        return self.phonepe_client
+
+    @built_once
+    def autopay(self) -> AutoPayGateway:
+        return self.phonepe_client
 
     @built_once
     def mailer(self) -> Mailer:
@@ -223,6 +234,7 @@ class Container:
             clock=self.clock,
             config=PaymentConfig.from_settings(self.settings),
             kv=self.kv,
+            autopay=self.autopay,
             receipt_files=ReceiptFiles(lambda: self.blobs, self.settings.gcs_bucket_exports, render_receipt_pdf),
         )
 

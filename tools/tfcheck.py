@@ -477,12 +477,13 @@ def check_scheduler_covers_every_maintenance_route(tf: Terraform) -> list[str]:
     from tools.openapi import load_routes
 
     problems = []
-    from functions.maintenance.main import OPERATOR_PATHS
+    from tools.openapi import load_function
 
+    operator_paths: frozenset[str] = getattr(load_function(MAINTENANCE), "OPERATOR_PATHS", frozenset())
     routes = {
         spec.path.strip("/")
         for spec in load_routes()[MAINTENANCE]
-        if spec.auth == "internal" and spec.path not in OPERATOR_PATHS
+        if spec.auth == "internal" and spec.path not in operator_paths
     }
     jobs = set(tf.locals.get("maintenance_jobs", {}))
     if jobs != routes:

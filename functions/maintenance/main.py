@@ -1,5 +1,6 @@
 """maintenance: scheduled jobs: expire sessions, sweep the email outbox, reconcile old orders and
-refunds, move subscriptions through their lifecycle (Cloud Scheduler); and the operator's refund.
+refunds, move subscriptions through their lifecycle, notify and debit UPI AutoPay renewals (Cloud
+Scheduler); and the operator's refund.
 
 The outbox and payment sweeps run the payment services; expire-sessions runs the onboarding sweep.
 One route per Cloud Scheduler job (each tied to its Terraform job by a test).  ``POST /refunds``
@@ -17,6 +18,7 @@ from lib.domain.refunds import RefundRequest
 from lib.errors import FieldError, Unprocessable
 from lib.http import RequestContext, Router
 from lib.services.payments import subscriptions
+from lib.services.payments.autopay import run_autopay
 from lib.services.payments.reconcile import relay_outbox, sweep_stale_orders
 from lib.services.payments.refunds import request_refund, sweep_stale_refunds
 
@@ -48,6 +50,12 @@ def reconcile_payments(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
 def sweep_subscriptions(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
     """Move due subscriptions (past due, expired, ended) and queue their reminders and notices."""
     return subscriptions.sweep_all_due(deps=ctx.app.payments).as_json()
+
+
+@router.route("/autopay", methods=["POST"], auth="internal", rate=None)
+def autopay(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
+    """UPI AutoPay renewals: notify those ending within 48 h, debit those due (24 h after notice)."""
+    return run_autopay(deps=ctx.app.payments).as_json()
 
 
 @router.route("/refunds", methods=["POST"], auth="internal", rate=None)

@@ -6,6 +6,7 @@ locals {
     "sweep-outbox"        = "Send email outbox rows that were not delivered right after commit."
     "reconcile-payments"  = "Re-queue the status-check ladder for old PENDING orders."
     "sweep-subscriptions" = "Move subscriptions past their period or grace end; queue renewal reminders and notices."
+    "autopay"             = "UPI AutoPay: pre-debit notices 48 h before a period end, debits once due and 24 h after the notice."
   }
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from lib.adapters.postgres_payments import SUB_COLS, subscription_from_row
+from lib.adapters.postgres_subscription_rows import SUB_COLS, subscription_from_row
 from lib.domain.payment_records import Subscription
 from lib.domain.subscriptions import PlanLimits
 from lib.ports import Database

@@ -16,8 +16,10 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from lib.adapters.postgres_mandates import PostgresMandates
 from lib.adapters.postgres_receipts import PostgresReceipts
 from lib.adapters.postgres_refunds import PostgresRefunds
+from lib.adapters.postgres_subscription_rows import SUB_COLS, subscription_from_row
 from lib.adapters.postgres_uow import OneConnection, PostgresUnitOfWork
 from lib.domain.payment_records import (
     EmailFacts,
@@ -37,10 +39,6 @@ _ORDER_COLS = (
     "id, merchant_order_id, workspace_id, user_id, plan_id, billing_period, amount_paise, currency, state, "
     "phonepe_order_id, checkout_url, expires_at, last_checked_at, error_code, completed_at, created_at, updated_at,"
     " credit_paise, kind, period_start, period_end"
-)
-SUB_COLS = (
-    "workspace_id, plan_id, billing_period, status, current_period_start, current_period_end,"
-    " cancel_at_period_end, credit_paise, scheduled_plan_id, scheduled_billing_period, next_sweep_at"
 )
 _OUTBOX_COLS = "id, kind, to_email, subject, payload, idempotency_key, attempts"
 
@@ -78,25 +76,6 @@ def _must_order(row: dict[str, Any] | None) -> Order:
     if order is None:  # pragma: no cover - a returning clause of an insert always yields the row
         raise RuntimeError("expected an order row")
     return order
-
-
-def subscription_from_row(row: dict[str, Any] | None) -> Subscription | None:
-    """A ``Subscription`` from a row selected with ``SUB_COLS`` (None for no row)."""
-    if row is None:
-        return None
-    return Subscription(
-        workspace_id=str(row["workspace_id"]),
-        plan_id=row["plan_id"],
-        billing_period=row["billing_period"],
-        status=row["status"],
-        current_period_start=row["current_period_start"],
-        current_period_end=row["current_period_end"],
-        cancel_at_period_end=bool(row["cancel_at_period_end"]),
-        credit_paise=int(row["credit_paise"]),
-        scheduled_plan_id=row["scheduled_plan_id"],
-        scheduled_billing_period=row["scheduled_billing_period"],
-        next_sweep_at=row["next_sweep_at"],
-    )
 
 
 def _outbox(row: dict[str, Any]) -> OutboxEmail:
@@ -137,6 +116,13 @@ class PostgresPayments:
             annual_paise=row["annual_paise"],
             purchasable=bool(row["purchasable"]),
         )
+
+    def list_plans(self) -> list[Plan]:
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "select id, name, monthly_paise, annual_paise, purchasable from public.plans order by id"
+            ).fetchall()
+        return [Plan(r["id"], r["name"], r["monthly_paise"], r["annual_paise"], bool(r["purchasable"])) for r in rows]
 
     # ----------------------------------------------------------- orders ----
     def create_order(self, order: NewOrder) -> Order:
@@ -497,12 +483,14 @@ class PostgresPaymentsUnit(PostgresUnitOfWork):
     payments: PostgresPayments
     refunds: PostgresRefunds
     receipts: PostgresReceipts
+    mandates: PostgresMandates
 
     def _bind(self, conn: Connection) -> None:
         one = OneConnection(conn)
         self.payments = PostgresPayments(one)
         self.refunds = PostgresRefunds(one)
         self.receipts = PostgresReceipts(one)
+        self.mandates = PostgresMandates(one)
 
 
-__all__ = ["SUB_COLS", "PostgresPayments", "PostgresPaymentsUnit", "subscription_from_row"]
+__all__ = ["PostgresPayments", "PostgresPaymentsUnit"]

@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from lib.domain.autopay import Mandate, Redemption
 from lib.domain.payment_records import (
     COMPLETED,
     CREATED,
@@ -48,6 +49,7 @@ from lib.services.payments.ports import (
     PaymentsUnit,
     PayResult,
 )
+from lib.testing.fake_mandates import FakeMandatesMixin
 from lib.testing.fake_uow import FakeUnitOfWork
 from lib.testing.fakes import FakeTaskQueue, ManualClock
 
@@ -68,9 +70,10 @@ class FakePaymentsUnit(FakeUnitOfWork):
         self.payments = payments
         self.refunds = payments
         self.receipts = payments
+        self.mandates = payments
 
 
-class FakePayments:
+class FakePayments(FakeMandatesMixin):
     """``PaymentsRepo`` and ``RefundsRepo`` in memory.  Seed people with ``add_user``."""
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -89,6 +92,8 @@ class FakePayments:
         self.refund_rows: dict[str, Refund] = {}
         self.receipt_rows: dict[str, IssuedReceipt] = {}
         self.receipt_counters: dict[tuple[str, str], int] = {}
+        self.mandate_rows: dict[str, Mandate] = {}
+        self.redemption_rows: dict[str, Redemption] = {}
         self.refund_checked: dict[str, datetime] = {}
 
     # test helpers -------------------------------------------------------
@@ -121,6 +126,11 @@ class FakePayments:
         with self._lock:
             self._check()
             return self.plans.get(plan_id)
+
+    def list_plans(self) -> list[Plan]:
+        with self._lock:
+            self._check()
+            return [self.plans[k] for k in sorted(self.plans)]
 
     def create_order(self, order: NewOrder) -> Order:
         with self._lock:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ from devtools.local.services import ServiceSet
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_payments import PostgresPayments, PostgresPaymentsUnit
 from lib.clock import SystemClock
+from lib.domain.autopay import Mandate, Redemption
 from lib.domain.payment_records import Activation, NewEmail, NewOrder, Order, WebhookEvent
 from lib.domain.payments import parse_period, subscription_period
 from lib.domain.refunds import NewRefund, RefundRequest
@@ -582,3 +583,69 @@ def test_fifty_concurrent_full_refunds_make_one(pay: Payments) -> None:
     assert set(results) == {"created", "order_not_refundable"}
     with pay.deps.unit() as uow:
         assert len(uow.refunds.order_refunds(mid)) == 1
+
+
+# ---------------------------------------------------------------- mandates ----
+
+
+def _mandate(pay: Payments, user: str, ws: str, state: str = "ACTIVE") -> Mandate:
+    setup = new_order(pay, user, ws)
+    return Mandate("", f"ms_{uuid.uuid4().hex[:20]}", ws, user, "starter", "monthly", state, 249900, setup)
+
+
+def test_one_live_mandate_per_workspace_and_its_states(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    with pay.deps.unit() as uow:
+        first = uow.mandates.add_mandate(_mandate(pay, user, ws))
+        uow.commit()
+    assert first.id
+    with pay.deps.unit() as uow, pytest.raises(AlreadyExists):
+        uow.mandates.add_mandate(_mandate(pay, user, ws))
+    with pay.deps.unit() as uow:
+        assert uow.mandates.live_mandate(ws) == first
+        assert uow.mandates.mandate_of_order(first.setup_merchant_order_id) == first
+        off = uow.mandates.set_mandate(first.merchant_subscription_id, state="REVOKED", autopay_off=True)
+        uow.commit()
+    assert off is not None
+    assert (off.state, off.autopay_off_at is not None) == ("REVOKED", True)
+    with pay.deps.unit() as uow:
+        assert uow.mandates.live_mandate(ws) is None
+        uow.mandates.add_mandate(_mandate(pay, user, ws))  # a new one once the old is off
+        uow.commit()
+
+
+def test_renewals_to_notify_and_redeem_read_only_what_is_due_once(pay: Payments) -> None:
+    user, ws = pay.sign_up("Ada")
+    assert activate(pay, new_order(pay, user, ws)).granted
+    sub = pay.repo.get_subscription(ws)
+    assert sub is not None
+    assert sub.current_period_end is not None
+    end = sub.current_period_end
+    with pay.deps.unit() as uow:
+        mandate = uow.mandates.add_mandate(_mandate(pay, user, ws))
+        uow.commit()
+    with pay.deps.unit() as uow:
+
+        def due(horizon: datetime) -> list[str]:
+            return [m.id for m, s in uow.mandates.renewals_to_notify(horizon, 1000) if s.workspace_id == ws]
+
+        assert due(end) == []  # ends at, not before, the horizon
+        assert due(end + timedelta(seconds=1)) == [mandate.id]
+        mid = new_order(pay, user, ws)
+        assert uow.mandates.add_redemption(Redemption(mid, mandate.id, end, end))
+        assert not uow.mandates.add_redemption(Redemption(new_order(pay, user, ws), mandate.id, end, end))
+        uow.commit()
+    with pay.deps.unit() as uow:
+        mine = [m for m, s in uow.mandates.renewals_to_notify(end + timedelta(days=1), 1000) if s.workspace_id == ws]
+        assert mine == []  # this period has its redemption
+        assert mid not in [r.merchant_order_id for r in uow.mandates.redemptions_to_redeem(end, 1000)]  # not notified
+        uow.mandates.mark_notified(mid, end - timedelta(days=2))
+        assert mid in [r.merchant_order_id for r in uow.mandates.redemptions_to_redeem(end, 1000)]
+        assert uow.mandates.mark_redeem_requested(mid, end)
+        assert not uow.mandates.mark_redeem_requested(mid, end)
+        uow.commit()
+    with pay.deps.unit() as uow:
+        redemption = uow.mandates.get_redemption(mid)
+        assert redemption is not None
+        assert redemption.redeem_requested_at == end
+        assert uow.mandates.mandate_of_order(mid) == mandate

@@ -12,6 +12,7 @@ from lib.domain.subscriptions import DEFAULT_GRACE
 from lib.errors import AdapterError
 from lib.logs import BoundLogger, get_logger
 from lib.ports import Clock, KeyValue, TaskQueue, TaskRequest
+from lib.services.payments.autopay_ports import AutoPayGateway
 from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo, PaymentsUnit, ReceiptFiles
 from lib.tasks import enqueue_once
 
@@ -82,6 +83,8 @@ class PaymentDeps:
     config: PaymentConfig
     kv: KeyValue | None = None
     log: BoundLogger = log
+    # PhonePe's UPI AutoPay (the same client as ``gateway``); None where no function uses mandates.
+    autopay: AutoPayGateway | None = None
     # The renderer and bucket of receipt PDFs (``receipts.ReceiptFiles``); None where no function draws them.
     receipt_files: ReceiptFiles | None = None
 

@@ -32,6 +32,7 @@ from lib.domain.payment_records import (
 from lib.domain.payments import PaymentState, TransitionKind, next_state, subscription_period
 from lib.domain.receipts import Customer, IssuedReceipt, new_receipt, plan_line_description
 from lib.domain.subscriptions import FREE_PLAN, OPEN, is_upgrade_of, next_sweep_at, running_end, status_at
+from lib.services.payments.autopay import on_failed, on_granted
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.emails import BILLING_PATH, CONFIRMED_KIND, FAILED_KIND
 from lib.services.payments.ports import PaymentsUnit
@@ -62,6 +63,7 @@ def grant(deps: PaymentDeps, merchant_order_id: str, *, payment_details: Any, em
         )
         assert completed is not None, "the order row is locked in this unit"
         repo.confirm_onboarding(order.user_id)
+        on_granted(uow, completed)
         receipt = _issue_receipt(deps, uow, completed, bought)
         period_end = subscription.current_period_end
         extra = {
@@ -141,6 +143,7 @@ def fail(
         )
         if failed is None:
             return None, None
+        on_failed(uow, failed)
         outbox_id = queue_email(uow, FAILED_KIND, failed, email_subject, email_extra or {})
         uow.commit()
         return failed, outbox_id

@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lib.domain.autopay import AutoPayNotAvailable
 from lib.domain.payment_records import CREATED, FAILED, NewOrder, Order
 from lib.domain.payments import MIN_PAYABLE_PAISE, UnknownPlan, new_merchant_order_id, quote
 from lib.domain.subscriptions import plan_purchase
-from lib.errors import AdapterError, FieldError, ServiceUnavailable
+from lib.errors import AdapterError, FieldError, ServiceUnavailable, Unprocessable
+from lib.services.payments.autopay import autopay_view, on_failed, start_mandate
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.grants import grant_free
+from lib.services.payments.ports import PayResult
 from lib.services.payments.scheduling import schedule_reconcile
 from lib.services.payments.subscriptions import list_price
 
@@ -30,11 +33,14 @@ class InitiateCommand:
     workspace_id: str
     plan: Any
     billing_period: Any
+    autopay: Any = False
 
 
 def parse_command(body: dict[str, Any], *, user_id: str, workspace_id: str) -> InitiateCommand:
     """The fields we read; anything else (an ``amount``, say) is ignored: prices come from ``plans``."""
-    return InitiateCommand(user_id, workspace_id, body.get("plan"), body.get("billing_period", "monthly"))
+    return InitiateCommand(
+        user_id, workspace_id, body.get("plan"), body.get("billing_period", "monthly"), body.get("autopay", False)
+    )
 
 
 def _order_json(order: Order) -> dict[str, Any]:
@@ -48,6 +54,7 @@ def _order_json(order: Order) -> dict[str, Any]:
         "plan": order.plan_id,
         "billing_period": order.billing_period,
         "expires_at": order.expires_at.isoformat() if order.expires_at else None,
+        "autopay": order.kind == "mandate_setup",
     }
 
 
@@ -63,24 +70,40 @@ def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[s
         subscription = grant_free(deps, cmd.workspace_id, cmd.user_id, billing)
         return {"state": "COMPLETED", "plan": priced.plan_id, "subscription": subscription.as_json()}, 200
 
+    if not isinstance(cmd.autopay, bool):
+        raise Unprocessable(
+            "autopay must be true or false.",
+            code="invalid_autopay",
+            errors=[FieldError("autopay", "must be a boolean")],
+        )
     now = deps.clock.now()
     current = deps.repo.get_subscription(cmd.workspace_id)
+    if cmd.autopay and autopay_view(deps, cmd.workspace_id) is not None:
+        raise AutoPayNotAvailable(
+            "UPI AutoPay is already on for this workspace: renewals are charged through it.",
+            extra={"workspace_id": cmd.workspace_id},
+        )
     purchase = plan_purchase(current, priced.plan_id, billing, list_price(deps), now=now, grace=deps.config.grace)
     # An upgrade pays the list price less the old plan's unused time (never below PhonePe's minimum).
     price = max(priced.amount_paise - purchase.credit_paise, MIN_PAYABLE_PAISE)
     credit = priced.amount_paise - price
     mid = new_merchant_order_id(now)
-    new = NewOrder(mid, cmd.workspace_id, cmd.user_id, priced.plan_id, billing, price, credit_paise=credit)
+    kind = "mandate_setup" if cmd.autopay else "checkout"
+    new = NewOrder(mid, cmd.workspace_id, cmd.user_id, priced.plan_id, billing, price, credit_paise=credit, kind=kind)
     order = deps.repo.create_order(new)
     schedule_reconcile(deps, mid, step=0, chain="pay")
     try:
-        paid = deps.gateway.pay(
-            merchant_order_id=mid,
-            amount_paise=price,
-            redirect_url=f"{deps.config.frontend_url}/billing/return?order={mid}",
-            expire_after_s=deps.config.order_expire_s,
-            meta_info={"udf1": cmd.workspace_id, "udf2": cmd.user_id, "udf3": f"{priced.plan_id}:{billing}"},
-        )
+        if cmd.autopay:
+            setup = start_mandate(deps, order)
+            paid = PayResult(setup.phonepe_order_id, "PENDING", setup.expire_at, setup.checkout_url)
+        else:
+            paid = deps.gateway.pay(
+                merchant_order_id=mid,
+                amount_paise=price,
+                redirect_url=f"{deps.config.frontend_url}/billing/return?order={mid}",
+                expire_after_s=deps.config.order_expire_s,
+                meta_info={"udf1": cmd.workspace_id, "udf2": cmd.user_id, "udf3": f"{priced.plan_id}:{billing}"},
+            )
     except AdapterError as exc:
         bound = deps.log.bind(merchant_order_id=mid)
         if exc.retryable:
@@ -92,7 +115,11 @@ def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[s
                 extra={"merchant_order_id": mid},
             ) from exc
         bound.error("PhonePe refused the pay call", extra={"error": str(exc)})
-        deps.repo.transition(mid, FAILED, from_states=(CREATED,), error_code="PAY_REJECTED")
+        with deps.unit() as uow:
+            failed = uow.payments.transition(mid, FAILED, from_states=(CREATED,), error_code="PAY_REJECTED")
+            if failed is not None:
+                on_failed(uow, failed)
+            uow.commit()
         raise ServiceUnavailable("The payment provider refused the order.", code="payment_provider_rejected") from exc
     pending = deps.repo.mark_pending(
         mid, phonepe_order_id=paid.phonepe_order_id, checkout_url=paid.redirect_url, expires_at=paid.expire_at

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from lib.domain.autopay import Mandate, Redemption
 from lib.domain.payment_records import (
     EmailFacts,
     NewEmail,
@@ -36,6 +37,10 @@ class PaymentsRepo(Protocol):
     each inside one ``PaymentsUnit``."""
 
     def get_plan(self, plan_id: str) -> Plan | None: ...
+
+    def list_plans(self) -> list[Plan]:
+        """Every plan, by id."""
+        ...
 
     def create_order(self, order: NewOrder) -> Order:
         """Insert a CREATED order; ``AlreadyExists`` when the merchant order id is taken."""
@@ -215,6 +220,54 @@ class ReceiptsRepo(Protocol):
     def set_receipt_path(self, number: str, path: str) -> None: ...
 
 
+class MandatesRepo(Protocol):
+    """AutoPay mandates and their redemptions (``mandates``, ``redemptions``): data access only."""
+
+    def add_mandate(self, mandate: Mandate) -> Mandate:
+        """Insert; ``AlreadyExists`` when the workspace has a live mandate already."""
+        ...
+
+    def get_mandate(self, merchant_subscription_id: str, *, lock: bool = False) -> Mandate | None: ...
+
+    def mandate_of_order(self, merchant_order_id: str) -> Mandate | None:
+        """The mandate a setup or redemption order belongs to."""
+        ...
+
+    def live_mandate(self, workspace_id: str) -> Mandate | None:
+        """The workspace's mandate that may still charge (CREATED, PENDING, ACTIVE, PAUSED; AutoPay on)."""
+        ...
+
+    def set_mandate(
+        self,
+        merchant_subscription_id: str,
+        *,
+        state: str | None = None,
+        phonepe_subscription_id: str | None = None,
+        autopay_off: bool = False,
+    ) -> Mandate | None: ...
+
+    def renewals_to_notify(self, horizon_end: datetime, limit: int) -> list[tuple[Mandate, Subscription]]:
+        """ACTIVE mandates (AutoPay on) whose subscription ends before ``horizon_end`` and has no
+        redemption for that end yet, soonest first."""
+        ...
+
+    def add_redemption(self, redemption: Redemption) -> bool:
+        """Insert; False when the mandate already has one for that period end."""
+        ...
+
+    def get_redemption(self, merchant_order_id: str) -> Redemption | None: ...
+
+    def mark_notified(self, merchant_order_id: str, at: datetime) -> None: ...
+
+    def redemptions_to_redeem(self, now: datetime, limit: int) -> list[Redemption]:
+        """Notified, not yet redeemed, due by ``now`` (the 24 hours are the domain's check)."""
+        ...
+
+    def mark_redeem_requested(self, merchant_order_id: str, at: datetime) -> bool:
+        """True for the one caller that marks it (a concurrent run sees False)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ReceiptFiles:
     """Where receipt PDFs are drawn and kept: the renderer (``lib.adapters.receipt_pdf``), the
@@ -242,6 +295,11 @@ class PaymentsUnit(UnitOfWork, Protocol):
     @property
     def receipts(self) -> ReceiptsRepo:
         """Receipts and their numbering, in the same transaction."""
+        ...
+
+    @property
+    def mandates(self) -> MandatesRepo:
+        """AutoPay mandates and redemptions, in the same transaction."""
         ...
 
 
@@ -322,6 +380,7 @@ __all__ = [
     "GatewayRefund",
     "GatewayStatus",
     "Mailer",
+    "MandatesRepo",
     "PayResult",
     "PaymentGateway",
     "PaymentsRepo",

@@ -15,6 +15,7 @@ from lib import ops_events
 from lib.domain.payment_records import OPEN_STATES
 from lib.domain.payments import LADDER_PHASES
 from lib.errors import AdapterError, BadRequest
+from lib.services.payments.autopay import order_status
 from lib.services.payments.deps import PROVIDER, PaymentDeps
 from lib.services.payments.outbox import OUTBOX_LEASE_S, deliver_email, send_claimed
 from lib.services.payments.scheduling import MAX_UNKNOWN_ORDER_STEPS, schedule_reconcile
@@ -71,7 +72,7 @@ def reconcile_order(cmd: ReconcileCommand, *, deps: PaymentDeps) -> dict[str, An
         deps.repo.finish_order_events(PROVIDER, mid, outcome=f"final:{order.state}")
         return {"merchant_order_id": mid, "state": order.state, "outcome": "final", "next_step": None}
     try:
-        status = deps.gateway.order_status(mid)
+        status = order_status(deps, order)
     except AdapterError as exc:
         if not exc.retryable:
             raise

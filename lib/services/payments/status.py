@@ -12,6 +12,7 @@ from typing import Any
 
 from lib.domain.payment_records import OPEN_STATES, Order
 from lib.errors import AdapterError, NotFound
+from lib.services.payments.autopay import order_status
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.outbox import deliver_email
 from lib.services.payments.settlement import apply_gateway_status
@@ -50,7 +51,7 @@ def get_payment_status(query: StatusQuery, *, deps: PaymentDeps) -> dict[str, An
         raise NotFound("No such order.", code="order_not_found")
     if order.state in OPEN_STATES and _stale(order, deps.clock.now()) and _may_check(deps, order.merchant_order_id):
         try:
-            applied = apply_gateway_status(deps, order, deps.gateway.order_status(order.merchant_order_id))
+            applied = apply_gateway_status(deps, order, order_status(deps, order))
         except AdapterError as exc:
             deps.log.warning(
                 "live status check failed", extra={"merchant_order_id": order.merchant_order_id, "error": str(exc)}

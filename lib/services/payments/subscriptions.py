@@ -28,6 +28,7 @@ from lib.domain.subscriptions import (
     sweep_step,
 )
 from lib.errors import Conflict, NotFound
+from lib.services.payments.autopay import autopay_view, stop_autopay
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.emails import BILLING_PATH
 from lib.services.payments.ports import PaymentsUnit
@@ -189,6 +190,7 @@ def cancel_subscription(workspace_id: str, *, deps: PaymentDeps) -> dict[str, An
         if email is not None:
             uow.payments.add_email(email)
         uow.commit()
+    stop_autopay(deps, workspace_id)  # a cancelled plan is not charged: the mandate goes too
     return billing_subscription_view(cancelled, now, deps)
 
 
@@ -316,6 +318,6 @@ def billing_subscription_view(sub: Subscription | None, now: datetime, deps: Pay
             }
             if sub.scheduled_plan_id
             else None,
-            "autopay": False,
+            "autopay": autopay_view(deps, sub.workspace_id),
         }
     }

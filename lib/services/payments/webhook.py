@@ -8,7 +8,10 @@ Order of work, each step for a reason:
    same round trip);
 3. PhonePe's order-status API is asked (the header signs nothing), and only
    its answer moves the state machine (``apply_gateway_status``); a refund's
-   event likewise asks the refund-status API (``refunds.settle_refund``).
+   event likewise asks the refund-status API (``refunds.settle_refund``), an
+   AutoPay order's (setup, notification, redemption) the subscription order
+   status, and a mandate's (cancelled, paused, unpaused, revoked) the
+   subscription status (``autopay.refresh_mandate``).
 An order whose row is not visible yet gets a reconciliation task, so the event
 is not lost.  A database or PhonePe outage is a 503: PhonePe retries.
 """
@@ -25,6 +28,8 @@ from lib.domain.payment_records import WebhookEvent
 from lib.domain.payments import ORDER_EVENTS, REFUND_EVENTS, parse_event, webhook_authorization_ok
 from lib.domain.text import unstorable_path
 from lib.errors import AdapterError, BadRequest, ServiceUnavailable, Unauthorized, Unstorable
+from lib.services.payments.autopay import order_status, refresh_mandate
+from lib.services.payments.autopay_ports import MANDATE_CALLBACKS, SUBSCRIPTION_CALLBACKS
 from lib.services.payments.deps import PROVIDER, PaymentDeps
 from lib.services.payments.outbox import deliver_email
 from lib.services.payments.refunds import settle_refund
@@ -67,6 +72,9 @@ def _event_key(event: str, payload: dict[str, Any], raw: bytes) -> str:
         return f"{event}:{mid}:{state}"
     if isinstance(refund, str) and isinstance(state, str):
         return f"{event}:{refund}:{state}"
+    msid = payload.get("merchantSubscriptionId")
+    if isinstance(msid, str) and isinstance(state, str):
+        return f"{event}:{msid}:{state}"
     return f"sha256:{_digest(raw)}"
 
 
@@ -100,7 +108,12 @@ def _process(raw: bytes, deps: PaymentDeps) -> dict[str, Any]:
     if recorded.processed:
         return {"received": True, "duplicate": True}
     kind = parse_event(event)
-    if kind is None:
+    autopay_type = SUBSCRIPTION_CALLBACKS.get(event)
+    if autopay_type in MANDATE_CALLBACKS:
+        outcome = _mandate_event(deps, payload)
+        deps.repo.finish_webhook_event(PROVIDER, key, outcome=outcome)
+        return {"received": True}
+    if kind is None and autopay_type is None:
         # Not a checkout order's nor a refund's: kept and acknowledged (PhonePe would retry otherwise),
         # but logged for the alert: a dashboard sending only these would settle no order by webhook.
         deps.log.warning(
@@ -111,7 +124,7 @@ def _process(raw: bytes, deps: PaymentDeps) -> dict[str, Any]:
         outcome = _refund_event(deps, payload)
         deps.repo.finish_webhook_event(PROVIDER, key, outcome=outcome)
         return {"received": True}
-    if kind not in ORDER_EVENTS or mid is None:
+    if (kind not in ORDER_EVENTS and autopay_type is None) or mid is None:
         deps.repo.finish_webhook_event(PROVIDER, key, outcome="ignored")
         return {"received": True}
     bound = deps.log.bind(merchant_order_id=mid, event=event)
@@ -121,7 +134,7 @@ def _process(raw: bytes, deps: PaymentDeps) -> dict[str, Any]:
         schedule_reconcile(deps, mid, step=0, chain=f"wh{_digest(key.encode())[:12]}", delay_s=UNKNOWN_ORDER_RECHECK_S)
         bound.warning("webhook for an order not (yet) visible; reconciliation scheduled")
         return {"received": True}
-    status = deps.gateway.order_status(mid)
+    status = order_status(deps, order)
     applied = apply_gateway_status(deps, order, status)
     deps.repo.finish_webhook_event(PROVIDER, key, outcome=applied.outcome)
     if applied.outbox_id:
@@ -141,3 +154,16 @@ def _refund_event(deps: PaymentDeps, payload: dict[str, Any]) -> str:
         deps.log.warning("refund webhook for a refund we did not ask for", extra={"merchant_refund_id": rid})
         return "ignored"
     return settle_refund(deps, rid, deps.gateway.refund_state(rid)).state.lower()
+
+
+def _mandate_event(deps: PaymentDeps, payload: dict[str, Any]) -> str:
+    """``SUBSCRIPTION_CANCELLED|PAUSED|UNPAUSED|REVOKED``: a hint; the mandate's state is asked of PhonePe."""
+    msid = payload.get("merchantSubscriptionId")
+    if not isinstance(msid, str) or not msid:
+        return "ignored"
+    with deps.unit() as uow:
+        known = uow.mandates.get_mandate(msid)
+    if known is None:
+        deps.log.warning("mandate webhook for a mandate we do not know", extra={"merchant_subscription_id": msid})
+        return "ignored"
+    return refresh_mandate(deps, msid)
