@@ -461,6 +461,12 @@ class PhonePeSimulator:
             body["detailedErrorCode"] = order.detailed_error_code
         return body
 
+    def _refundable(self, mid: str) -> Any:
+        """The order a refund is of: a checkout order, or an AutoPay setup or redemption order
+        (PhonePe refunds both through the same refund API)."""
+        autopay = self.subscriptions.orders.get(mid)
+        return autopay if autopay is not None else self._order(mid)
+
     def _on_status(self, request: Request, mid: str) -> Response:
         self._authorize(request)
         return self._faulty("status", lambda: _json(self._status_body(self._order(mid))))
@@ -481,7 +487,7 @@ class PhonePeSimulator:
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < MIN_AMOUNT_PAISE:
             raise ApiError(400, "BAD_REQUEST", f"amount must be an integer >= {MIN_AMOUNT_PAISE} paise")
         with self._lock:
-            order = self._order(str(mid))
+            order = self._refundable(str(mid))
             if rid in self.refunds:
                 raise ApiError(400, "BAD_REQUEST", "Duplicate merchantRefundId")
             if order.state != "COMPLETED":
@@ -574,7 +580,7 @@ class PhonePeSimulator:
             refund.error_code = None if action == "complete" else "REFUND_FAILED"
             refund.timestamp = self._now_ms()
             if action == "fail":
-                self.orders[refund.original_merchant_order_id].refunded -= refund.amount
+                self._refundable(refund.original_merchant_order_id).refunded -= refund.amount
             self._save()
             payload = self._refund_body(refund)
         event = "pg.refund.completed" if action == "complete" else "pg.refund.failed"

@@ -133,6 +133,7 @@ class SimSubOrder:
     notified_at: int | None = None
     valid_after: int | None = None
     valid_upto: int | None = None
+    refunded: int = 0
 
 
 class SubscriptionDesk:

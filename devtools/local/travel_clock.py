@@ -5,9 +5,10 @@ offset kept in ``.local/clock.json``.  ``/_dev/clock``:
 
 - ``GET /_dev/clock``: ``{now, offset_s}``;
 - ``POST /_dev/clock/advance`` ``{"days": 30, "hours": 0, "minutes": 0}``: moves
-  forward, stopping at every moment a subscription is due (a reminder, a period
-  or grace end) to run the subscription sweep there, then relays the outbox,
-  so a person watches a renewal reminder, a lapse and its emails in order;
+  forward, stopping at every moment something is due (a reminder, a period or
+  grace end, an AutoPay notice or debit) to run the subscription sweep and the
+  AutoPay job there, then relays the outbox, so a person watches a renewal
+  reminder, an AutoPay debit, a lapse and their emails in order;
 - ``POST /_dev/clock/reset``: back to the real time (rows written in the
   future stay as they are).
 
@@ -31,6 +32,7 @@ from lib.errors import Unprocessable
 
 if TYPE_CHECKING:
     from devtools.local.devserver import DevSuite
+    from lib.services.payments.deps import PaymentDeps
 
 # One advance may move at most this far (ten years) and stop at most this often.
 MAX_ADVANCE_DAYS = 3660
@@ -86,23 +88,56 @@ def _amount(body: dict[str, Any], field: str) -> int:
 
 
 def advance(suite: DevSuite, clock: TravelClock, by: timedelta) -> dict[str, Any]:
-    """Move ``clock`` forward by ``by``, sweeping subscriptions at each due moment on the way."""
+    """Move ``clock`` forward by ``by``, stopping at each moment something is due on the way (a
+    subscription to sweep, an AutoPay renewal to notify or to debit) to run that job there."""
+    from lib.services.payments.autopay import run_autopay
     from lib.services.payments.reconcile import relay_outbox
     from lib.services.payments.subscriptions import sweep_subscriptions
 
     deps = suite.container.payment_deps
     target = clock.now() + by
-    swept = emails = stops = 0
+    swept = emails = stops = notified = redeemed = 0
     while stops < MAX_STOPS:
-        due = deps.repo.due_subscriptions(target, 1)
-        if not due or due[0].next_sweep_at is None:
+        moment = _next_moment(deps, clock.now(), target)
+        if moment is None:
             break
-        clock.advance_to(due[0].next_sweep_at)
+        clock.advance_to(moment)
         result = sweep_subscriptions(deps=deps)
+        run = run_autopay(deps=deps)
         swept, emails, stops = swept + result.moved, emails + result.emails, stops + 1
+        notified, redeemed = notified + run.notified, redeemed + run.redeemed
     clock.advance_to(target)
     relayed = relay_outbox(deps=deps)
-    return {"now": clock.now().isoformat(), "moved": swept, "notices": emails, "stops": stops, "outbox": relayed}
+    return {
+        "now": clock.now().isoformat(),
+        "moved": swept,
+        "notices": emails,
+        "autopay": {"notified": notified, "redeemed": redeemed},
+        "stops": stops,
+        "outbox": relayed,
+    }
+
+
+def _next_moment(deps: PaymentDeps, now: datetime, target: datetime) -> datetime | None:
+    """The first moment up to ``target`` a job has work: the sweep's earliest ``next_sweep_at``
+    (now, when one is overdue), an AutoPay notice (48 h before an end) or debit (at the end, and
+    24 h after its notice) still ahead.  AutoPay moments already passed were run at their stop."""
+    from lib.domain.autopay import NOTIFY_BEFORE, PRE_DEBIT_NOTICE
+
+    moments: list[datetime] = []
+    due = deps.repo.due_subscriptions(target, 1)
+    if due and due[0].next_sweep_at is not None:
+        moments.append(max(due[0].next_sweep_at, now))
+    with deps.unit() as uow:
+        ends = [s.current_period_end for _, s in uow.mandates.renewals_to_notify(target + NOTIFY_BEFORE, 100)]
+        moments += [end - NOTIFY_BEFORE for end in ends if end is not None and end - NOTIFY_BEFORE > now]
+        debits = uow.mandates.redemptions_to_redeem(target, 100)
+        moments += [
+            at
+            for r in debits
+            if r.notified_at is not None and (at := max(r.due_at, r.notified_at + PRE_DEBIT_NOTICE)) > now
+        ]
+    return min((m for m in moments if m <= target), default=None)
 
 
 def create_app(suite: DevSuite) -> Any:

@@ -100,6 +100,17 @@ class PostgresMandates:
             ).fetchone()
         return None if row is None else _mandate(row)
 
+    def charging_workspaces(self, workspace_ids: list[str]) -> set[str]:
+        if not workspace_ids:
+            return set()
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "select workspace_id from public.mandates"
+                " where workspace_id = any(%s::uuid[]) and state = 'ACTIVE' and autopay_off_at is null",
+                (workspace_ids,),
+            ).fetchall()
+        return {str(r["workspace_id"]) for r in rows}
+
     def live_mandate(self, workspace_id: str) -> Mandate | None:
         with self._db.connection() as conn:
             row = conn.execute(

@@ -36,6 +36,7 @@ REMINDERS: tuple[tuple[str, timedelta], ...] = (
     ("renewal-reminder-7d", timedelta(days=7)),
     ("renewal-reminder-1d", timedelta(days=1)),
 )
+REMINDER_KINDS = frozenset(kind for kind, _ in REMINDERS)
 EXPIRED_EMAIL = "subscription-expired"
 CANCELLED_EMAIL = "subscription-ended"
 FREE_PLAN = "free"

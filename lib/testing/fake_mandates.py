@@ -59,6 +59,12 @@ class FakeMandatesMixin:
                     return m
             return None
 
+    def charging_workspaces(self, workspace_ids: list[str]) -> set[str]:
+        with self._lock:
+            self._check()
+            wanted = set(workspace_ids)
+            return {m.workspace_id for m in self.mandate_rows.values() if m.charges and m.workspace_id in wanted}
+
     def live_mandate(self, workspace_id: str) -> Mandate | None:
         with self._lock:
             self._check()

@@ -1,8 +1,8 @@
 """PhonePe's own sample callbacks (from its SDK's tests, ``tests/fixtures/phonepe_sdk``) at the webhook.
 
-Each is acknowledged (200: PhonePe stops retrying) and kept in the ledger.  Checkout order events
-drive our state machine; refund events are kept for the refund work; every other kind (PG or
-custom-checkout orders, attempt failures, subscriptions) is logged as the alertable
+Each is acknowledged (200: PhonePe stops retrying) and kept in the ledger.  Checkout order, refund
+and subscription (UPI AutoPay) events are hints checked with PhonePe; every other kind (PG or
+custom-checkout orders, attempt failures) is logged as the alertable
 ``payment.webhook_unknown_event``, because a dashboard sending only those settles no order here.
 """
 
@@ -22,7 +22,7 @@ from tests.functions.test_bad_input import Env, env  # noqa: F401 - the module's
 SAMPLES: list[dict[str, Any]] = json.loads(
     (Path(__file__).resolve().parents[1] / "fixtures" / "phonepe_sdk" / "callbacks.json").read_text()
 )
-HANDLED = ("checkout.order.", "pg.refund.")
+HANDLED = ("checkout.order.", "pg.refund.", "subscription.")
 
 
 def _fresh(sample: dict[str, Any]) -> bytes:

@@ -233,6 +233,10 @@ class MandatesRepo(Protocol):
         """The mandate a setup or redemption order belongs to."""
         ...
 
+    def charging_workspaces(self, workspace_ids: list[str]) -> set[str]:
+        """Those of ``workspace_ids`` whose renewals AutoPay charges (an ACTIVE mandate, AutoPay on)."""
+        ...
+
     def live_mandate(self, workspace_id: str) -> Mandate | None:
         """The workspace's mandate that may still charge (CREATED, PENDING, ACTIVE, PAUSED; AutoPay on)."""
         ...

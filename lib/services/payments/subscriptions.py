@@ -20,6 +20,7 @@ from lib.domain.subscriptions import (
     CANCELLED_EMAIL,
     EXPIRED_EMAIL,
     OPEN,
+    REMINDER_KINDS,
     SubscriptionStatus,
     end_date,
     next_sweep_at,
@@ -119,6 +120,10 @@ def sweep_subscriptions(*, deps: PaymentDeps, limit: int = SWEEP_BATCH) -> Sweep
         moves = [replace(sub, status=step.status.value, next_sweep_at=step.next_sweep_at) for sub, step in steps]
         uow.payments.save_sweep(moves)
         noticed = [(sub, step) for sub, step in steps if step.email and step.email_key]
+        # AutoPay renews these: its pre-debit notice replaces the "renew by hand" reminders.
+        reminded = [sub.workspace_id for sub, step in noticed if str(step.email) in REMINDER_KINDS]
+        charged = uow.mandates.charging_workspaces(reminded)
+        noticed = [(s, st) for s, st in noticed if not (s.workspace_id in charged and str(st.email) in REMINDER_KINDS)]
         facts = uow.payments.owners_email_facts([sub for sub, _ in noticed])
         emails = [
             email

@@ -230,7 +230,8 @@ BREAKS = {
         "scheduler.tf",
         '    "sweep-outbox"        = "Send email outbox rows that were not delivered right after commit."\n',
         "",
-        "Scheduler jobs ['autopay', 'expire-sessions', 'reconcile-payments', 'sweep-subscriptions'] != maintenance routes",
+        "Scheduler jobs ['autopay', 'expire-sessions', 'reconcile-payments', 'sweep-subscriptions']"
+        " != maintenance routes",
     ),
 }
 
