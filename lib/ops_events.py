@@ -25,6 +25,10 @@ WEBHOOK_UNKNOWN_EVENT = "payment.webhook_unknown_event"
 REFUND_FAILED = "payment.refund_failed"
 # A refund still not final after its week-long ladder.
 REFUND_STUCK = "payment.refund_stuck"
+# An AutoPay debit PhonePe reported FAILED (the customer renews by hand): alerted above a rate.
+REDEMPTION_FAILED = "payment.redemption_failed"
+# An AutoPay debit still not final an hour after it was asked for.
+REDEMPTION_STUCK = "payment.redemption_stuck"
 # Logged by every outbox sweep: how many emails are waiting and how old the oldest is.
 OUTBOX_BACKLOG = "outbox.backlog"
 
@@ -38,5 +42,7 @@ ALL = frozenset(
         OUTBOX_BACKLOG,
         REFUND_FAILED,
         REFUND_STUCK,
+        REDEMPTION_FAILED,
+        REDEMPTION_STUCK,
     }
 )

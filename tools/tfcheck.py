@@ -503,6 +503,8 @@ REQUIRED_ALERTS = frozenset(
         "ai_failures",
         "rebuild_failures",
         "refund_failures",
+        "redemption_failures",
+        "redemptions_stuck",
         "outbox_backlog",
         "queue_depth",
     }

@@ -37,6 +37,14 @@ locals {
       description = "BCM rebuilds that failed for good (the previous version keeps serving)."
       events      = ["bcm.rebuild_failed"]
     }
+    redemption_failures = {
+      description = "UPI AutoPay debits PhonePe reported FAILED (the customer is asked to renew by hand)."
+      events      = ["payment.redemption_failed"]
+    }
+    redemptions_stuck = {
+      description = "UPI AutoPay debits still not final an hour after they were asked for (logged each hourly run)."
+      events      = ["payment.redemption_stuck"]
+    }
     refund_failures = {
       description = "Refunds PhonePe refused or failed, and refunds still open after their week-long ladder."
       events      = ["payment.refund_failed", "payment.refund_stuck"]
@@ -169,6 +177,50 @@ resource "google_monitoring_alert_policy" "payments_needing_review" {
       duration        = "0s"
       aggregations {
         alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+# UPI AutoPay debits failing above their usual rate: a bank or PhonePe problem, or mandates gone bad.
+resource "google_monitoring_alert_policy" "redemption_failures" {
+  display_name          = "bcm ${var.env}: AutoPay debits failing"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "more than 5 failed AutoPay debits in an hour"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["redemption_failures"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 5
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "3600s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+# An AutoPay debit that PhonePe has not settled an hour after it was asked for.
+resource "google_monitoring_alert_policy" "redemptions_stuck" {
+  display_name          = "bcm ${var.env}: AutoPay debit stuck"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "any AutoPay debit open for over an hour"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["redemptions_stuck"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "3600s"
         per_series_aligner   = "ALIGN_DELTA"
         cross_series_reducer = "REDUCE_SUM"
       }

@@ -192,6 +192,17 @@ class PostgresMandates:
             ).fetchall()
         return [_redemption(r) for r in rows]
 
+    def stuck_redemptions(self, asked_before: datetime, limit: int) -> list[str]:
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "select r.merchant_order_id from public.redemptions r"
+                " join public.payment_transactions t on t.merchant_order_id = r.merchant_order_id"
+                " where r.redeem_requested_at < %s and t.state in ('CREATED', 'PENDING')"
+                " order by r.redeem_requested_at limit %s",
+                (asked_before, limit),
+            ).fetchall()
+        return [r["merchant_order_id"] for r in rows]
+
     def mark_redeem_requested(self, merchant_order_id: str, at: datetime) -> bool:
         with self._db.connection() as conn:
             cur = conn.execute(

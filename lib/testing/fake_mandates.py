@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from lib.domain.autopay import Mandate, Redemption
-from lib.domain.payment_records import Subscription
+from lib.domain.payment_records import Order, Subscription
 from lib.errors import AlreadyExists, Unavailable
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ class FakeMandatesMixin:
     subscriptions: dict[str, Subscription]
     mandate_rows: dict[str, Mandate]
     redemption_rows: dict[str, Redemption]
+    orders: dict[str, Order]
 
     def _check(self) -> None:  # pragma: no cover - the store's own
         raise Unavailable("not mixed in", "postgres")
@@ -139,6 +140,18 @@ class FakeMandatesMixin:
                 if r.notified_at is not None and r.redeem_requested_at is None and r.due_at <= now
             ]
             return sorted(due, key=lambda r: r.due_at)[:limit]
+
+    def stuck_redemptions(self, asked_before: datetime, limit: int) -> list[str]:
+        with self._lock:
+            self._check()
+            orders = self.orders
+            return [
+                r.merchant_order_id
+                for r in sorted(self.redemption_rows.values(), key=lambda r: r.redeem_requested_at or asked_before)
+                if r.redeem_requested_at is not None
+                and r.redeem_requested_at < asked_before
+                and orders[r.merchant_order_id].state in ("CREATED", "PENDING")
+            ][:limit]
 
     def mark_redeem_requested(self, merchant_order_id: str, at: datetime) -> bool:
         with self._lock:

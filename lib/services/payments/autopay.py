@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from lib import ops_events
 from lib.domain.autopay import (
     AUTOPAY_OFF_EMAIL,
     NOTIFY_BEFORE,
@@ -38,7 +39,7 @@ from lib.domain.payment_records import CREATED, EXPIRED, FAILED, NewEmail, NewOr
 from lib.domain.payments import PaymentState, new_merchant_order_id
 from lib.errors import AdapterError, ServiceUnavailable
 from lib.services.payments.autopay_ports import MANDATE_ENDED_STATES, AutoPayGateway, AutoPayOrderStatus
-from lib.services.payments.deps import PaymentDeps
+from lib.services.payments.deps import PaymentDeps, log
 from lib.services.payments.emails import BILLING_PATH, rupees
 from lib.services.payments.outbox import deliver_email
 from lib.services.payments.ports import GatewayStatus, PaymentsUnit
@@ -46,6 +47,8 @@ from lib.services.payments.scheduling import schedule_reconcile
 
 # Renewals notified / debited per run; the rest wait for the next run.
 AUTOPAY_BATCH = 200
+# A debit still open this long after ``redeem`` is reported stuck (PhonePe settles within minutes).
+STUCK_AFTER = timedelta(hours=1)
 MANDATE_KIND, REDEMPTION_KIND = "mandate_setup", "redemption"
 
 
@@ -132,7 +135,17 @@ def on_granted(uow: PaymentsUnit, order: Order) -> None:
 
 
 def on_failed(uow: PaymentsUnit, order: Order) -> None:
-    """Inside the fail's unit: a failed setup order leaves no mandate to charge."""
+    """Inside the fail's unit: a failed setup order leaves no mandate to charge; a failed debit is
+    counted for the alert (the customer gets the payment-failed email and renews by hand)."""
+    if order.kind == REDEMPTION_KIND:
+        log.warning(
+            "AutoPay debit failed",
+            extra={
+                "event": ops_events.REDEMPTION_FAILED,
+                "merchant_order_id": order.merchant_order_id,
+                "error_code": order.error_code,
+            },
+        )
     if order.kind == MANDATE_KIND:
         mandate = uow.mandates.mandate_of_order(order.merchant_order_id)
         if mandate is not None:
@@ -148,6 +161,7 @@ class AutoPayRun:
     redeemed: int = 0
     skipped: int = 0
     turned_off: int = 0
+    stuck: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -252,8 +266,21 @@ def _send_notice(deps: PaymentDeps, mandate: Mandate, mid: str, price: int, end:
     return 1
 
 
+def _report_stuck(deps: PaymentDeps, now: datetime) -> int:
+    """Debits asked for over ``STUCK_AFTER`` ago and still open: logged for the alert, each run."""
+    with deps.unit() as uow:
+        stuck = uow.mandates.stuck_redemptions(now - STUCK_AFTER, AUTOPAY_BATCH)
+    for mid in stuck:
+        deps.log.error(
+            "AutoPay debit not final an hour after it was asked for",
+            extra={"event": ops_events.REDEMPTION_STUCK, "merchant_order_id": mid},
+        )
+    return len(stuck)
+
+
 def _redeem(deps: PaymentDeps, run: AutoPayRun) -> None:
     now = deps.clock.now()
+    run.stuck = _report_stuck(deps, now)
     with deps.unit() as uow:
         due = uow.mandates.redemptions_to_redeem(now, AUTOPAY_BATCH)
     for redemption in due:

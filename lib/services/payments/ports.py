@@ -267,6 +267,10 @@ class MandatesRepo(Protocol):
         """Notified, not yet redeemed, due by ``now`` (the 24 hours are the domain's check)."""
         ...
 
+    def stuck_redemptions(self, asked_before: datetime, limit: int) -> list[str]:
+        """Redemption orders whose debit was asked for before ``asked_before`` and are still open."""
+        ...
+
     def mark_redeem_requested(self, merchant_order_id: str, at: datetime) -> bool:
         """True for the one caller that marks it (a concurrent run sees False)."""
         ...

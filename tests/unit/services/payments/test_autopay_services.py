@@ -266,3 +266,26 @@ def test_fifty_duplicate_redemption_callbacks_extend_the_period_once(rig: Rig) -
     assert sub.current_period_end == order.period_end
     assert order.period_start == end
     assert len([r for r in rig.emails("payment-confirmed") if r["payload"]["merchant_order_id"] == mid]) == 1
+
+
+def test_failed_and_stuck_debits_are_logged_for_their_alerts(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    from lib import ops_events
+
+    rig.subscribed()
+    end = rig.end()
+    rig.at(end - timedelta(hours=47))
+    run_autopay(deps=rig.deps)
+    rig.at(end + timedelta(minutes=5))
+    run_autopay(deps=rig.deps)
+    [redemption] = rig.repo.redemption_rows.values()
+    rig.at(end + timedelta(minutes=30))
+    assert run_autopay(deps=rig.deps).stuck == 0
+    rig.at(end + timedelta(hours=1, minutes=10))
+    with caplog.at_level("WARNING"):
+        assert run_autopay(deps=rig.deps).stuck == 1
+        rig.autopay.settle(redemption.merchant_order_id, "FAILED")
+        rig.reconcile(redemption.merchant_order_id)
+        assert run_autopay(deps=rig.deps).stuck == 0
+    events = [getattr(r, "event", None) for r in caplog.records]
+    assert events.count(ops_events.REDEMPTION_STUCK) == 1
+    assert events.count(ops_events.REDEMPTION_FAILED) == 1
