@@ -173,7 +173,12 @@ class Router(Generic[AppT]):
         def main(request: Request) -> WerkzeugResponse:
             return self.dispatch(request)
 
-        functions_framework.errorhandler(404)(lambda _error: self.dispatch(flask.request))
+        # functions-framework points ``errorhandler`` at the app it is creating while it imports this
+        # module; imported any other way (tools, tests) it is a dummy or the last app created, which
+        # may be serving already: that app is not this module's, so nothing is registered on it.
+        app = getattr(functions_framework.errorhandler, "__self__", None)
+        if not getattr(app, "_got_first_request", False):
+            functions_framework.errorhandler(404)(lambda _error: self.dispatch(flask.request))
         functions_framework.http(main)  # registers the signature type under the name "main"
         return main
 
