@@ -91,7 +91,7 @@ def advance(suite: DevSuite, clock: TravelClock, by: timedelta) -> dict[str, Any
     """Move ``clock`` forward by ``by``, stopping at each moment something is due on the way (a
     subscription to sweep, an AutoPay renewal to notify or to debit) to run that job there."""
     from lib.services.payments.autopay import run_autopay
-    from lib.services.payments.reconcile import relay_outbox
+    from lib.services.payments.reconcile import ReconcileCommand, reconcile_order, relay_outbox
     from lib.services.payments.subscriptions import sweep_subscriptions
 
     deps = suite.container.payment_deps
@@ -104,6 +104,10 @@ def advance(suite: DevSuite, clock: TravelClock, by: timedelta) -> dict[str, Any
         clock.advance_to(moment)
         result = sweep_subscriptions(deps=deps)
         run = run_autopay(deps=deps)
+        for mid in run.debited:
+            # Settle each debit at this moment, as the ladder's first check would seconds later: the
+            # simulator's callback runs on its own thread and could land after the clock moved on.
+            reconcile_order(ReconcileCommand(mid, chain="travel"), deps=deps)
         swept, emails, stops = swept + result.moved, emails + result.emails, stops + 1
         notified, redeemed = notified + run.notified, redeemed + run.redeemed
     clock.advance_to(target)

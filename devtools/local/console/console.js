@@ -66,9 +66,12 @@ $("signin-form").addEventListener("submit", async (ev) => {
 $("pay-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const form = new FormData(ev.target);
-  const body = { plan: form.get("plan"), billing_period: form.get("billing_period") };
+  const body = { plan: form.get("plan"), billing_period: form.get("billing_period"), autopay: form.get("autopay") === "on" };
   const { status, data } = await api("POST", "/initiate_payment/", body, { idempotencyKey: crypto.randomUUID() });
   show($("pay-out"), data);
+  state.mandate = status === 201 && data.merchant_subscription_id ? data.merchant_subscription_id : null;
+  $("mandate-actions").hidden = !state.mandate;
+  if (state.mandate) { pollPayment(data.merchant_order_id); return; }
   if (status === 201 && data.checkout_url) {
     const link = document.createElement("a");
     link.href = data.checkout_url; link.target = "_blank"; link.textContent = "Open checkout";
@@ -83,7 +86,47 @@ async function pollPayment(orderId) {
   if (status === 200 && data.state === "PENDING") setTimeout(() => pollPayment(orderId), data.poll_after_ms || POLL_MS);
 }
 
+for (const [id, action] of [["mandate-approve", "approve"], ["mandate-decline", "decline"]]) {
+  $(id).addEventListener("click", async () => {
+    if (!state.mandate) return;
+    await api("POST", `/_dev/phonepe/mandates/${encodeURIComponent(state.mandate)}/${action}?webhook=deliver`);
+    $("mandate-actions").hidden = true;
+    await loadBilling();
+  });
+}
+
 // --- billing --------------------------------------------------------------------------------
+const rupees = (paise) => `₹${(paise / 100).toLocaleString("en-IN", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+
+function renderTransactions(transactions) {
+  const body = $("transactions").querySelector("tbody");
+  body.innerHTML = "";
+  for (const t of transactions || []) {
+    const row = body.insertRow();
+    const what = `${t.plan} (${t.billing_period})${t.kind === "redemption" ? ", AutoPay" : t.kind === "mandate_setup" ? ", AutoPay setup" : ""}`;
+    const refunded = (t.refunds || []).filter((r) => r.state === "COMPLETED").reduce((sum, r) => sum + r.amount_paise, 0);
+    // The period a paid order bought (the app's clock); otherwise when it was placed (the database's).
+    const when = t.period_start ? `${t.period_start.slice(0, 10)} to ${t.period_end.slice(0, 10)}` : t.created_at.slice(0, 10);
+    for (const text of [when, what, rupees(t.amount_paise) + (refunded ? `, ${rupees(refunded)} refunded` : ""), t.state]) {
+      row.insertCell().textContent = text;
+    }
+    const cell = row.insertCell();
+    if (t.receipt_number) {
+      const button = document.createElement("button");
+      button.textContent = t.receipt_number;
+      button.setAttribute("aria-label", `Open receipt ${t.receipt_number}`);
+      button.addEventListener("click", async () => {
+        const { status, data } = await api("GET", `/billing/receipt?number=${encodeURIComponent(t.receipt_number)}`);
+        if (status === 200) window.open(data.url, "_blank"); else show($("billing-out"), data);
+      });
+      cell.appendChild(button);
+    } else {
+      cell.textContent = "-";
+    }
+  }
+  $("transactions").hidden = !(transactions && transactions.length);
+}
+
 function renderBilling(data) {
   const sub = data && data.subscription;
   if (!sub) { $("billing-summary").textContent = "No plan yet: choose one above."; show($("billing-out"), data); return; }
@@ -97,7 +140,9 @@ function renderBilling(data) {
     expired: `expired on ${end}`,
     cancelled: `ended on ${end}`,
   }[sub.status] || `${sub.status} (${end})`;
-  $("billing-summary").textContent = `${sub.plan} (${sub.billing_period}): ${when}${cancelled}${change}; ${next}.`;
+  const autopay = sub.autopay ? `; UPI AutoPay ${sub.autopay.state === "ACTIVE" ? "on" : sub.autopay.state.toLowerCase()} (up to ${rupees(sub.autopay.max_amount_paise)})` : "";
+  $("billing-summary").textContent = `${sub.plan} (${sub.billing_period}): ${when}${cancelled}${change}; ${next}${autopay}.`;
+  renderTransactions(data.transactions);
   show($("billing-out"), data);
 }
 
@@ -127,6 +172,10 @@ for (const button of document.querySelectorAll("[data-advance]")) {
     await loadBilling();
   });
 }
+$("fail-next-debit").addEventListener("click", async () => {
+  const { status } = await api("POST", "/_dev/phonepe/_control/next-outcome?op=redeem&outcome=fail&count=1");
+  $("clock-now").textContent = status === 200 ? "the next AutoPay debit will fail" : `could not arm the failure (${status})`;
+});
 $("clock-reset").addEventListener("click", async () => {
   const { data } = await api("POST", "/_dev/clock/reset");
   $("clock-now").textContent = data.now ? `now ${data.now.slice(0, 16)} UTC` : "";

@@ -18,7 +18,7 @@ Every order status goes through ``order_status`` (checkout or AutoPay, by the or
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -84,6 +84,7 @@ def as_gateway_status(s: AutoPayOrderStatus) -> GatewayStatus:
 
 @dataclass(frozen=True)
 class MandateCheckout:
+    merchant_subscription_id: str
     phonepe_order_id: str | None
     checkout_url: str | None
     expire_at: datetime | None
@@ -123,7 +124,7 @@ def start_mandate(deps: PaymentDeps, order: Order) -> MandateCheckout:
     with deps.unit() as uow:
         uow.mandates.set_mandate(msid, state="PENDING")
         uow.commit()
-    return MandateCheckout(setup.phonepe_order_id, setup.intent_url or setup.redirect_url, setup.expire_at)
+    return MandateCheckout(msid, setup.phonepe_order_id, setup.intent_url or setup.redirect_url, setup.expire_at)
 
 
 def on_granted(uow: PaymentsUnit, order: Order) -> None:
@@ -162,6 +163,8 @@ class AutoPayRun:
     skipped: int = 0
     turned_off: int = 0
     stuck: int = 0
+    # The orders whose debit this run asked for (their outcome comes by webhook or the ladder).
+    debited: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -313,6 +316,7 @@ def _redeem(deps: PaymentDeps, run: AutoPayRun) -> None:
             # The ladder asks PhonePe how it went; a refused debit ends as FAILED there.
             deps.log.warning("AutoPay debit not confirmed", extra={"merchant_order_id": mid, "error": str(exc)})
         run.redeemed += 1
+        run.debited.append(mid)
 
 
 # --- mandate news --------------------------------------------------------------------------------

@@ -92,9 +92,11 @@ def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[s
     new = NewOrder(mid, cmd.workspace_id, cmd.user_id, priced.plan_id, billing, price, credit_paise=credit, kind=kind)
     order = deps.repo.create_order(new)
     schedule_reconcile(deps, mid, step=0, chain="pay")
+    mandate_id: str | None = None
     try:
         if cmd.autopay:
             setup = start_mandate(deps, order)
+            mandate_id = setup.merchant_subscription_id
             paid = PayResult(setup.phonepe_order_id, "PENDING", setup.expire_at, setup.checkout_url)
         else:
             paid = deps.gateway.pay(
@@ -125,4 +127,7 @@ def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[s
         mid, phonepe_order_id=paid.phonepe_order_id, checkout_url=paid.redirect_url, expires_at=paid.expire_at
     )
     # None: a reconciliation moved it first (it cannot have lost the checkout URL we just got).
-    return _order_json(pending or deps.repo.get_order(mid) or order), 201
+    body = _order_json(pending or deps.repo.get_order(mid) or order)
+    if mandate_id is not None:
+        body["merchant_subscription_id"] = mandate_id  # the mandate the customer approves
+    return body, 201
