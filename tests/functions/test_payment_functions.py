@@ -31,6 +31,7 @@ from lib.domain.payments import webhook_authorization
 from lib.http import HttpDeps
 from lib.logs import configure_logging
 from lib.services.payments.deps import PaymentConfig, PaymentDeps
+from lib.testing.fake_autopay import FakeAutoPay
 from lib.testing.fake_payments import FakeGateway, FakeMailer
 from lib.testing.fakes import FakeKeyValue, FakeTaskQueue
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token
@@ -81,6 +82,7 @@ def env(services: ServiceSet) -> Iterator[Env]:
         clock=clock,
         config=PaymentConfig.from_settings(settings),
         kv=FakeKeyValue(clock),
+        autopay=FakeAutoPay(clock),
     )
     signer = LocalOidcSigner()
     http = http_deps(settings, signer, db=db)
@@ -485,3 +487,69 @@ def test_an_unpaid_order_cannot_be_refunded_and_users_cannot_call_the_route(env:
     )
     assert as_user.status_code == 401
     assert scalar(env, "select count(*) from refunds where merchant_order_id = %s", mid) == 0
+
+
+# ---------------------------------------------------------------- AutoPay ----
+
+
+def test_fifty_concurrent_redemption_callbacks_extend_the_period_once(env: Env) -> None:
+    """UPI AutoPay over Postgres: the mandate's setup pays the first month; one renewal debit,
+    reported by 50 concurrent copies of its callback, extends the period by exactly one month."""
+    from datetime import timedelta
+
+    from lib.domain.autopay import Redemption
+    from lib.domain.payment_records import NewOrder
+
+    _, ws, token = sign_up(env)
+    started = initiate(env, token, {"plan": "starter", "billing_period": "monthly", "autopay": True})
+    assert started.status_code == 201, started.get_data(as_text=True)
+    setup = started.get_json()["merchant_order_id"]
+    autopay = env.deps.autopay
+    assert isinstance(autopay, FakeAutoPay)
+    autopay.approve(setup)
+    body = {"event": "subscription.setup.order.completed", "payload": {"merchantOrderId": setup, "state": "COMPLETED"}}
+    hook = env.apps["payment_webhook"].test_client()
+    assert (
+        hook.post(
+            "/", data=json.dumps(body), headers={"Authorization": HEADER}, content_type="application/json"
+        ).status_code
+        == 200
+    )
+    assert scalar(env, "select state from mandates where setup_merchant_order_id = %s", setup) == "ACTIVE"
+    end = scalar(env, "select current_period_end from subscriptions where workspace_id = %s", ws)
+    mandate = scalar(env, "select id::text from mandates where setup_merchant_order_id = %s", setup)
+    user = scalar(env, "select user_id::text from payment_transactions where merchant_order_id = %s", setup)
+    mid = f"ord_{uuid.uuid4().hex[:24]}"
+    env.deps.repo.create_order(NewOrder(mid, ws, user, "starter", "monthly", 99900, kind="redemption"))
+    with env.deps.unit() as uow:
+        assert uow.mandates.add_redemption(Redemption(mid, mandate, end, end))
+        uow.commit()
+    msid = scalar(env, "select merchant_subscription_id from mandates where id = %s", mandate)
+    autopay.orders[mid] = {
+        "state": "COMPLETED",
+        "amount": 99900,
+        "msid": msid,
+        "meta": {},
+        "flow": "SUBSCRIPTION_REDEMPTION",
+    }
+    callback = {
+        "event": "subscription.redemption.order.completed",
+        "payload": {"merchantOrderId": mid, "state": "COMPLETED"},
+    }
+    barrier = threading.Barrier(DELIVERIES)
+
+    def deliver(_: int) -> int:
+        barrier.wait()
+        return int(
+            hook.post(
+                "/", data=json.dumps(callback), headers={"Authorization": HEADER}, content_type="application/json"
+            ).status_code
+        )
+
+    with ThreadPoolExecutor(DELIVERIES) as pool:
+        statuses = list(pool.map(deliver, range(DELIVERIES)))
+    assert statuses == [200] * DELIVERIES
+    new_end = scalar(env, "select current_period_end from subscriptions where workspace_id = %s", ws)
+    assert end + timedelta(days=28) <= new_end <= end + timedelta(days=31)  # one month, not fifty
+    assert scalar(env, "select period_start from payment_transactions where merchant_order_id = %s", mid) == end
+    assert scalar(env, "select count(*) from email_outbox where payload->>'merchant_order_id' = %s", mid) == 1
