@@ -540,11 +540,11 @@ def test_fifty_concurrent_redemption_callbacks_extend_the_period_once(env: Env) 
 
     def deliver(_: int) -> int:
         barrier.wait()
-        return int(
-            hook.post(
-                "/", data=json.dumps(callback), headers={"Authorization": HEADER}, content_type="application/json"
-            ).status_code
+        client = env.apps["payment_webhook"].test_client()  # one per delivery, like PhonePe's connections
+        response = client.post(
+            "/", data=json.dumps(callback), headers={"Authorization": HEADER}, content_type="application/json"
         )
+        return int(response.status_code)
 
     with ThreadPoolExecutor(DELIVERIES) as pool:
         statuses = list(pool.map(deliver, range(DELIVERIES)))
