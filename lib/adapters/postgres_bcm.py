@@ -16,9 +16,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from lib.errors import Rejected
-from lib.ports import Connection, Database
-from lib.services.bcm.ports import (
+from lib.domain.bcm.records import (
     Finalized,
     FinalizeWrite,
     Job,
@@ -28,6 +26,8 @@ from lib.services.bcm.ports import (
     StoredManifest,
     VersionDecider,
 )
+from lib.errors import Rejected
+from lib.ports import Connection, Database
 
 _MANIFEST_COLS = (
     "workspace_id, version, checksum, token_count, manifest, source, change, created_at, business_context_id"

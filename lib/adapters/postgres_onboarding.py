@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from lib.domain.onboarding import SessionRow, StaleSession
 from lib.ports import Database
-from lib.services.onboarding.ports import SessionRow, StaleSession
 
 _COLUMNS = "id, workspace_id, user_id, status, steps_complete, steps_total, last_saved_at, created_at, updated_at"
 

@@ -14,9 +14,7 @@ import threading
 import uuid
 from dataclasses import replace
 
-from lib.errors import AlreadyExists, Rejected, Unavailable
-from lib.ports import Clock
-from lib.services.bcm.ports import (
+from lib.domain.bcm.records import (
     OPEN_JOB_STATUSES,
     Finalized,
     FinalizeWrite,
@@ -27,6 +25,8 @@ from lib.services.bcm.ports import (
     StoredManifest,
     VersionDecider,
 )
+from lib.errors import AlreadyExists, Rejected, Unavailable
+from lib.ports import Clock
 from lib.testing.fakes import ManualClock
 
 

@@ -12,9 +12,9 @@ import threading
 from dataclasses import replace
 from datetime import datetime
 
+from lib.domain.onboarding import SessionRow, StaleSession
 from lib.errors import AlreadyExists, Rejected, Unavailable
 from lib.ports import Clock
-from lib.services.onboarding.ports import SessionRow, StaleSession
 from lib.testing.fakes import ManualClock
 
 # users.onboarding_status moves the trigger allows (same state is a no-op).

@@ -13,8 +13,8 @@ from devtools.local.services import ServiceSet
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_bcm import PostgresBcm
 from lib.domain.bcm import VersionChange
+from lib.domain.bcm.records import FinalizeWrite, NewManifest
 from lib.errors import AlreadyExists, Rejected
-from lib.services.bcm.ports import FinalizeWrite, NewManifest
 
 pytestmark = pytest.mark.services
 CHECKSUM = "c" * 64

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
-from lib.services.bcm.ports import StoredManifest
+from lib.domain.bcm.records import StoredManifest
 
 ExportFormat = Literal["json", "markdown"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)

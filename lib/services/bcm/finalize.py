@@ -21,13 +21,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lib.domain.bcm import canonical_json, next_version
+from lib.domain.bcm.records import Finalized, FinalizeWrite, StoredManifest
 from lib.domain.context import BUSINESS_CONTEXT_VERSION, build_business_context, validate_business_context
 from lib.domain.ids import canonical_uuid
 from lib.domain.steps import STEPS, TOTAL_STEPS
 from lib.domain.subscriptions import PaidAction
 from lib.errors import AlreadyExists, Conflict, FieldError, NotFound, Rejected, Unprocessable
 from lib.services.bcm.deps import BcmDeps
-from lib.services.bcm.ports import Finalized, FinalizeWrite, StoredManifest
 
 CanAccess = Callable[[str], bool]
 COMPLETE = "complete"

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from lib.domain.bcm.records import OPEN_JOB_STATUSES, StoredManifest
 from lib.domain.numbers import parse_int
 from lib.domain.subscriptions import PaidAction
 from lib.errors import AdapterError, FieldError, NotFound, Unprocessable
 from lib.services.bcm import export as exp
 from lib.services.bcm.deps import BcmDeps
 from lib.services.bcm.guardrails import MAX_TEXT_CHARS, donts_of, violations
-from lib.services.bcm.ports import OPEN_JOB_STATUSES, StoredManifest
 from lib.services.bcm.recommendations import PURPOSES, Purpose, recommend
 from lib.services.bcm.tiers import JOB_TTL_S, Served
 

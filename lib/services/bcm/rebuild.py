@@ -24,12 +24,12 @@ from typing import Any
 
 from lib import ops_events
 from lib.domain.bcm import next_version
+from lib.domain.bcm.records import TERMINAL_JOB_STATUSES, JobStatus, NewManifest
 from lib.domain.ids import canonical_uuid
 from lib.domain.subscriptions import PaidAction
 from lib.errors import AdapterError, AlreadyExists, AppError, NotFound, ServiceUnavailable, Unprocessable
 from lib.ports import TaskRequest
 from lib.services.bcm.deps import BcmDeps
-from lib.services.bcm.ports import TERMINAL_JOB_STATUSES, JobStatus, NewManifest
 from lib.tasks import enqueue_once
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
-from lib.services.bcm.ports import StoredManifest
+from lib.domain.bcm.records import StoredManifest
 
 Purpose = Literal["move", "campaign", "analytics"]
 PURPOSES: tuple[str, ...] = get_args(Purpose)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from lib.domain.onboarding import SessionRow
 from lib.errors import NotFound
-from lib.services.onboarding.ports import SessionRow
 from lib.services.onboarding.service import OnboardingService
 
 

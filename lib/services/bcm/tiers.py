@@ -33,9 +33,9 @@ from typing import Any, Literal, TypeVar
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from lib.domain.bcm import canonical_json
+from lib.domain.bcm.records import Job, StoredManifest
 from lib.errors import AdapterError
 from lib.ports import Clock, Documents, KeyValue
-from lib.services.bcm.ports import Job, StoredManifest
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lib.domain.onboarding import SessionRow
 from lib.domain.steps import STEPS, TOTAL_STEPS, progress
 from lib.services.onboarding.ai_contract import PUBLIC_AI_FIELDS, idle_ai
-from lib.services.onboarding.ports import SessionRow
 
 DRAFTS_COLLECTION = "onboarding_drafts"
 TTL_FIELD = "expires_at"  # Firestore TTL policy field on onboarding_drafts (infra: terraform)

@@ -1,4 +1,4 @@
-"""The ports the onboarding services use, and the values that cross them.
+"""The ports the onboarding services use (their records are ``lib.domain.onboarding``).
 
 - ``OnboardingRepo``: the onboarding slice of Postgres (``onboarding_sessions``
   mirror, ``users.onboarding_status`` moves, the payment/plan check);
@@ -17,43 +17,10 @@ Firestore timestamp so its TTL policy can delete the document).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-SessionStatus = Literal["active", "finalized", "abandoned"]
-ACTIVE: SessionStatus = "active"
-FINALIZED: SessionStatus = "finalized"
-ABANDONED: SessionStatus = "abandoned"
-
-
-@dataclass(frozen=True)
-class SessionRow:
-    """One ``onboarding_sessions`` row: who owns the session, its status and mirrored progress.
-
-    ``last_saved_at`` is the ``updated_at`` of the newest draft document this row
-    has seen: reads use it as the fence that tells a fresh cached copy from a
-    stale one (see ``OnboardingService``).
-    """
-
-    id: str
-    workspace_id: str
-    user_id: str
-    status: SessionStatus
-    steps_complete: int
-    steps_total: int
-    last_saved_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class StaleSession:
-    """An active session that has not been saved for too long (the abandon sweep)."""
-
-    id: str
-    workspace_id: str
-    user_id: str
+from lib.domain.onboarding import SessionRow, StaleSession
 
 
 class OnboardingRepo(Protocol):

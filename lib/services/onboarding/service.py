@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lib.domain.ids import canonical_uuid
+from lib.domain.onboarding import ABANDONED, ACTIVE, FINALIZED, SessionRow
 from lib.domain.steps import MAX_STEP_BYTES, TOTAL_STEPS, catalogue, payload_size, step_by_number, validate_step
 from lib.domain.subscriptions import PaidAction
 from lib.errors import (
@@ -49,15 +50,7 @@ from lib.services.onboarding import ai_contract as ai
 from lib.services.onboarding import document as d
 from lib.services.onboarding import errors as e
 from lib.services.onboarding.abandon import abandon_stale_sessions
-from lib.services.onboarding.ports import (
-    ABANDONED,
-    ACTIVE,
-    FINALIZED,
-    DraftStore,
-    OnboardingRepo,
-    SessionCache,
-    SessionRow,
-)
+from lib.services.onboarding.ports import DraftStore, OnboardingRepo, SessionCache
 from lib.tasks import enqueue_once
 
 log = logging.getLogger(__name__)

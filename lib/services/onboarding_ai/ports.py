@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from lib.domain.onboarding import SessionRow
 from lib.errors import AdapterError
-from lib.services.onboarding.ports import SessionRow
 
 
 class InvalidOutput(AdapterError):

@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from lib import ops_events
+from lib.domain.onboarding import ACTIVE
 from lib.domain.steps import STEPS, step_by_number, validate_step
 from lib.errors import AdapterError, AppError, NotFound, ServiceUnavailable, Unavailable, Unprocessable
 from lib.ports import Clock
@@ -37,7 +38,6 @@ from lib.queues import AI as AI_QUEUE
 from lib.services.onboarding import ai_contract as ai
 from lib.services.onboarding import document as d
 from lib.services.onboarding.errors import Gone
-from lib.services.onboarding.ports import ACTIVE
 from lib.services.onboarding_ai.ports import AiSessionStore, InvalidOutput, SuggestionModel
 from lib.services.onboarding_ai.prompts import build_prompt
 from lib.services.onboarding_ai.schema import response_schema

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from lib.domain.bcm import VersionChange
-from lib.services.bcm.ports import NewManifest, StoredManifest
+from lib.domain.bcm.records import NewManifest, StoredManifest
 from lib.services.bcm.tiers import (
     COLLECTION,
     MEMORY_TTL_S,
