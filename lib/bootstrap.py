@@ -281,13 +281,13 @@ class Container:
 
     @built_once
     def bcm(self) -> BcmDeps:
-        from lib.adapters.postgres_bcm import PostgresBcm
+        from lib.adapters.postgres_bcm import PostgresBcm, PostgresBcmUnit
         from lib.services.bcm.deps import BcmConfig, BcmDeps
         from lib.services.bcm.sessions import OnboardingStoreSessions
 
-        s = self.settings
+        s, db = self.settings, self.db
         return BcmDeps(
-            repo=PostgresBcm(self.db),
+            repo=PostgresBcm(db),
             cache=self.bcm_cache,
             blobs=self.blobs,
             tasks=self.tasks,
@@ -298,6 +298,7 @@ class Container:
                 functions_base_url=s.functions_base_url,
             ),
             entitlements=self.entitlements,
+            unit=lambda: PostgresBcmUnit(db),
             sessions=OnboardingStoreSessions(self.onboarding),
         )
 

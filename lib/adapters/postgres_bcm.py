@@ -1,7 +1,8 @@
 """The BCM in PostgreSQL: business contexts, every manifest version (the origin tier), rebuild jobs.
 
-Finalize is ONE transaction that locks the onboarding session row first
-(``for update``): of two concurrent finalizes of one session, the second waits,
+Data access only.  Finalize's rule is ``lib.services.bcm.finalize``, inside one
+``PostgresBcmUnit``: it locks the onboarding session row first (``lock_session``,
+``for update``), so of two concurrent finalizes of one session the second waits,
 then sees ``finalized`` and reads back the first one's result.  The unique
 ``business_contexts.session_id`` is the backstop (``AlreadyExists``).
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from lib.adapters.postgres_uow import OneConnection, PostgresUnitOfWork
 from lib.domain.bcm.records import (
     Finalized,
     FinalizeWrite,
@@ -24,7 +26,6 @@ from lib.domain.bcm.records import (
     NewManifest,
     StoredContext,
     StoredManifest,
-    VersionDecider,
 )
 from lib.errors import Rejected
 from lib.ports import Connection, Database
@@ -158,20 +159,15 @@ class PostgresBcm:
         self._db = db
 
     # --- finalize -----------------------------------------------------------------------
-    def finalize(self, write: FinalizeWrite, decide: VersionDecider) -> Finalized:
-        with self._db.transaction() as conn:
-            session = conn.execute(
-                "select status, user_id from public.onboarding_sessions where id = %s for update",
-                (write.session_id,),
+    def lock_session(self, session_id: str) -> tuple[str, str] | None:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "select status, user_id from public.onboarding_sessions where id = %s for update", (session_id,)
             ).fetchone()
-            if session is None:
-                raise Rejected("no such onboarding session", "postgres", status=None)
-            if session["status"] == "finalized":
-                done = _finalized(conn, write.session_id)
-                if done is not None:
-                    return done
-            if session["status"] != "active":
-                raise Rejected("the session is not active", "postgres", status=session["status"])
+        return None if row is None else (str(row["status"]), str(row["user_id"]))
+
+    def add_context(self, write: FinalizeWrite) -> StoredContext:
+        with self._db.connection() as conn:
             context = _context(
                 conn.execute(
                     "insert into public.business_contexts (workspace_id, session_id, schema_version, document,"
@@ -185,23 +181,23 @@ class PostgresBcm:
                     ),
                 ).fetchone()
             )
-            assert context is not None
-            # Serialise version numbering per workspace with the rebuild worker.
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"bcm:{write.workspace_id}",))
-            current = _current(conn, write.workspace_id)
-            change = decide(current)
-            if change is None and current is not None:
-                manifest = current
-            else:
-                assert change is not None
-                new = NewManifest(change, write.checksum, write.token_count, write.manifest, "onboarding")
-                manifest = _insert_manifest(conn, write.workspace_id, new, context.id)
+        assert context is not None
+        return context
+
+    def lock_versions(self, workspace_id: str) -> None:
+        with self._db.connection() as conn:
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"bcm:{workspace_id}",))
+
+    def close_session(self, session_id: str, steps_total: int) -> None:
+        with self._db.connection() as conn:
             conn.execute(
                 "update public.onboarding_sessions set status = 'finalized', finalized_at = now(),"
                 " steps_complete = %s, steps_total = %s, percent = 100 where id = %s",
-                (write.steps_total, write.steps_total, write.session_id),
+                (steps_total, steps_total, session_id),
             )
-            user_id = str(session["user_id"])
+
+    def complete_onboarding(self, user_id: str) -> str:
+        with self._db.connection() as conn:
             # Forward-only (the trigger): walk to in_progress first when the mirror never got there.
             conn.execute(
                 "update public.users set onboarding_status = 'in_progress'"
@@ -214,7 +210,7 @@ class PostgresBcm:
                 (user_id,),
             )
             status = conn.execute("select onboarding_status from public.users where id = %s", (user_id,)).fetchone()
-            return Finalized(context, manifest, status["onboarding_status"] if status else "completed", created=True)
+        return str(status["onboarding_status"]) if status else "completed"
 
     def finalized(self, session_id: str) -> Finalized | None:
         with self._db.connection() as conn:
@@ -313,3 +309,12 @@ class PostgresBcm:
                 "update public.bcm_jobs set error = %s where id = %s and status in ('queued', 'running')",
                 (error, job_id),
             )
+
+
+class PostgresBcmUnit(PostgresUnitOfWork):
+    """``BcmUnit``: a ``PostgresBcm`` bound to one transaction's connection."""
+
+    bcm: PostgresBcm
+
+    def _bind(self, conn: Connection) -> None:
+        self.bcm = PostgresBcm(OneConnection(conn))

@@ -1,9 +1,10 @@
 """An in-memory ``BcmRepo`` (hand-written, not a mock) for the BCM unit tests.
 
-It keeps the rules the database enforces: one business_context per session
-(``AlreadyExists``), unique (workspace, version), at most one open job per
-(workspace, source checksum), jobs finishing once, and finalize serialised
-per session as the row lock does.  ``down = True`` makes every call
+It stores, and keeps the rules the database enforces: one business_context per
+session (``AlreadyExists``), unique (workspace, version), at most one open job
+per (workspace, source checksum), jobs finishing once.  Finalize's rule runs in
+``lib.services.bcm.finalize`` over a ``FakeBcmUnit`` (serialised like the row
+lock) exactly as over Postgres.  ``down = True`` makes every call
 ``Unavailable``; ``sessions`` / ``user_status`` stand in for the
 onboarding_sessions and users rows finalize moves.
 """
@@ -23,10 +24,10 @@ from lib.domain.bcm.records import (
     NewManifest,
     StoredContext,
     StoredManifest,
-    VersionDecider,
 )
-from lib.errors import AlreadyExists, Rejected, Unavailable
+from lib.errors import AlreadyExists, Unavailable
 from lib.ports import Clock
+from lib.testing.fake_uow import FakeUnitOfWork
 from lib.testing.fakes import ManualClock
 
 
@@ -51,17 +52,15 @@ class FakeBcmRepo:
             raise Unavailable("simulated outage", "postgres")
 
     # --- finalize -----------------------------------------------------------------------------
-    def finalize(self, write: FinalizeWrite, decide: VersionDecider) -> Finalized:
+    def lock_session(self, session_id: str) -> tuple[str, str] | None:
         with self._lock:
             self._check()
             self.finalize_calls += 1
-            status, user = self.sessions.get(write.session_id, ("active", write.user_id))
-            if status == "finalized":
-                done = self.finalized(write.session_id)
-                if done is not None:
-                    return done
-            if status != "active":
-                raise Rejected("the session is not active", "postgres", status=status)
+            return self.sessions.get(session_id)
+
+    def add_context(self, write: FinalizeWrite) -> StoredContext:
+        with self._lock:
+            self._check()
             if any(c.session_id == write.session_id for c in self.contexts.values()):
                 raise AlreadyExists("duplicate key", "postgres", constraint="business_contexts_session_id_key")
             context = StoredContext(
@@ -72,18 +71,31 @@ class FakeBcmRepo:
                 write.document_checksum,
                 self.clock.now(),
             )
-            current = self.current(write.workspace_id)
-            change = decide(current)
-            if change is None and current is not None:
-                manifest = current
-            else:
-                assert change is not None
-                new = NewManifest(change, write.checksum, write.token_count, write.manifest, "onboarding")
-                manifest = self._insert(write.workspace_id, new, context.id)
             self.contexts[context.id] = context
-            self.sessions[write.session_id] = ("finalized", user)
-            self.user_status[user] = "completed"
-            return Finalized(context, manifest, "completed", created=True)
+            return context
+
+    def lock_versions(self, workspace_id: str) -> None:
+        """The unit already holds the store's lock: versions are serialised."""
+        self._check()
+
+    def close_session(self, session_id: str, steps_total: int) -> None:
+        with self._lock:
+            self._check()
+            _, user = self.sessions[session_id]
+            self.sessions[session_id] = ("finalized", user)
+
+    def complete_onboarding(self, user_id: str) -> str:
+        """The users trigger's forward-only moves: payment_confirmed/abandoned -> in_progress ->
+        completed (a user the fake was not told about counts as in_progress)."""
+        with self._lock:
+            self._check()
+            status = self.user_status.get(user_id, "in_progress")
+            if status in ("payment_confirmed", "abandoned"):
+                status = "in_progress"
+            if status == "in_progress":
+                status = "completed"
+            self.user_status[user_id] = status
+            return status
 
     def finalized(self, session_id: str) -> Finalized | None:
         with self._lock:
@@ -194,3 +206,11 @@ class FakeBcmRepo:
             job = self.jobs.get(job_id)
             if job is not None and job.status in OPEN_JOB_STATUSES:
                 self.jobs[job_id] = replace(job, error=error)
+
+
+class FakeBcmUnit(FakeUnitOfWork):
+    """``BcmUnit`` over a ``FakeBcmRepo``: serialised (the store's lock), undone unless committed."""
+
+    def __init__(self, repo: FakeBcmRepo) -> None:
+        super().__init__(repo, lock=repo._lock)
+        self.bcm = repo

@@ -1,5 +1,5 @@
 """PostgresBcm against the real database: numeric version order, job de-dup on the partial unique
-index (concurrently), version collisions, and finalize's refusals."""
+index (concurrently) and version collisions.  Finalize runs in tests/integration/test_bcm_contract.py."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from devtools.local.services import ServiceSet
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_bcm import PostgresBcm
 from lib.domain.bcm import VersionChange
-from lib.domain.bcm.records import FinalizeWrite, NewManifest
-from lib.errors import AlreadyExists, Rejected
+from lib.domain.bcm.records import NewManifest
+from lib.errors import AlreadyExists
 
 pytestmark = pytest.mark.services
 CHECKSUM = "c" * 64
@@ -82,30 +82,3 @@ def test_open_job_is_deduplicated_under_concurrency(repo: PostgresBcm, db: Postg
     latest = repo.latest_job(ws)
     assert latest is not None
     assert latest.id == fresh.id
-
-
-def test_finalize_refuses_unknown_and_abandoned_sessions(repo: PostgresBcm, db: PostgresDatabase) -> None:
-    user, ws = _workspace(db)
-    write = FinalizeWrite(
-        session_id=str(uuid.uuid4()),
-        workspace_id=ws,
-        user_id=user,
-        schema_version="2.0",
-        document={"x": 1},
-        document_checksum=CHECKSUM,
-        checksum=CHECKSUM,
-        token_count=10,
-        manifest={"v": 1},
-        steps_total=23,
-    )
-    with pytest.raises(Rejected):
-        repo.finalize(write, lambda _current: VersionChange("1.0.0", "initial"))
-    with db.transaction() as conn:
-        conn.execute(
-            "insert into onboarding_sessions (id, workspace_id, user_id, status) values (%s, %s, %s, 'abandoned')",
-            (write.session_id, ws, user),
-        )
-    with pytest.raises(Rejected) as caught:
-        repo.finalize(write, lambda _current: VersionChange("1.0.0", "initial"))
-    assert caught.value.details["status"] == "abandoned"
-    assert repo.current(ws) is None

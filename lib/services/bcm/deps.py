@@ -9,7 +9,7 @@ from typing import Any
 from lib.domain.bcm import ReducedManifest, Source, reduce_context
 from lib.ports import Blobs, Clock, TaskQueue
 from lib.queues import BCM
-from lib.services.bcm.ports import BcmRepo, OnboardingSessions
+from lib.services.bcm.ports import BcmRepo, BcmUnit, OnboardingSessions
 from lib.services.bcm.tiers import ManifestCache
 from lib.services.entitlements.gate import Entitlements
 
@@ -50,6 +50,8 @@ class BcmDeps:
     config: BcmConfig
     # The paid-action gate (finalize, rebuild, export, recommendations, guardrails).
     entitlements: Entitlements
+    # A new unit of work per call: ``with deps.unit() as uow: ...; uow.commit()`` (finalize).
+    unit: Callable[[], BcmUnit]
     sessions: OnboardingSessions | None = None  # finalize only
     # The reducer (a seam: tests inject one that fails to prove a failed rebuild leaves the old version).
     reduce: Reducer = field(default=_reduce)

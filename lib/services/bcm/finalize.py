@@ -21,13 +21,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lib.domain.bcm import canonical_json, next_version
-from lib.domain.bcm.records import Finalized, FinalizeWrite, StoredManifest
+from lib.domain.bcm.records import Finalized, FinalizeWrite, NewManifest, StoredManifest, VersionDecider
 from lib.domain.context import BUSINESS_CONTEXT_VERSION, build_business_context, validate_business_context
 from lib.domain.ids import canonical_uuid
 from lib.domain.steps import STEPS, TOTAL_STEPS
 from lib.domain.subscriptions import PaidAction
 from lib.errors import AlreadyExists, Conflict, FieldError, NotFound, Rejected, Unprocessable
 from lib.services.bcm.deps import BcmDeps
+from lib.services.bcm.ports import BcmUnit
 
 CanAccess = Callable[[str], bool]
 COMPLETE = "complete"
@@ -125,7 +126,7 @@ def finalize_session(session_id: str, can_access: CanAccess, *, deps: BcmDeps) -
         steps_total=TOTAL_STEPS,
     )
     try:
-        done = deps.repo.finalize(write, decide)
+        done = store_finalized(write, decide, unit=deps.unit)
     except AlreadyExists:  # another finalize won between our check and our insert: its result is ours
         winner = deps.repo.finalized(session_id)
         if winner is None:
@@ -139,3 +140,36 @@ def finalize_session(session_id: str, can_access: CanAccess, *, deps: BcmDeps) -
         if deps.sessions is not None:
             deps.sessions.finished(session_id, now)
     return result_view(done)
+
+
+def store_finalized(write: FinalizeWrite, decide: VersionDecider, *, unit: Callable[[], BcmUnit]) -> Finalized:
+    """ONE unit of work, the session row locked first: the business_context, the manifest version
+    ``decide`` picks (numbering serialised per workspace with the rebuild worker), the finalized
+    session and the user's ``completed``.  A session already finalized returns its stored result
+    (``created`` False); one that is not active raises ``Rejected`` (details ``status``)."""
+    with unit() as uow:
+        repo = uow.bcm
+        session = repo.lock_session(write.session_id)
+        if session is None:
+            raise Rejected("no such onboarding session", "postgres", status=None)
+        status, user_id = session
+        if status == "finalized":
+            done = repo.finalized(write.session_id)
+            if done is not None:
+                return done
+        if status != "active":
+            raise Rejected("the session is not active", "postgres", status=status)
+        context = repo.add_context(write)
+        repo.lock_versions(write.workspace_id)
+        current = repo.current(write.workspace_id)
+        change = decide(current)
+        if change is None and current is not None:
+            manifest = current
+        else:
+            assert change is not None
+            new = NewManifest(change, write.checksum, write.token_count, write.manifest, "onboarding")
+            manifest = repo.add_version(write.workspace_id, new, context_id=context.id)
+        repo.close_session(write.session_id, write.steps_total)
+        onboarding_status = repo.complete_onboarding(user_id)
+        uow.commit()
+    return Finalized(context, manifest, onboarding_status, created=True)

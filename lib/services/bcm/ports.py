@@ -22,17 +22,31 @@ from lib.domain.bcm.records import (
     NewManifest,
     StoredContext,
     StoredManifest,
-    VersionDecider,
 )
 from lib.domain.onboarding import SessionRow
+from lib.ports import UnitOfWork
 
 
 class BcmRepo(Protocol):
-    def finalize(self, write: FinalizeWrite, decide: VersionDecider) -> Finalized:
-        """ONE transaction, the session row locked first: store the context, the manifest
-        version ``decide`` picks, the finalized session and the user's ``completed``.
-        A session already finalized returns its stored result (``created`` False).
-        Raises ``Rejected`` (details ``status``) when the session is not active."""
+    # --- finalize's steps, each inside a ``BcmUnit`` (the rule is ``services.bcm.finalize``) ----
+    def lock_session(self, session_id: str) -> tuple[str, str] | None:
+        """The onboarding session's (status, user id), row-locked to the unit's end; None: unknown."""
+        ...
+
+    def add_context(self, write: FinalizeWrite) -> StoredContext:
+        """Store the business_context; ``AlreadyExists`` when the session already has one."""
+        ...
+
+    def lock_versions(self, workspace_id: str) -> None:
+        """Serialise version numbering for the workspace (with the rebuild worker) to the unit's end."""
+        ...
+
+    def close_session(self, session_id: str, steps_total: int) -> None:
+        """Mark the onboarding session finalized (all steps complete)."""
+        ...
+
+    def complete_onboarding(self, user_id: str) -> str:
+        """Move the user's onboarding status forward to ``completed``; the status it has now."""
         ...
 
     def finalized(self, session_id: str) -> Finalized | None:
@@ -73,6 +87,15 @@ class BcmRepo(Protocol):
 
     def note_job_error(self, job_id: str, error: str) -> None:
         """Record the last attempt's error on a job that will be retried."""
+        ...
+
+
+class BcmUnit(UnitOfWork, Protocol):
+    """One BCM transaction: ``with deps.unit() as uow: ... uow.bcm ...; uow.commit()``."""
+
+    @property
+    def bcm(self) -> BcmRepo:
+        """The repository, acting inside this unit's transaction."""
         ...
 
 

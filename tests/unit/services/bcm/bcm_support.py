@@ -15,7 +15,7 @@ from lib.domain.bcm import ReducedManifest, Source, reduce_context
 from lib.services.bcm.deps import BcmConfig, BcmDeps
 from lib.services.bcm.sessions import OnboardingStoreSessions
 from lib.services.bcm.tiers import ManifestCache
-from lib.testing.fake_bcm import FakeBcmRepo
+from lib.testing.fake_bcm import FakeBcmRepo, FakeBcmUnit
 from lib.testing.fakes import FakeBlobs, FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 from tests.unit.services.onboarding.onboarding_support import Rig, complete_data
 
@@ -60,6 +60,7 @@ class BcmRig:
             clock=clock,
             config=BcmConfig(exports_bucket=EXPORTS, rebuild_queue="bcm-rebuild", functions_base_url=BASE_URL),
             entitlements=self.onboarding.service.entitlements,
+            unit=lambda: FakeBcmUnit(self.repo),
             sessions=OnboardingStoreSessions(self.onboarding.service),
             reduce=self._reduce,
         )
@@ -83,6 +84,8 @@ class BcmRig:
 
     def completed_session(self, *, skip: tuple[int, ...] = ()) -> str:
         session_id = self.onboarding.start()
+        # The onboarding_sessions row finalize locks (the onboarding fake keeps its own copy).
+        self.repo.sessions[session_id] = ("active", self.onboarding.user)
         for number, data in complete_data().items():
             if number not in skip:
                 self.onboarding.save(session_id, number, data)
