@@ -175,6 +175,17 @@ class PostgresMandates:
             ).fetchone()
         return None if row is None else _redemption(row)
 
+    def unnotified_redemptions(self, limit: int) -> list[Redemption]:
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                f"select {_REDEMPTION_COLS} from public.redemptions r where notified_at is null"
+                " and exists (select 1 from public.payment_transactions t"
+                "   where t.merchant_order_id = r.merchant_order_id and t.state = 'CREATED')"
+                " order by due_at limit %s",
+                (limit,),
+            ).fetchall()
+        return [_redemption(r) for r in rows]
+
     def mark_notified(self, merchant_order_id: str, at: datetime) -> None:
         with self._db.connection() as conn:
             conn.execute(

@@ -124,6 +124,16 @@ class FakeMandatesMixin:
             self._check()
             return self.redemption_rows.get(merchant_order_id)
 
+    def unnotified_redemptions(self, limit: int) -> list[Redemption]:
+        with self._lock:
+            self._check()
+            waiting = [
+                r
+                for r in self.redemption_rows.values()
+                if r.notified_at is None and self.orders[r.merchant_order_id].state == "CREATED"
+            ]
+            return sorted(waiting, key=lambda r: r.due_at)[:limit]
+
     def mark_notified(self, merchant_order_id: str, at: datetime) -> None:
         with self._lock:
             self._check()

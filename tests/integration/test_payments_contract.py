@@ -639,7 +639,9 @@ def test_renewals_to_notify_and_redeem_read_only_what_is_due_once(pay: Payments)
         mine = [m for m, s in uow.mandates.renewals_to_notify(end + timedelta(days=1), 1000) if s.workspace_id == ws]
         assert mine == []  # this period has its redemption
         assert mid not in [r.merchant_order_id for r in uow.mandates.redemptions_to_redeem(end, 1000)]  # not notified
+        assert mid in [r.merchant_order_id for r in uow.mandates.unnotified_redemptions(1000)]
         uow.mandates.mark_notified(mid, end - timedelta(days=2))
+        assert mid not in [r.merchant_order_id for r in uow.mandates.unnotified_redemptions(1000)]
         assert mid in [r.merchant_order_id for r in uow.mandates.redemptions_to_redeem(end, 1000)]
         assert uow.mandates.mark_redeem_requested(mid, end)
         assert not uow.mandates.mark_redeem_requested(mid, end)

@@ -186,7 +186,14 @@ def run_autopay(*, deps: PaymentDeps) -> AutoPayRun:
 def _notify(deps: PaymentDeps, run: AutoPayRun) -> None:
     now = deps.clock.now()
     with deps.unit() as uow:
+        waiting = uow.mandates.unnotified_redemptions(AUTOPAY_BATCH)
         pairs = uow.mandates.renewals_to_notify(now + NOTIFY_BEFORE, AUTOPAY_BATCH)
+    for redemption in waiting:  # PhonePe was unreachable when these were first notified
+        with deps.unit() as uow:
+            mandate = uow.mandates.mandate_of_order(redemption.merchant_order_id)
+            order = uow.payments.get_order(redemption.merchant_order_id)
+        if mandate is not None and order is not None and mandate.charges:
+            run.notified += _send_notice(deps, mandate, order.merchant_order_id, order.amount_paise, redemption.due_at)
     for mandate, sub in pairs:
         end = sub.current_period_end
         if end is None or not notify_due(sub, now, deps.config.grace):
@@ -224,12 +231,14 @@ def _send_notice(deps: PaymentDeps, mandate: Mandate, mid: str, price: int, end:
             expire_at=end + deps.config.grace,
         )
     except AdapterError as exc:
-        deps.log.warning(
-            "AutoPay notice not sent; the next run tries again", extra={"merchant_order_id": mid, "error": str(exc)}
-        )
-        if not exc.retryable:
-            deps.repo.transition(mid, FAILED, from_states=(CREATED,), error_code="NOTIFY_REJECTED")
-            refresh_mandate(deps, mandate.merchant_subscription_id)
+        if exc.retryable:  # the next run sends it again (``unnotified_redemptions``)
+            deps.log.warning("AutoPay notice not sent; the next run tries again", extra={"merchant_order_id": mid})
+            return 0
+        # PhonePe refused the notice: no debit can follow it, so the customer renews by hand (and
+        # gets the reminders again).
+        deps.log.warning("AutoPay notice refused", extra={"merchant_order_id": mid, "error": str(exc)})
+        deps.repo.transition(mid, FAILED, from_states=(CREATED,), error_code="NOTIFY_REJECTED")
+        _turn_off(deps, mandate, "PhonePe could not notify your next UPI AutoPay debit, so it will not be made.")
         return 0
     now = deps.clock.now()
     outbox_id: str | None = None

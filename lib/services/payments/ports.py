@@ -261,6 +261,10 @@ class MandatesRepo(Protocol):
 
     def get_redemption(self, merchant_order_id: str) -> Redemption | None: ...
 
+    def unnotified_redemptions(self, limit: int) -> list[Redemption]:
+        """Redemptions whose pre-debit notice has not gone out yet (PhonePe was unreachable), oldest first."""
+        ...
+
     def mark_notified(self, merchant_order_id: str, at: datetime) -> None: ...
 
     def redemptions_to_redeem(self, now: datetime, limit: int) -> list[Redemption]:

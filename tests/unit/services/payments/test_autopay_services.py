@@ -289,3 +289,30 @@ def test_failed_and_stuck_debits_are_logged_for_their_alerts(rig: Rig, caplog: p
     events = [getattr(r, "event", None) for r in caplog.records]
     assert events.count(ops_events.REDEMPTION_STUCK) == 1
     assert events.count(ops_events.REDEMPTION_FAILED) == 1
+
+
+def test_a_notice_phonepe_could_not_take_is_sent_by_the_next_run_once(rig: Rig) -> None:
+    rig.subscribed()
+    rig.at(rig.end() - timedelta(hours=47))
+    rig.autopay.down = True
+    assert run_autopay(deps=rig.deps).notified == 0
+    [redemption] = rig.repo.redemption_rows.values()
+    assert redemption.notified_at is None
+    rig.autopay.down = False
+    rig.at(rig.end() - timedelta(hours=46))
+    assert run_autopay(deps=rig.deps).notified == 1
+    assert run_autopay(deps=rig.deps).notified == 0
+    assert len(rig.emails("autopay-pre-debit")) == 1
+    assert rig.repo.redemption_rows[redemption.merchant_order_id].notified_at is not None
+
+
+def test_a_notice_phonepe_refuses_turns_autopay_off_so_the_customer_renews_by_hand(rig: Rig) -> None:
+    rig.subscribed()
+    msid = rig.mandate().merchant_subscription_id
+    rig.autopay.mandates[msid]["max"] = 100  # PhonePe now refuses the amount
+    rig.at(rig.end() - timedelta(hours=47))
+    assert run_autopay(deps=rig.deps).notified == 0
+    [redemption] = rig.repo.redemption_rows.values()
+    assert rig.repo.orders[redemption.merchant_order_id].state == "FAILED"
+    assert rig.mandate().autopay_off_at is not None
+    assert len(rig.emails("autopay-off")) == 1
