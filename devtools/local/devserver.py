@@ -16,6 +16,7 @@ serves, threaded, on ``DEV_PORT`` (8080):
     /_dev/phonepe, /_dev/gemini  simulators registered in DEV_MOUNTS
     /_dev/clock            the movable clock: GET, POST /advance {"days": 30}, POST /reset
     /                      the web console (devtools/local/console)
+    /app/...               FRONTEND_URL's pages (checkout return, billing): the console, at that part
 
 SIGINT/SIGTERM stop the HTTP server, the dispatcher and every child service.
 ``build_app(settings, services)`` is the same app without the process
@@ -59,6 +60,10 @@ WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
+# Where FRONTEND_URL points locally: the pages the product links to (PhonePe's return after checkout,
+# the billing page in emails) are the console's, served under this prefix, apart from the functions'
+# own paths (``/billing`` is the billing function).
+FRONTEND_PATH = "/app"
 # Every Cloud Function, mounted at /<name>/: the one list (pyproject.toml [tool.bcm.functions]).
 FUNCTIONS: tuple[str, ...] = tuple(function_names())
 LOOPBACK = "127.0.0.1"
@@ -241,6 +246,18 @@ def _console_app(directory: Path = CONSOLE_DIR) -> WsgiApp:
     return SharedDataMiddleware(index, {"/": str(directory)}, cache=False)
 
 
+def _frontend_app(directory: Path = CONSOLE_DIR) -> WsgiApp:
+    """``/app/...`` (FRONTEND_URL): every page is the console, which reads its path (``/app/billing``,
+    ``/app/billing/return?order=...``) and opens that part of the journey."""
+
+    def page(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        response = Response((directory / "index.html").read_bytes(), mimetype="text/html")
+        response.headers["Cache-Control"] = "no-store"
+        return response(environ, start_response)
+
+    return page
+
+
 # --- assembling the app ----------------------------------------------------------------------
 
 
@@ -321,6 +338,7 @@ def build_wsgi(suite: DevSuite, functions: Iterable[str] = FUNCTIONS) -> WsgiApp
             "/_dev/tasks": suite.dispatcher.wsgi_app(),
             "/_dev/mail": suite.mail.wsgi_app,
             "/_dev/resend": suite.mail.wsgi_app,
+            FRONTEND_PATH: _frontend_app(),
         }
     )
     for prefix, factory in DEV_MOUNTS:
@@ -377,7 +395,7 @@ def local_environment(services: ServiceSet, port: int, local_dir: Path) -> dict[
         "DEV_PORT": str(port),
         "LOCAL_DIR": str(local_dir),
         "FUNCTIONS_BASE_URL": base,
-        "FRONTEND_URL": base,
+        "FRONTEND_URL": f"{base}{FRONTEND_PATH}",
         "SUPABASE_URL": f"{base}/_dev/auth",
         "OIDC_LOCAL_JWKS_URL": f"{base}/_dev/oidc/jwks",
         "TASKS_MODE": "local",

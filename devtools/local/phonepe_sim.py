@@ -684,7 +684,8 @@ class PhonePeSimulator:
             back = f'<a href="{esc(order.redirect_url)}">Back to the merchant</a>' if order.redirect_url else ""
             actions = f"<p>This order is {esc(order.state)}.</p>{back}"
         page = (
-            "<!doctype html><html><head><meta charset='utf-8'><title>PhonePe simulator checkout</title>"
+            "<!doctype html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'>"
+            "<title>PhonePe simulator checkout</title>"
             "<style>body{font-family:sans-serif;max-width:28rem;margin:3rem auto}button{font-size:1.1rem;"
             "padding:.6rem 1.2rem;margin:.3rem 0;width:100%}.pay{background:#5f259f;color:#fff}</style></head>"
             f"<body><h1>PhonePe (simulated)</h1><p>Order <code>{esc(order.merchant_order_id)}</code></p>"

@@ -16,6 +16,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from devtools.local.devserver import FRONTEND_PATH
 from lib.config import Settings
 
 LOOPBACK = "127.0.0.1"
@@ -33,7 +34,7 @@ def local_settings(settings: Settings, port: int, **update: Any) -> Settings:
     return settings.model_copy(
         update={
             "functions_base_url": base,
-            "frontend_url": base,
+            "frontend_url": f"{base}{FRONTEND_PATH}",
             "supabase_url": f"{base}/_dev/auth",
             "supabase_jwt_secret": None,  # only the dev key's ES256 tokens, as with real Supabase keys
             "oidc_local_jwks_url": f"{base}/_dev/oidc/jwks",

@@ -501,3 +501,15 @@ def test_python_m_lib_dev_starts_persists_and_leaves_no_orphans(services: Servic
     assert kept == {"n": 1}
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
+
+
+def test_the_pages_frontend_url_links_to_are_the_console(served: Served) -> None:
+    """PhonePe sends the customer back to FRONTEND_URL/billing/return, emails link FRONTEND_URL/billing:
+    locally both are the console (under /app, apart from the billing function at /billing)."""
+    for path in ("/app/billing/return?order=ord_1", "/app/billing", "/app/"):
+        page = served.http.get(path)
+        assert page.status_code == 200, path
+        assert "BCM local console" in page.text
+    script = served.http.get("/console.js").text
+    assert "/billing/return" in script
+    assert 'id="pay-link"' in served.http.get("/").text

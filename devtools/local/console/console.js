@@ -72,10 +72,12 @@ $("pay-form").addEventListener("submit", async (ev) => {
   state.mandate = status === 201 && data.merchant_subscription_id ? data.merchant_subscription_id : null;
   $("mandate-actions").hidden = !state.mandate;
   if (state.mandate) { pollPayment(data.merchant_order_id); return; }
+  $("pay-link").innerHTML = "";
   if (status === 201 && data.checkout_url) {
+    // Its own element: the status polls below rewrite #pay-out, never the link.
     const link = document.createElement("a");
     link.href = data.checkout_url; link.target = "_blank"; link.textContent = "Open checkout";
-    $("pay-out").prepend(link);
+    $("pay-link").appendChild(link);
     pollPayment(data.merchant_order_id);
   }
 });
@@ -84,6 +86,12 @@ async function pollPayment(orderId) {
   const { status, data } = await api("GET", `/payment_status/${encodeURIComponent(orderId)}`);
   show($("pay-out"), data);
   if (status === 200 && data.state === "PENDING") setTimeout(() => pollPayment(orderId), data.poll_after_ms || POLL_MS);
+  if (status === 200 && (data.state === "FAILED" || data.state === "EXPIRED")) {
+    const retry = document.createElement("button");
+    retry.textContent = "Try again";
+    retry.addEventListener("click", () => $("pay-form").requestSubmit());
+    $("pay-link").replaceChildren(`Payment ${data.state.toLowerCase()}. `, retry);
+  }
 }
 
 for (const [id, action] of [["mandate-approve", "approve"], ["mandate-decline", "decline"]]) {
@@ -299,3 +307,14 @@ $("bcm-history").addEventListener("click", async () => {
 
 renderWho();
 if (state.token && state.sessionId) loadSession();
+
+// --- the pages FRONTEND_URL links to: /app/billing/return?order=... (back from PhonePe), /app/billing
+const page = location.pathname.replace(/\/+$/, "");
+if (page.endsWith("/billing/return")) {
+  const order = new URLSearchParams(location.search).get("order");
+  $("pay").scrollIntoView();
+  if (order && state.token) { $("pay-link").textContent = `Back from checkout: order ${order}`; pollPayment(order); }
+} else if (page.endsWith("/billing")) {
+  $("billing").scrollIntoView();
+  if (state.token) loadBilling();
+}
