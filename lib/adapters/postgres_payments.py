@@ -215,6 +215,10 @@ class PostgresPayments:
                 f"select {_ORDER_COLS} from public.payment_transactions"
                 " where state in ('CREATED', 'PENDING')"
                 " and coalesce(last_checked_at, created_at) < now() - make_interval(secs => %s)"
+                # An AutoPay charge not debited yet is AutoPay's to drive (notice, then debit), not the ladder's.
+                " and not exists (select 1 from public.redemptions r"
+                "   where r.merchant_order_id = payment_transactions.merchant_order_id"
+                "   and r.redeem_requested_at is null)"
                 " order by last_checked_at nulls first, created_at limit %s",
                 (older_than_s, limit),
             ).fetchall()

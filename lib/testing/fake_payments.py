@@ -232,10 +232,13 @@ class FakePayments(FakeMandatesMixin):
         with self._lock:
             self._check()
             cutoff = self._now() - timedelta(seconds=older_than_s)
+            waiting = {m for m, r in self.redemption_rows.items() if r.redeem_requested_at is None}
             found = [
                 o
                 for o in self.orders.values()
-                if o.state in OPEN_STATES and (o.last_checked_at or o.created_at) < cutoff
+                if o.state in OPEN_STATES
+                and (o.last_checked_at or o.created_at) < cutoff
+                and o.merchant_order_id not in waiting
             ]
             found.sort(key=lambda o: (o.last_checked_at is not None, o.last_checked_at or o.created_at, o.created_at))
             return found[:limit]

@@ -640,12 +640,19 @@ def test_renewals_to_notify_and_redeem_read_only_what_is_due_once(pay: Payments)
         assert mine == []  # this period has its redemption
         assert mid not in [r.merchant_order_id for r in uow.mandates.redemptions_to_redeem(end, 1000)]  # not notified
         assert mid in [r.merchant_order_id for r in uow.mandates.unnotified_redemptions(1000)]
+        uow.commit()
+    pay.let_time_pass(1.1)
+    # The order sweep leaves a charge AutoPay has not debited yet to AutoPay.
+    assert mid not in [o.merchant_order_id for o in pay.repo.stale_open_orders(older_than_s=1, limit=10_000)]
+    with pay.deps.unit() as uow:
         uow.mandates.mark_notified(mid, end - timedelta(days=2))
         assert mid not in [r.merchant_order_id for r in uow.mandates.unnotified_redemptions(1000)]
         assert mid in [r.merchant_order_id for r in uow.mandates.redemptions_to_redeem(end, 1000)]
         assert uow.mandates.mark_redeem_requested(mid, end)
         assert not uow.mandates.mark_redeem_requested(mid, end)
         uow.commit()
+    # Once debited, its outcome is the ladder's like any order's.
+    assert mid in [o.merchant_order_id for o in pay.repo.stale_open_orders(older_than_s=1, limit=10_000)]
     with pay.deps.unit() as uow:
         redemption = uow.mandates.get_redemption(mid)
         assert redemption is not None

@@ -172,6 +172,7 @@ class AutoPayRun:
             "redeemed": self.redeemed,
             "skipped": self.skipped,
             "turned_off": self.turned_off,
+            "stuck": self.stuck,
         }
 
 
@@ -193,7 +194,7 @@ def _notify(deps: PaymentDeps, run: AutoPayRun) -> None:
             mandate = uow.mandates.mandate_of_order(redemption.merchant_order_id)
             order = uow.payments.get_order(redemption.merchant_order_id)
         if mandate is not None and order is not None and mandate.charges:
-            run.notified += _send_notice(deps, mandate, order.merchant_order_id, order.amount_paise, redemption.due_at)
+            run.notified += _send_notice(deps, mandate, order, redemption.due_at)
     for mandate, sub in pairs:
         end = sub.current_period_end
         if end is None or not notify_due(sub, now, deps.config.grace):
@@ -212,17 +213,19 @@ def _notify(deps: PaymentDeps, run: AutoPayRun) -> None:
         mid = new_merchant_order_id(now)
         with deps.unit() as uow:
             uow.payments.lock_workspace(sub.workspace_id)
-            uow.payments.create_order(
+            order = uow.payments.create_order(
                 NewOrder(mid, sub.workspace_id, mandate.user_id, plan_id, period, price, kind=REDEMPTION_KIND)
             )
             if not uow.mandates.add_redemption(Redemption(mid, mandate.id, end, end)):
                 continue  # another run took this period (rolled back with the unit)
             uow.commit()
-        run.notified += _send_notice(deps, mandate, mid, price, end)
+        run.notified += _send_notice(deps, mandate, order, end)
 
 
-def _send_notice(deps: PaymentDeps, mandate: Mandate, mid: str, price: int, end: datetime) -> int:
-    """The pre-debit notice at PhonePe, then ours (one email per mandate and period end)."""
+def _send_notice(deps: PaymentDeps, mandate: Mandate, order: Order, end: datetime) -> int:
+    """The pre-debit notice at PhonePe, then ours (one email per mandate and period end), naming
+    the plan the charge renews (a scheduled change's, not necessarily the mandate's first)."""
+    mid, price = order.merchant_order_id, order.amount_paise
     try:
         notice = _gateway(deps).notify_redemption(
             merchant_order_id=mid,
@@ -247,7 +250,7 @@ def _send_notice(deps: PaymentDeps, mandate: Mandate, mid: str, price: int, end:
         uow.payments.mark_pending(
             mid, phonepe_order_id=notice.phonepe_order_id, checkout_url=None, expires_at=notice.expire_at
         )
-        facts = uow.payments.email_facts(mandate.user_id, mandate.workspace_id, mandate.plan_id)
+        facts = uow.payments.email_facts(mandate.user_id, mandate.workspace_id, order.plan_id)
         if facts is not None and facts.to_email:
             outbox_id = str(uuid.uuid4())
             day = end.date().isoformat()

@@ -143,7 +143,8 @@ class PaymentsRepo(Protocol):
         ...
 
     def stale_open_orders(self, *, older_than_s: int, limit: int) -> list[Order]:
-        """CREATED/PENDING orders not checked for ``older_than_s`` seconds, oldest check first."""
+        """CREATED/PENDING orders not checked for ``older_than_s`` seconds, oldest check first; an
+        AutoPay charge whose debit was not asked for yet is left out (AutoPay drives it)."""
         ...
 
     def claim_due_emails(self, *, limit: int, lease_s: int) -> list[OutboxEmail]:

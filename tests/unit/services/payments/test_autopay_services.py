@@ -16,7 +16,7 @@ from lib.services.payments.initiate import InitiateCommand, initiate_payment
 from lib.services.payments.reconcile import ReconcileCommand, reconcile_order
 from lib.testing.fake_autopay import FakeAutoPay
 from lib.testing.fake_payments import FakeGateway, FakePayments, FakePaymentsUnit, payment_deps
-from lib.testing.fakes import ManualClock
+from lib.testing.fakes import FakeTaskQueue, ManualClock
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -316,3 +316,22 @@ def test_a_notice_phonepe_refuses_turns_autopay_off_so_the_customer_renews_by_ha
     assert rig.repo.orders[redemption.merchant_order_id].state == "FAILED"
     assert rig.mandate().autopay_off_at is not None
     assert len(rig.emails("autopay-off")) == 1
+
+
+def test_the_order_sweep_leaves_a_charge_awaiting_its_notice_or_debit_to_autopay(rig: Rig) -> None:
+    from lib.services.payments.reconcile import sweep_stale_orders
+
+    rig.subscribed()
+    rig.at(rig.end() - timedelta(hours=47))
+    rig.autopay.down = True
+    run_autopay(deps=rig.deps)  # the notice did not go out: the charge waits, CREATED
+    rig.autopay.down = False
+    rig.clock.advance(3 * HOUR)
+    sweep_stale_orders(deps=rig.deps)
+    [redemption] = rig.repo.redemption_rows.values()
+    tasks = rig.deps.tasks
+    assert isinstance(tasks, FakeTaskQueue)
+    assert [t for t in tasks.tasks if t.payload.get("merchant_order_id") == redemption.merchant_order_id] == []
+    assert rig.repo.orders[redemption.merchant_order_id].state == "CREATED"
+    assert rig.emails("payment-failed") == []
+    assert run_autopay(deps=rig.deps).notified == 1  # and AutoPay's next run sends it
