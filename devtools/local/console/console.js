@@ -191,10 +191,7 @@ $("clock-reset").addEventListener("click", async () => {
 
 // --- 3. onboarding --------------------------------------------------------------------------
 $("start-session").addEventListener("click", async () => {
-  if (!state.catalogue.length) {
-    const cat = await api("GET", "/onboarding_step/steps");
-    if (cat.status === 200) state.catalogue = Array.isArray(cat.data) ? cat.data : cat.data.steps || [];
-  }
+  await loadCatalogue();
   const { status, data } = await api("POST", "/onboarding_step/sessions", {});
   if (status === 200 || status === 201) {
     state.sessionId = data.session_id; remember("bcm.session", state.sessionId);
@@ -204,11 +201,23 @@ $("start-session").addEventListener("click", async () => {
   }
 });
 
+async function loadCatalogue() {
+  if (state.catalogue.length) return;
+  const cat = await api("GET", "/onboarding_step/steps");
+  if (cat.status === 200) state.catalogue = Array.isArray(cat.data) ? cat.data : cat.data.steps || [];
+}
+
+const stepNamed = (number) => state.session && state.session.steps.find((x) => x.number === number);
+
 async function loadSession() {
   if (!state.sessionId) return;
+  await loadCatalogue();
   const { status, data } = await api("GET", `/onboarding_step/sessions/${state.sessionId}`);
   if (status !== 200) { $("progress-text").textContent = `${status}: ${data.detail || ""}`; return; }
   state.session = data;
+  // The open step is the fresh copy from now on (its version above all: saving with a stale one is a 409);
+  // what the founder is typing stays in the editor.
+  if (state.step) state.step = stepNamed(state.step.number) || state.step;
   renderSession();
 }
 
@@ -220,11 +229,16 @@ function renderSession() {
   const list = $("steps"); list.innerHTML = "";
   for (const step of s.steps) {
     const li = document.createElement("li");
-    li.textContent = `${step.title} [${step.status}]${step.ai && step.ai.status !== "idle" ? " ai:" + step.ai.status : ""}`;
+    const open = document.createElement("button"); // a button: reachable with Tab, opened with Enter
+    open.type = "button";
+    open.textContent = `${step.title} [${step.status}]${step.ai && step.ai.status !== "idle" ? " ai:" + step.ai.status : ""}`;
     li.className = step.status + (state.step && state.step.number === step.number ? " active" : "");
-    li.addEventListener("click", () => openStep(step));
+    open.addEventListener("click", () => openStep(step));
+    li.appendChild(open);
     list.appendChild(li);
   }
+  const closed = s.status !== "active"; // finalized or abandoned: nothing left to edit
+  for (const id of ["step-data", "step-complete", "step-ai"]) $(id).disabled = closed;
 }
 
 function openStep(step) {
@@ -234,11 +248,13 @@ function openStep(step) {
   $("step-data").value = JSON.stringify(step.data || {}, null, 2);
   $("step-errors").textContent = step.ai && step.ai.suggestion ? "AI suggestion:\n" + JSON.stringify(step.ai.suggestion, null, 2) : "";
   $("autosave").textContent = "autosave: idle";
+  const spec = state.catalogue.find((c) => c.number === step.number);
+  $("step-ai").hidden = !(spec && spec.ai_task); // only steps with an AI task offer it
   renderSession();
 }
 
 async function saveStep(draft) {
-  const step = state.step;
+  const step = stepNamed(state.step.number) || state.step;
   let data;
   try { data = JSON.parse($("step-data").value); } catch (e) { $("autosave").textContent = "autosave: not valid JSON"; return; }
   $("autosave").textContent = "autosave: saving...";
@@ -270,8 +286,9 @@ $("step-ai").addEventListener("click", async () => {
 // --- 4. finalize ------------------------------------------------------------------------------
 $("finalize-btn").addEventListener("click", async () => {
   if (!state.sessionId) { show($("finalize-out"), "start a session first"); return; }
-  const { data } = await api("POST", `/finalize/${state.sessionId}`, {}, { idempotencyKey: `finalize-${state.sessionId}` });
+  const { status, data } = await api("POST", `/finalize/${state.sessionId}`, {}, { idempotencyKey: `finalize-${state.sessionId}` });
   show($("finalize-out"), data);
+  if (status === 200) await loadSession(); // the session reads "finalized" and the editor closes
 });
 
 // --- 5. BCM -----------------------------------------------------------------------------------
