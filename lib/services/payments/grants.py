@@ -24,6 +24,7 @@ from lib.domain.payment_records import (
     FAILED,
     NEEDS_REVIEW,
     Activation,
+    EmailFacts,
     NewEmail,
     Order,
     Subscription,
@@ -64,14 +65,16 @@ def grant(deps: PaymentDeps, merchant_order_id: str, *, payment_details: Any, em
         assert completed is not None, "the order row is locked in this unit"
         repo.confirm_onboarding(order.user_id)
         on_granted(uow, completed)
-        receipt = _issue_receipt(deps, uow, completed, bought)
+        # Who the receipt and the email name: read once for both.
+        facts = repo.email_facts(order.user_id, order.workspace_id, order.plan_id)
+        receipt = _issue_receipt(deps, uow, completed, bought, facts) if facts is not None else None
         period_end = subscription.current_period_end
         extra = {
             "next_billing_date": period_end.date().isoformat() if period_end else None,
             "receipt_number": receipt.number if receipt else None,
             "receipt_url": f"{deps.config.frontend_url}{BILLING_PATH}" if receipt else None,
         }
-        outbox_id = queue_email(uow, CONFIRMED_KIND, completed, email_subject, extra)
+        outbox_id = queue_email(uow, CONFIRMED_KIND, completed, email_subject, extra, facts=facts)
         uow.commit()
         return Activation("granted", completed, subscription, outbox_id)
 
@@ -100,12 +103,9 @@ def _extend(
 
 
 def _issue_receipt(
-    deps: PaymentDeps, uow: PaymentsUnit, order: Order, bought: tuple[datetime, datetime]
-) -> IssuedReceipt | None:
-    """The paid order's receipt, numbered in this unit (None when the owner is gone)."""
-    facts = uow.payments.email_facts(order.user_id, order.workspace_id, order.plan_id)
-    if facts is None:
-        return None
+    deps: PaymentDeps, uow: PaymentsUnit, order: Order, bought: tuple[datetime, datetime], facts: EmailFacts
+) -> IssuedReceipt:
+    """The paid order's receipt, numbered in this unit."""
     start, end = bought
     return uow.receipts.issue_receipt(
         new_receipt(
@@ -169,10 +169,20 @@ def grant_free(deps: PaymentDeps, workspace_id: str, user_id: str, billing_perio
         return subscription
 
 
-def queue_email(uow: PaymentsUnit, kind: str, order: Order, subject: str, extra: Mapping[str, Any]) -> str | None:
+def queue_email(
+    uow: PaymentsUnit,
+    kind: str,
+    order: Order,
+    subject: str,
+    extra: Mapping[str, Any],
+    *,
+    facts: EmailFacts | None = None,
+) -> str | None:
     """One outbox row of ``kind`` for the order's owner, inside ``uow``: the shared facts (plan, amount,
-    order id, workspace, name) plus ``extra``; None when the owner has no address (the change stands)."""
-    facts = uow.payments.email_facts(order.user_id, order.workspace_id, order.plan_id)
+    order id, workspace, name; read here unless the caller has them) plus ``extra``; None when the
+    owner has no address (the change stands)."""
+    if facts is None:
+        facts = uow.payments.email_facts(order.user_id, order.workspace_id, order.plan_id)
     if facts is None or not facts.to_email:
         return None
     outbox_id = str(uuid.uuid4())
