@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from lib.adapters.postgres_subscription_rows import SUB_COLS, subscription_from_row
-from lib.domain.autopay import Mandate, Redemption
+from lib.domain.autopay import Mandate, Redemption, frequency
 from lib.domain.payment_records import Subscription
 from lib.ports import Database
 
@@ -72,7 +72,7 @@ class PostgresMandates:
                     m.billing_period,
                     m.state,
                     m.max_amount_paise,
-                    "YEARLY" if m.billing_period == "annual" else "MONTHLY",
+                    frequency(m.billing_period),
                     m.setup_merchant_order_id,
                 ),
             ).fetchone()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from lib.domain.payments import ALLOWED_TRANSITIONS, PaymentState
@@ -35,6 +36,14 @@ def sources_of(to_state: PaymentState) -> tuple[str, ...]:
     return tuple(sorted(s.value for s, targets in ALLOWED_TRANSITIONS.items() if to_state in targets))
 
 
+class OrderKind(StrEnum):
+    """What an order pays through (``payment_transactions.kind``)."""
+
+    CHECKOUT = "checkout"  # the customer pays on PhonePe's page
+    MANDATE_SETUP = "mandate_setup"  # approving a UPI AutoPay mandate pays the first period
+    REDEMPTION = "redemption"  # AutoPay's charge for a renewal
+
+
 ActivationOutcome = Literal["granted", "already_completed", "needs_review", "ignored", "missing"]
 
 
@@ -49,8 +58,7 @@ class NewOrder:
     currency: str = "INR"
     # An upgrade's credit: the unused part of the old plan, taken off the list price.
     credit_paise: int = 0
-    # checkout | mandate_setup | redemption (AutoPay's first payment and its renewals).
-    kind: str = "checkout"
+    kind: str = OrderKind.CHECKOUT
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ class Order:
     created_at: datetime
     updated_at: datetime
     credit_paise: int = 0
-    kind: str = "checkout"
+    kind: str = OrderKind.CHECKOUT
     # The time this order bought, written when it is granted (None before).
     period_start: datetime | None = None
     period_end: datetime | None = None

@@ -10,14 +10,13 @@
   or the reconciliation ladder asks ``order_status``, and ``apply_gateway_status`` grants
   (a renewal: from the period end) or fails it (the payment-failed email, which links the
   manual renewal; the period runs out with its grace).
-- ``apply_mandate_news``: SUBSCRIPTION_CANCELLED / REVOKED / PAUSED / UNPAUSED, checked with
+- ``refresh_mandate``: SUBSCRIPTION_CANCELLED / REVOKED / PAUSED / UNPAUSED, checked with
   ``mandate_status``: an ended mandate turns AutoPay off (one email) and the period runs out.
 Every order status goes through ``order_status`` (checkout or AutoPay, by the order's kind).
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,12 +34,12 @@ from lib.domain.autopay import (
     redeem_allowed,
     renewal_plan,
 )
-from lib.domain.payment_records import CREATED, EXPIRED, FAILED, NewEmail, NewOrder, Order, sources_of
+from lib.domain.payment_records import CREATED, EXPIRED, FAILED, NewOrder, Order, OrderKind, sources_of
 from lib.domain.payments import PaymentState, new_merchant_order_id
 from lib.errors import AdapterError, ServiceUnavailable
 from lib.services.payments.autopay_ports import MANDATE_ENDED_STATES, AutoPayGateway, AutoPayOrderStatus
 from lib.services.payments.deps import PaymentDeps, log
-from lib.services.payments.emails import BILLING_PATH, rupees
+from lib.services.payments.emails import billing_notice, rupees
 from lib.services.payments.outbox import deliver_email
 from lib.services.payments.ports import GatewayStatus, PaymentsUnit
 from lib.services.payments.scheduling import schedule_reconcile
@@ -49,7 +48,6 @@ from lib.services.payments.scheduling import schedule_reconcile
 AUTOPAY_BATCH = 200
 # A debit still open this long after ``redeem`` is reported stuck (PhonePe settles within minutes).
 STUCK_AFTER = timedelta(hours=1)
-MANDATE_KIND, REDEMPTION_KIND = "mandate_setup", "redemption"
 
 
 def _gateway(deps: PaymentDeps) -> AutoPayGateway:
@@ -60,7 +58,7 @@ def _gateway(deps: PaymentDeps) -> AutoPayGateway:
 
 def order_status(deps: PaymentDeps, order: Order) -> GatewayStatus:
     """PhonePe's word on an order, whichever product it went through."""
-    if order.kind == "checkout":
+    if order.kind == OrderKind.CHECKOUT:
         return deps.gateway.order_status(order.merchant_order_id)
     return as_gateway_status(_gateway(deps).redemption_status(order.merchant_order_id))
 
@@ -129,7 +127,7 @@ def start_mandate(deps: PaymentDeps, order: Order) -> MandateCheckout:
 
 def on_granted(uow: PaymentsUnit, order: Order) -> None:
     """Inside the grant's unit: a completed setup order means the customer approved the mandate."""
-    if order.kind == MANDATE_KIND:
+    if order.kind == OrderKind.MANDATE_SETUP:
         mandate = uow.mandates.mandate_of_order(order.merchant_order_id)
         if mandate is not None:
             uow.mandates.set_mandate(mandate.merchant_subscription_id, state="ACTIVE")
@@ -138,7 +136,7 @@ def on_granted(uow: PaymentsUnit, order: Order) -> None:
 def on_failed(uow: PaymentsUnit, order: Order) -> None:
     """Inside the fail's unit: a failed setup order leaves no mandate to charge; a failed debit is
     counted for the alert (the customer gets the payment-failed email and renews by hand)."""
-    if order.kind == REDEMPTION_KIND:
+    if order.kind == OrderKind.REDEMPTION:
         log.warning(
             "AutoPay debit failed",
             extra={
@@ -147,7 +145,7 @@ def on_failed(uow: PaymentsUnit, order: Order) -> None:
                 "error_code": order.error_code,
             },
         )
-    if order.kind == MANDATE_KIND:
+    if order.kind == OrderKind.MANDATE_SETUP:
         mandate = uow.mandates.mandate_of_order(order.merchant_order_id)
         if mandate is not None:
             uow.mandates.set_mandate(mandate.merchant_subscription_id, state="FAILED", autopay_off=True)
@@ -214,7 +212,7 @@ def _notify(deps: PaymentDeps, run: AutoPayRun) -> None:
         with deps.unit() as uow:
             uow.payments.lock_workspace(sub.workspace_id)
             order = uow.payments.create_order(
-                NewOrder(mid, sub.workspace_id, mandate.user_id, plan_id, period, price, kind=REDEMPTION_KIND)
+                NewOrder(mid, sub.workspace_id, mandate.user_id, plan_id, period, price, kind=OrderKind.REDEMPTION)
             )
             if not uow.mandates.add_redemption(Redemption(mid, mandate.id, end, end)):
                 continue  # another run took this period (rolled back with the unit)
@@ -251,30 +249,27 @@ def _send_notice(deps: PaymentDeps, mandate: Mandate, order: Order, end: datetim
             mid, phonepe_order_id=notice.phonepe_order_id, checkout_url=None, expires_at=notice.expire_at
         )
         facts = uow.payments.email_facts(mandate.user_id, mandate.workspace_id, order.plan_id)
-        if facts is not None and facts.to_email:
-            outbox_id = str(uuid.uuid4())
-            day = end.date().isoformat()
-            uow.payments.add_email(
-                NewEmail(
-                    outbox_id,
-                    PRE_DEBIT_EMAIL,
-                    facts.to_email,
-                    f"UPI AutoPay will charge {rupees(price)} on {day}",
-                    {
-                        "merchant_order_id": mid,
-                        "full_name": facts.full_name,
-                        "amount_paise": price,
-                        "paragraphs": [
-                            f"Your {facts.plan_name} plan for {facts.workspace_name} renews on {day}. UPI AutoPay"
-                            f" will charge {rupees(price)} to the account of your mandate on that day.",
-                            "Nothing to do. To stop it, cancel from the billing page before then.",
-                        ],
-                        "action_url": f"{deps.config.frontend_url}{BILLING_PATH}",
-                        "action_label": "Open billing",
-                    },
-                    f"{PRE_DEBIT_EMAIL}/{mandate.merchant_subscription_id}/{end.isoformat()}",
-                )
+        day = end.date().isoformat()
+        email = (
+            None
+            if facts is None
+            else billing_notice(
+                PRE_DEBIT_EMAIL,
+                facts,
+                f"UPI AutoPay will charge {rupees(price)} on {day}",
+                [
+                    f"Your {facts.plan_name} plan for {facts.workspace_name} renews on {day}. UPI AutoPay"
+                    f" will charge {rupees(price)} to the account of your mandate on that day.",
+                    "Nothing to do. To stop it, cancel from the billing page before then.",
+                ],
+                f"{PRE_DEBIT_EMAIL}/{mandate.merchant_subscription_id}/{end.isoformat()}",
+                frontend_url=deps.config.frontend_url,
+                extra={"merchant_order_id": mid, "amount_paise": price},
             )
+        )
+        if email is not None:
+            uow.payments.add_email(email)
+            outbox_id = email.id
         uow.commit()
     if outbox_id:
         deliver_email(deps, outbox_id)
@@ -359,57 +354,16 @@ def refresh_mandate(deps: PaymentDeps, merchant_subscription_id: str) -> str:
     return status.state.lower()
 
 
-def _turn_off(deps: PaymentDeps, mandate: Mandate, why: str) -> None:
+def _turn_off(deps: PaymentDeps, mandate: Mandate, why: str | None) -> None:
+    """AutoPay off for good: the mandate row (once, under its lock), then cancelled at PhonePe (a
+    failure there is logged: redemptions check the mandate first).  ``why`` is the ``autopay-off``
+    email's reason; None sends none."""
     with deps.unit() as uow:
         current = uow.mandates.get_mandate(mandate.merchant_subscription_id, lock=True)
         if current is None or current.autopay_off_at is not None:
             return
         uow.mandates.set_mandate(mandate.merchant_subscription_id, autopay_off=True)
-        outbox_id = _off_email(deps, uow, mandate, why)
-        uow.commit()
-    try:
-        _gateway(deps).cancel_mandate(mandate.merchant_subscription_id)
-    except AdapterError as exc:
-        deps.log.warning("mandate not cancelled at PhonePe", extra={"error": str(exc)})
-    if outbox_id:
-        deliver_email(deps, outbox_id)
-
-
-def _off_email(deps: PaymentDeps, uow: PaymentsUnit, mandate: Mandate, why: str) -> str | None:
-    facts = uow.payments.email_facts(mandate.user_id, mandate.workspace_id, mandate.plan_id)
-    if facts is None or not facts.to_email:
-        return None
-    outbox_id = str(uuid.uuid4())
-    uow.payments.add_email(
-        NewEmail(
-            outbox_id,
-            AUTOPAY_OFF_EMAIL,
-            facts.to_email,
-            "UPI AutoPay is off: renew by hand",
-            {
-                "full_name": facts.full_name,
-                "paragraphs": [
-                    why,
-                    f"Your {facts.plan_name} plan runs to the end of its period. Renew it from the billing"
-                    " page in the last 7 days (you will get reminders).",
-                ],
-                "action_url": f"{deps.config.frontend_url}{BILLING_PATH}",
-                "action_label": "Open billing",
-            },
-            f"{AUTOPAY_OFF_EMAIL}/{mandate.merchant_subscription_id}",
-        )
-    )
-    return outbox_id
-
-
-def stop_autopay(deps: PaymentDeps, workspace_id: str) -> bool:
-    """The customer cancelled the plan: the mandate is cancelled at PhonePe and AutoPay is off
-    (no email: the cancellation's own notice says what happens)."""
-    with deps.unit() as uow:
-        mandate = uow.mandates.live_mandate(workspace_id)
-        if mandate is None:
-            return False
-        uow.mandates.set_mandate(mandate.merchant_subscription_id, autopay_off=True)
+        outbox_id = _off_email(deps, uow, mandate, why) if why is not None else None
         uow.commit()
     try:
         _gateway(deps).cancel_mandate(mandate.merchant_subscription_id)
@@ -418,6 +372,40 @@ def stop_autopay(deps: PaymentDeps, workspace_id: str) -> bool:
             "mandate not cancelled at PhonePe; redemptions check the mandate first",
             extra={"merchant_subscription_id": mandate.merchant_subscription_id, "error": str(exc)},
         )
+    if outbox_id:
+        deliver_email(deps, outbox_id)
+
+
+def _off_email(deps: PaymentDeps, uow: PaymentsUnit, mandate: Mandate, why: str) -> str | None:
+    facts = uow.payments.email_facts(mandate.user_id, mandate.workspace_id, mandate.plan_id)
+    if facts is None:
+        return None
+    email = billing_notice(
+        AUTOPAY_OFF_EMAIL,
+        facts,
+        "UPI AutoPay is off: renew by hand",
+        [
+            why,
+            f"Your {facts.plan_name} plan runs to the end of its period. Renew it from the billing"
+            " page in the last 7 days (you will get reminders).",
+        ],
+        f"{AUTOPAY_OFF_EMAIL}/{mandate.merchant_subscription_id}",
+        frontend_url=deps.config.frontend_url,
+    )
+    if email is None:
+        return None
+    uow.payments.add_email(email)
+    return email.id
+
+
+def stop_autopay(deps: PaymentDeps, workspace_id: str) -> bool:
+    """The customer cancelled the plan: the mandate is cancelled at PhonePe and AutoPay is off
+    (no email: the cancellation's own notice says what happens)."""
+    with deps.unit() as uow:
+        mandate = uow.mandates.live_mandate(workspace_id)
+    if mandate is None:
+        return False
+    _turn_off(deps, mandate, None)
     return True
 
 

@@ -8,12 +8,13 @@ Amounts are stored in paise and shown in rupees (99900 -> ₹999.00).
 from __future__ import annotations
 
 import html
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lib.domain.numbers import format_rupees
-from lib.domain.payment_records import OutboxEmail
+from lib.domain.payment_records import EmailFacts, NewEmail, OutboxEmail
 from lib.services.payments.ports import EmailMessage
 
 CONFIRMED_KIND = "payment-confirmed"
@@ -159,6 +160,31 @@ def render_failed(subject: str, payload: Mapping[str, Any]) -> Rendered:
     return Rendered(subject, body, text)
 
 
+def billing_notice(
+    kind: str,
+    facts: EmailFacts,
+    subject: str,
+    paragraphs: list[str],
+    key: str,
+    *,
+    frontend_url: str,
+    extra: Mapping[str, Any] | None = None,
+) -> NewEmail | None:
+    """The outbox row of a notice to the workspace's owner (rendered by ``render_notice``): its
+    paragraphs and a link to the billing page, plus ``extra`` facts kept with it; None when the
+    owner has no address."""
+    if not facts.to_email:
+        return None
+    payload = {
+        **(extra or {}),
+        "full_name": facts.full_name,
+        "paragraphs": paragraphs,
+        "action_url": f"{frontend_url}{BILLING_PATH}",
+        "action_label": "Open billing",
+    }
+    return NewEmail(str(uuid.uuid4()), kind, facts.to_email, subject, payload, key)
+
+
 def render_notice(subject: str, payload: Mapping[str, Any]) -> Rendered:
     """A subscription notice (reminder, expiry, cancellation): ``paragraphs`` and an optional
     ``action_url`` / ``action_label`` from the payload, all escaped."""
@@ -188,6 +214,7 @@ __all__ = [
     "CONFIRMED_KIND",
     "FAILED_KIND",
     "FAILURE_REASONS",
+    "billing_notice",
     "confirmed_subject",
     "failed_email_extra",
     "failed_subject",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.domain.autopay import AutoPayNotAvailable
-from lib.domain.payment_records import CREATED, FAILED, NewOrder, Order
+from lib.domain.payment_records import CREATED, FAILED, NewOrder, Order, OrderKind
 from lib.domain.payments import MIN_PAYABLE_PAISE, UnknownPlan, new_merchant_order_id, quote
 from lib.domain.subscriptions import plan_purchase
 from lib.errors import AdapterError, FieldError, ServiceUnavailable, Unprocessable
@@ -54,7 +54,7 @@ def _order_json(order: Order) -> dict[str, Any]:
         "plan": order.plan_id,
         "billing_period": order.billing_period,
         "expires_at": order.expires_at.isoformat() if order.expires_at else None,
-        "autopay": order.kind == "mandate_setup",
+        "autopay": order.kind == OrderKind.MANDATE_SETUP,
     }
 
 
@@ -88,7 +88,7 @@ def initiate_payment(cmd: InitiateCommand, *, deps: PaymentDeps) -> tuple[dict[s
     price = max(priced.amount_paise - purchase.credit_paise, MIN_PAYABLE_PAISE)
     credit = priced.amount_paise - price
     mid = new_merchant_order_id(now)
-    kind = "mandate_setup" if cmd.autopay else "checkout"
+    kind = OrderKind.MANDATE_SETUP if cmd.autopay else OrderKind.CHECKOUT
     new = NewOrder(mid, cmd.workspace_id, cmd.user_id, priced.plan_id, billing, price, credit_paise=credit, kind=kind)
     order = deps.repo.create_order(new)
     schedule_reconcile(deps, mid, step=0, chain="pay")

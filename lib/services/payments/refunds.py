@@ -14,12 +14,11 @@ Order of work, each step for a reason:
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from lib import ops_events
-from lib.domain.payment_records import COMPLETED, REFUNDED, NewEmail, Order
+from lib.domain.payment_records import COMPLETED, REFUNDED, Order
 from lib.domain.refunds import (
     OPEN_REFUND_STATES,
     REFUND_EMAIL,
@@ -38,7 +37,7 @@ from lib.domain.refunds import (
 from lib.errors import AdapterError, BadRequest, NotFound, Rejected
 from lib.ports import TaskRequest
 from lib.services.payments.deps import PaymentDeps, schedule
-from lib.services.payments.emails import BILLING_PATH, rupees
+from lib.services.payments.emails import billing_notice, rupees
 from lib.services.payments.outbox import deliver_email
 from lib.services.payments.ports import GatewayRefund, PaymentsUnit
 
@@ -190,7 +189,7 @@ def _completed(deps: PaymentDeps, uow: PaymentsUnit, order: Order, refund: Refun
     if changed is not None:
         uow.payments.save_subscription(changed)
     facts = uow.payments.email_facts(order.user_id, order.workspace_id, order.plan_id)
-    if facts is None or not facts.to_email:
+    if facts is None:
         return None
     after = changed or current
     if changed is not None and changed.status == "cancelled":
@@ -199,28 +198,31 @@ def _completed(deps: PaymentDeps, uow: PaymentsUnit, order: Order, refund: Refun
         access = f"Your {facts.plan_name} plan now runs until {changed.current_period_end.date().isoformat()}."
     else:
         access = "Your plan is unchanged."
-    outbox_id = str(uuid.uuid4())
-    payload = {
-        "merchant_order_id": order.merchant_order_id,
-        "merchant_refund_id": refund.merchant_refund_id,
-        "amount_paise": refund.amount_paise,
-        "plan_name": facts.plan_name,
-        "workspace_name": facts.workspace_name,
-        "full_name": facts.full_name,
-        "period_end": after.current_period_end.isoformat() if after and after.current_period_end else None,
-        "paragraphs": [
+    email = billing_notice(
+        REFUND_EMAIL,
+        facts,
+        f"Refund of {rupees(refund.amount_paise)} processed",
+        [
             f"We have refunded {rupees(refund.amount_paise)} of your payment {order.merchant_order_id}"
             f" for {facts.workspace_name} (refund {refund.merchant_refund_id}).",
             "It reaches the account you paid from within 5-7 working days, depending on your bank.",
             access,
         ],
-        "action_url": f"{deps.config.frontend_url}{BILLING_PATH}",
-        "action_label": "Open billing",
-    }
-    subject = f"Refund of {rupees(refund.amount_paise)} processed"
-    key = f"{REFUND_EMAIL}/{refund.merchant_refund_id}"
-    uow.payments.add_email(NewEmail(outbox_id, REFUND_EMAIL, facts.to_email, subject, payload, key))
-    return outbox_id
+        f"{REFUND_EMAIL}/{refund.merchant_refund_id}",
+        frontend_url=deps.config.frontend_url,
+        extra={
+            "merchant_order_id": order.merchant_order_id,
+            "merchant_refund_id": refund.merchant_refund_id,
+            "amount_paise": refund.amount_paise,
+            "plan_name": facts.plan_name,
+            "workspace_name": facts.workspace_name,
+            "period_end": after.current_period_end.isoformat() if after and after.current_period_end else None,
+        },
+    )
+    if email is None:
+        return None
+    uow.payments.add_email(email)
+    return email.id
 
 
 # --- the ladder ----------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ period end and kind (the idempotency key names all three).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -31,7 +30,7 @@ from lib.domain.subscriptions import (
 from lib.errors import Conflict, NotFound
 from lib.services.payments.autopay import autopay_view, stop_autopay
 from lib.services.payments.deps import PaymentDeps
-from lib.services.payments.emails import BILLING_PATH
+from lib.services.payments.emails import billing_notice
 from lib.services.payments.ports import PaymentsUnit
 
 # Subscriptions one sweep run handles; a run that hits it says ``more`` and the next run goes on.
@@ -80,21 +79,15 @@ def _notice(kind: str, sub: Subscription, plan_name: str) -> tuple[str, list[str
 
 def notice_email(deps: PaymentDeps, kind: str, sub: Subscription, facts: EmailFacts, key: str) -> NewEmail | None:
     """The outbox row of one subscription notice for the workspace's owner (None: no address)."""
-    if not facts.to_email:
-        return None
     subject, paragraphs = _notice(kind, sub, facts.plan_name)
-    payload = {
+    extra = {
         "workspace_id": sub.workspace_id,
         "plan_id": sub.plan_id,
         "plan_name": facts.plan_name,
         "period_end": sub.current_period_end.isoformat() if sub.current_period_end else None,
         "workspace_name": facts.workspace_name,
-        "full_name": facts.full_name,
-        "paragraphs": paragraphs,
-        "action_url": f"{deps.config.frontend_url}{BILLING_PATH}",
-        "action_label": "Open billing",
     }
-    return NewEmail(str(uuid.uuid4()), kind, facts.to_email, subject, payload, key)
+    return billing_notice(kind, facts, subject, paragraphs, key, frontend_url=deps.config.frontend_url, extra=extra)
 
 
 @dataclass(frozen=True)
