@@ -87,6 +87,7 @@ def get_session(ctx: RequestContext[OnboardingService], session_id: str) -> Sess
         "session_expired",
         "version_conflict",
         "step_invalid",
+        "step_incomplete",
         "step_too_large",
         "session_too_large",
         "drafts_unavailable",

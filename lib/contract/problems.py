@@ -82,6 +82,7 @@ STATUS: dict[str, int] = {
     "version_conflict": 409,
     "session_expired": 410,
     "step_invalid": 422,
+    "step_incomplete": 422,
     "no_ai_task": 422,
     "step_too_large": 413,
     "session_too_large": 413,
