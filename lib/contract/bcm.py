@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, RootModel, WithJsonSchema
+from pydantic import ConfigDict, Field, RootModel, WithJsonSchema
 
 from lib.contract.common import Closed, FreeObject, Request, Timestamp, example
 from lib.domain.bcm.versions import Change
@@ -28,6 +28,13 @@ ManifestDocument = Annotated[
 ]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "skipped", "unknown"]
 WORKSPACE = "7d9f3c2a-1b4e-4c8d-9a6f-2e5b8c1d0f3a"
+EXPORT_LINK_EXAMPLE = {
+    "url": "https://storage.googleapis.com/bcm-exports/m.json?X-Goog-Signature=abc",
+    "expires_at": "2026-12-05T19:50:00+00:00",
+    "format": "json",
+    "version": "1.0.0",
+    "filename": "bcm-acme-v1.0.0.json",
+}
 MANIFEST_EXAMPLE = {"foundation": {"company": "Acme", "category": "Analytics"}, "meta": {"token_count": 812}}
 
 
@@ -130,15 +137,7 @@ class VersionHistory(Closed):
 
 
 class ExportLink(Closed):
-    model_config = example(
-        {
-            "url": "https://storage.googleapis.com/bcm-exports/m.json?X-Goog-Signature=abc",
-            "expires_at": "2026-12-05T19:50:00+00:00",
-            "format": "json",
-            "version": "1.0.0",
-            "filename": "acme-bcm-1.0.0.json",
-        }
-    )
+    model_config = example(EXPORT_LINK_EXAMPLE)
 
     url: str
     expires_at: Timestamp
@@ -297,3 +296,5 @@ class RebuildOutcome(Closed):
 
 class Export(RootModel[ExportLink | ExportedDocument]):
     """A signed URL to the export, or (``inline=true&format=json``) the document itself."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXPORT_LINK_EXAMPLE]})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 
 from lib.contract.common import Closed, FieldErrorOut, FreeObject, Request, Timestamp, example
 from lib.domain.onboarding import SessionStatus
@@ -64,6 +64,22 @@ class StepCatalogueEntry(Closed):
 
 class StepCatalogue(RootModel[list[StepCatalogueEntry]]):
     """The 23 steps, in order."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                [
+                    {
+                        "number": 1,
+                        "slug": "company_profile",
+                        "title": "Company profile",
+                        "ai_task": None,
+                        "schema": {"type": "object", "properties": {"name": {"type": "string"}}},
+                    }
+                ]
+            ]
+        }
+    )
 
 
 class Progress(Closed):
