@@ -41,7 +41,7 @@ from openapi_spec_validator import validate as validate_spec  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 from pydantic.json_schema import JsonSchemaMode, models_json_schema  # noqa: E402
 
-from lib.contract.common import Problem  # noqa: E402
+from lib.contract.common import NoBody, Problem  # noqa: E402
 from lib.contract.problems import codes_for  # noqa: E402
 from lib.http.router import RouteSpec  # noqa: E402
 from tools.functions import FUNCTIONS_DIR, function_names  # noqa: E402
@@ -194,13 +194,14 @@ def success_statuses(route: RouteSpec) -> list[int]:
 
 def problem_codes(function: str, method: str, route: RouteSpec) -> dict[int, list[str]]:
     """Status -> the problem codes this operation can answer with (``lib.contract.problems``)."""
+    has_body = method in BODY_METHODS
     return codes_for(
         declared=route.problems,
-        body=method in BODY_METHODS,
+        body=has_body,
+        parses_json=has_body and function not in HEADER_SECRET_AUTH and route.body is not NoBody,
         auth=route.auth,
         rate=route.rate,
         idempotent=route.idempotent,
-        reads_raw_body=function in HEADER_SECRET_AUTH,
     )
 
 

@@ -42,7 +42,15 @@ def _text(body: dict[str, Any], field: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-@router.route("/", methods=["GET"], auth="user", rate="read", query=[WORKSPACE_ID], responses={200: BillingOverview})
+@router.route(
+    "/",
+    methods=["GET"],
+    auth="user",
+    rate="read",
+    query=[WORKSPACE_ID],
+    responses={200: BillingOverview},
+    problems=["workspace_not_found"],
+)
 def overview(ctx: RequestContext[PaymentDeps]) -> BillingOverview:
     """Plan, status, period, next charge, cancel flag, credit and the workspace's transactions."""
     return BillingOverview.model_validate(
@@ -57,7 +65,7 @@ def overview(ctx: RequestContext[PaymentDeps]) -> BillingOverview:
     rate="read",
     query=[RECEIPT_NUMBER, WORKSPACE_ID],
     responses={200: ReceiptLink},
-    problems=["invalid_receipt_number", "receipt_not_found", "receipts_unavailable"],
+    problems=["workspace_not_found", "invalid_receipt_number", "receipt_not_found", "receipts_unavailable"],
 )
 def receipt(ctx: RequestContext[PaymentDeps]) -> ReceiptLink:
     """A receipt as PDF behind a 15-minute signed URL; 404 for no such receipt in the workspace."""
@@ -73,7 +81,7 @@ def receipt(ctx: RequestContext[PaymentDeps]) -> ReceiptLink:
     idempotent=True,
     body=WorkspaceRequest,
     responses={200: SubscriptionView},
-    problems=["nothing_to_cancel", "subscription_not_found", "autopay_unavailable"],
+    problems=["workspace_not_found", "nothing_to_cancel", "subscription_not_found", "autopay_unavailable"],
 )
 def cancel(ctx: RequestContext[PaymentDeps]) -> SubscriptionView:
     """Cancel at the period end; 409 ``nothing_to_cancel`` for free, lapsed or already cancelled plans."""
@@ -89,6 +97,7 @@ def cancel(ctx: RequestContext[PaymentDeps]) -> SubscriptionView:
     body=ChangeRequest,
     responses={200: SubscriptionView},
     problems=[
+        "workspace_not_found",
         "unknown_plan",
         "unknown_billing_period",
         "plan_not_purchasable",
@@ -113,7 +122,7 @@ def change(ctx: RequestContext[PaymentDeps]) -> SubscriptionView:
     idempotent=True,
     body=WorkspaceRequest,
     responses={200: SubscriptionView},
-    problems=["nothing_to_resume", "subscription_not_found"],
+    problems=["workspace_not_found", "nothing_to_resume", "subscription_not_found"],
 )
 def resume(ctx: RequestContext[PaymentDeps]) -> SubscriptionView:
     """Undo a cancellation before the period ends; 409 ``nothing_to_resume`` otherwise."""

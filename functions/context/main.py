@@ -75,7 +75,7 @@ def _body_workspace(ctx: RequestContext[BcmDeps], body: dict[str, Any]) -> str:
     rate="read",
     query=[WORKSPACE_ID],
     responses={200: Manifest},
-    problems=["manifest_not_found"],
+    problems=["workspace_not_found", "manifest_not_found"],
 )
 def get_manifest(ctx: RequestContext[BcmDeps]) -> Manifest:
     """The current manifest with freshness and serving tier."""
@@ -90,7 +90,13 @@ def get_manifest(ctx: RequestContext[BcmDeps]) -> Manifest:
     idempotent=True,
     body=RebuildRequest,
     responses={202: Job},
-    problems=["subscription_inactive", "plan_limit_reached", "manifest_not_found", "tasks_unavailable"],
+    problems=[
+        "workspace_not_found",
+        "subscription_inactive",
+        "plan_limit_reached",
+        "manifest_not_found",
+        "tasks_unavailable",
+    ],
 )
 def rebuild(ctx: RequestContext[BcmDeps]) -> tuple[Job, int]:
     """Queue a rebuild (or return the queued one): 202 ``{job_id, status}``."""
@@ -115,6 +121,7 @@ def rebuild(ctx: RequestContext[BcmDeps]) -> tuple[Job, int]:
     rate="read",
     query=[WORKSPACE_ID, LIMIT],
     responses={200: VersionHistory},
+    problems=["workspace_not_found"],
 )
 def version_history(ctx: RequestContext[BcmDeps]) -> VersionHistory:
     """Manifest versions, newest first."""
@@ -129,7 +136,7 @@ def version_history(ctx: RequestContext[BcmDeps]) -> VersionHistory:
     rate="expensive",
     query=[WORKSPACE_ID, FORMAT, INLINE],
     responses={200: {"application/json": Export, "text/markdown": None}},
-    problems=["subscription_inactive", "plan_limit_reached", "manifest_not_found"],
+    problems=["workspace_not_found", "subscription_inactive", "plan_limit_reached", "manifest_not_found"],
 )
 def export(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     """A signed URL to the exported document, or (``inline=true``) the document as a download."""
@@ -154,7 +161,7 @@ def export(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     rate="read",
     body=GuardrailsRequest,
     responses={200: GuardrailsResult},
-    problems=["subscription_inactive", "manifest_not_found"],
+    problems=["workspace_not_found", "subscription_inactive", "manifest_not_found"],
 )
 def check_guardrails(ctx: RequestContext[BcmDeps]) -> GuardrailsResult:
     """Check text against the manifest's don'ts (rule: ``lib.services.bcm.guardrails``)."""
@@ -169,7 +176,7 @@ def check_guardrails(ctx: RequestContext[BcmDeps]) -> GuardrailsResult:
     rate="read",
     query=[WORKSPACE_ID, PURPOSE],
     responses={200: Recommendations},
-    problems=["subscription_inactive", "manifest_not_found"],
+    problems=["workspace_not_found", "subscription_inactive", "manifest_not_found"],
 )
 def recommendations(ctx: RequestContext[BcmDeps]) -> Recommendations:
     """ICP, channels and messaging for a move, campaign or analytics, with the manifest version."""

@@ -23,6 +23,7 @@ router = Router("initiate_payment", wiring=bootstrap.payments)
     body=InitiatePaymentRequest,
     responses={201: Order, 200: FreePlanGranted},
     problems=[
+        "workspace_not_found",
         "unknown_plan",
         "unknown_billing_period",
         "plan_not_purchasable",

@@ -44,7 +44,7 @@ def list_steps(ctx: RequestContext[OnboardingService]) -> StepCatalogue:
     rate="write",
     body=StartSessionRequest,
     responses={201: SessionStarted, 200: SessionStarted},
-    problems=["subscription_inactive", "drafts_unavailable"],
+    problems=["workspace_not_found", "subscription_inactive", "drafts_unavailable"],
 )
 def start_session(ctx: RequestContext[OnboardingService]) -> tuple[SessionStarted, int]:
     """Start a session (201), or return the active one / resume an abandoned one (200)."""

@@ -103,26 +103,30 @@ EVERY_ROUTE = (
     "internal_error",
     "service_unavailable",
 )
-BODY = ("malformed_json", "payload_too_large", "unsupported_media_type")
+# A route that reads a body: the bounded read; one that parses it as JSON (``ctx.json()``): the parse.
+BODY = ("payload_too_large",)
+JSON_BODY = ("malformed_json", "unsupported_media_type")
 AUTHENTICATED = (*TOKEN_CODES, "auth_keys_unavailable")
-USER = ("workspace_not_found",)
 RATE_LIMITED = ("rate_limited", "rate_limiter_unavailable")
 IDEMPOTENT = ("idempotency_key_invalid", "idempotency_key_reused", "idempotency_in_flight")
 
 
 def codes_for(
-    *, declared: Iterable[str], body: bool, auth: str, rate: str | None, idempotent: bool, reads_raw_body: bool = False
+    *, declared: Iterable[str], body: bool, parses_json: bool, auth: str, rate: str | None, idempotent: bool
 ) -> dict[int, list[str]]:
-    """Status -> the sorted problem codes one operation can answer with."""
+    """Status -> the sorted problem codes one operation can answer with.
+
+    ``declared``: what the route's own code raises (``workspace_not_found`` included when it
+    resolves a workspace); ``body``: a method with a body (read, bounded); ``parses_json``: the
+    handler parses it as a JSON object (not the webhook, which reads the raw bytes, nor a route
+    that reads no body at all)."""
     codes = set(EVERY_ROUTE) | set(declared)
     if body:
         codes |= set(BODY)
-        if reads_raw_body:  # the service reads the raw body itself: any media type, its own 400
-            codes -= {"unsupported_media_type", "malformed_json"}
+        if parses_json:
+            codes |= set(JSON_BODY)
     if auth in ("user", "internal"):
         codes |= set(AUTHENTICATED)
-    if auth == "user":
-        codes |= set(USER)
     if rate is not None:
         codes |= set(RATE_LIMITED)
     if idempotent:
