@@ -28,7 +28,7 @@ ManifestDocument = Annotated[
 ]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "skipped", "unknown"]
 WORKSPACE = "7d9f3c2a-1b4e-4c8d-9a6f-2e5b8c1d0f3a"
-EXPORT_LINK_EXAMPLE = {
+EXPORT_LINK_EXAMPLE: dict[str, Any] = {
     "url": "https://storage.googleapis.com/bcm-exports/m.json?X-Goog-Signature=abc",
     "expires_at": "2026-12-05T19:50:00+00:00",
     "format": "json",
