@@ -17,6 +17,7 @@ from lib.bootstrap import MaintenanceDeps
 from lib.domain.refunds import RefundRequest
 from lib.errors import FieldError, Unprocessable
 from lib.http import RequestContext, Router
+from lib.services import onboarding
 from lib.services.payments import subscriptions
 from lib.services.payments.autopay import run_autopay
 from lib.services.payments.reconcile import relay_outbox, sweep_stale_orders
@@ -30,7 +31,7 @@ OPERATOR_PATHS = frozenset({"/refunds"})
 @router.route("/expire-sessions", methods=["POST"], auth="internal", rate=None)
 def expire_sessions(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
     """Mark onboarding sessions without a save for 7 days abandoned (drafts expire by Firestore TTL)."""
-    return ctx.app.onboarding.abandon_stale()
+    return onboarding.abandon_stale(deps=ctx.app.onboarding)
 
 
 @router.route("/sweep-outbox", methods=["POST"], auth="internal", rate=None)

@@ -2,7 +2,7 @@
 
 Cloud Tasks acknowledges on 2xx and retries on anything else, up to the AI
 queue's 3 attempts; ``X-CloudTasks-TaskRetryCount`` says which attempt this is.
-The use case (``lib.services.onboarding_ai.SuggestionRunner``) decides: 200 for
+The use case (``lib.services.onboarding_ai.run_suggestion``) decides: 200 for
 done, failed for good, or nothing to do; 503 for "try again".
 """
 
@@ -12,18 +12,18 @@ from typing import Any
 
 from lib import bootstrap
 from lib.http import RequestContext, Router
-from lib.services.onboarding_ai import SuggestionRunner, unusable_payload
+from lib.services.onboarding_ai import SuggestionDeps, run_suggestion, unusable_payload
 
 router = Router("onboarding_ai", wiring=bootstrap.onboarding_ai)
 
 
 @router.route("/", methods=["POST"], auth="internal", rate=None)
-def run_task(ctx: RequestContext[SuggestionRunner]) -> tuple[dict[str, Any], int]:
+def run_task(ctx: RequestContext[SuggestionDeps]) -> tuple[dict[str, Any], int]:
     """One attempt of one step's AI task."""
     payload = ctx.json()
     # A payload no attempt can use is acknowledged before any dependency is built.
-    outcome = unusable_payload(payload, retry_count=ctx.task_retry_count) or ctx.app.run(
-        payload, retry_count=ctx.task_retry_count
+    outcome = unusable_payload(payload, retry_count=ctx.task_retry_count) or run_suggestion(
+        payload, retry_count=ctx.task_retry_count, deps=ctx.app
     )
     ctx.log.info(
         "onboarding_ai.outcome",

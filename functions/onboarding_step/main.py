@@ -13,7 +13,8 @@ from typing import Any
 from lib import bootstrap
 from lib.domain.steps import TOTAL_STEPS
 from lib.http import RequestContext, ResponseLike, Router
-from lib.services.onboarding import MAX_SAVE_BODY, OnboardingService
+from lib.services import onboarding
+from lib.services.onboarding import MAX_SAVE_BODY, OnboardingDeps
 
 # A step number in a path: 1..23, bounded by the rule itself (published as the parameter's bounds).
 STEP = f"<int(min=1, max={TOTAL_STEPS}):number>"
@@ -22,40 +23,40 @@ router = Router("onboarding_step", wiring=bootstrap.onboarding)
 
 
 @router.route("/steps", methods=["GET"], auth="user", rate="read")
-def list_steps(ctx: RequestContext[OnboardingService]) -> ResponseLike:
+def list_steps(ctx: RequestContext[OnboardingDeps]) -> ResponseLike:
     """The step catalogue with each step's JSON Schema."""
-    return OnboardingService.steps()
+    return onboarding.step_catalogue()
 
 
 @router.route("/sessions", methods=["POST"], auth="user", rate="write")
-def start_session(ctx: RequestContext[OnboardingService]) -> ResponseLike:
+def start_session(ctx: RequestContext[OnboardingDeps]) -> ResponseLike:
     """Start a session (201), or return the active one / resume an abandoned one (200)."""
     body = ctx.json()
     requested = body.get("workspace_id")
     workspace_id = ctx.workspace_id(requested if requested is not None else None)
-    result = ctx.app.start(workspace_id, ctx.user_id)
+    result = onboarding.start_session(workspace_id, ctx.user_id, deps=ctx.app)
     payload: dict[str, Any] = {**result.session, "resumed": result.resumed}
     return payload, 201 if result.created else 200
 
 
 @router.route("/sessions/<session_id>", methods=["GET"], auth="user", rate="read")
-def get_session(ctx: RequestContext[OnboardingService], session_id: str) -> ResponseLike:
+def get_session(ctx: RequestContext[OnboardingDeps], session_id: str) -> ResponseLike:
     """Progress and every step's status, data and AI state."""
-    return ctx.app.get(session_id, ctx.is_member)
+    return onboarding.get_session(session_id, ctx.is_member, deps=ctx.app)
 
 
 # rate="read": autosave must keep working while Redis is down, and only
 # the "read" class fails open; its budget (120/min) still bounds a runaway client.
 @router.route(f"/sessions/<session_id>/steps/{STEP}", methods=["PUT"], auth="user", rate="read", max_body=MAX_SAVE_BODY)
-def save_step(ctx: RequestContext[OnboardingService], session_id: str, number: int) -> ResponseLike:
+def save_step(ctx: RequestContext[OnboardingDeps], session_id: str, number: int) -> ResponseLike:
     """Save a step as draft or complete (optimistic concurrency on ``version``)."""
-    return ctx.app.save_step(session_id, number, ctx.json(), ctx.is_member)
+    return onboarding.save_step(session_id, number, ctx.json(), ctx.is_member, deps=ctx.app)
 
 
 @router.route(f"/sessions/<session_id>/steps/{STEP}/ai", methods=["POST"], auth="user", rate="expensive")
-def request_ai(ctx: RequestContext[OnboardingService], session_id: str, number: int) -> ResponseLike:
+def request_ai(ctx: RequestContext[OnboardingDeps], session_id: str, number: int) -> ResponseLike:
     """Queue an AI suggestion for a step (202; the in-flight one when already queued)."""
-    return ctx.app.request_ai(session_id, number, ctx.is_member, ctx.request_id), 202
+    return onboarding.request_ai(session_id, number, ctx.is_member, ctx.request_id, deps=ctx.app), 202
 
 
 main = router.entry_point()

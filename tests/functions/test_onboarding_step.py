@@ -22,13 +22,13 @@ from lib.adapters.firestore import FirestoreDocuments
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_entitlements import PostgresEntitlements
-from lib.adapters.postgres_onboarding import PostgresOnboarding
+from lib.adapters.postgres_onboarding import PostgresOnboarding, PostgresOnboardingUnit
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.clock import SystemClock
 from lib.config import Settings
 from lib.services.entitlements.gate import Entitlements
-from lib.services.onboarding import OnboardingService
+from lib.services.onboarding import OnboardingDeps
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token
@@ -65,12 +65,15 @@ def env(services: ServiceSet) -> Iterator[Env]:
     db = PostgresDatabase(services.env["DATABASE_URL"], max_size=5)
     kv = RedisKeyValue.from_url(services.env["REDIS_URL"])
     tasks = FakeTaskQueue()
-    service = OnboardingService(
-        PostgresOnboarding(db),
-        FirestoreDrafts(FirestoreDocuments(settings.gcp_project, emulator_host=settings.firestore_emulator_host)),
-        RedisSessionCache(kv),
-        tasks,
-        SystemClock(),
+    service = OnboardingDeps(
+        repo=PostgresOnboarding(db),
+        unit=lambda: PostgresOnboardingUnit(db),
+        drafts=FirestoreDrafts(
+            FirestoreDocuments(settings.gcp_project, emulator_host=settings.firestore_emulator_host)
+        ),
+        cache=RedisSessionCache(kv),
+        tasks=tasks,
+        clock=SystemClock(),
         ai_queue=settings.tasks_queue_ai,
         functions_base_url=AUDIENCE,
         entitlements=Entitlements(PostgresEntitlements(db), SystemClock()),
