@@ -29,6 +29,7 @@ from lib.clock import SystemClock
 from lib.config import Settings
 from lib.services.entitlements.gate import Entitlements
 from lib.services.onboarding import OnboardingDeps
+from lib.testing.accounts import sign_up_in
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token
@@ -90,17 +91,13 @@ def env(services: ServiceSet) -> Iterator[Env]:
 def sign_up(env: Env, *, paid: bool) -> tuple[str, str, dict[str, str]]:
     email = f"{uuid.uuid4().hex[:10]}@example.com"
     with env.db.transaction() as conn:
-        row = conn.execute("insert into auth.users (email) values (%s) returning id", (email,)).fetchone()
-        assert row is not None
-        ws = conn.execute("select id from public.workspaces where owner_id = %s", (row["id"],)).fetchone()
-        assert ws is not None
+        user, ws = sign_up_in(conn, email=email)
         if paid:
             conn.execute(
-                "insert into public.subscriptions (workspace_id, plan_id, status) values (%s, 'free', 'active')",
-                (ws["id"],),
+                "insert into public.subscriptions (workspace_id, plan_id, status) values (%s, 'free', 'active')", (ws,)
             )
-    token = user_token(SECRET, sub=str(row["id"]), email=email, issuer=env.settings.jwt_issuer)
-    return str(row["id"]), str(ws["id"]), {"Authorization": f"Bearer {token}"}
+    token = user_token(SECRET, sub=user, email=email, issuer=env.settings.jwt_issuer)
+    return user, ws, {"Authorization": f"Bearer {token}"}
 
 
 def put(env: Env, headers: dict[str, str], sid: str, n: int, body: dict[str, Any]) -> Any:

@@ -32,6 +32,7 @@ from lib.errors import Conflict, ServiceUnavailable, Unprocessable
 from lib.services import onboarding
 from lib.services.entitlements.gate import Entitlements
 from lib.services.onboarding import OnboardingDeps
+from lib.testing.accounts import sign_up_in
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
 from tests.unit.services.onboarding.onboarding_support import complete_data
@@ -45,20 +46,16 @@ def _conn(settings: Settings) -> psycopg.Connection[dict[str, Any]]:
 
 def sign_up(settings: Settings, *, paid: bool) -> tuple[str, str]:
     """A user and their workspace (the sign-up trigger), optionally with an active subscription."""
-    email = f"onb-{uuid.uuid4().hex[:10]}@example.com"
     with _conn(settings) as conn:
-        row = conn.execute("insert into auth.users (email) values (%s) returning id", (email,)).fetchone()
-        assert row is not None
-        ws = conn.execute("select id from public.workspaces where owner_id = %s", (row["id"],)).fetchone()
-        assert ws is not None
+        user, ws = sign_up_in(conn, email=f"onb-{uuid.uuid4().hex[:10]}@example.com")
         if paid:
             conn.execute(
                 "insert into public.subscriptions (workspace_id, plan_id, billing_period, status,"
                 " current_period_end) values (%s, 'starter', 'monthly', 'active', now() + interval '30 days')",
-                (ws["id"],),
+                (ws,),
             )
-            conn.execute("update public.users set onboarding_status = 'payment_confirmed' where id = %s", (row["id"],))
-    return str(row["id"]), str(ws["id"])
+            conn.execute("update public.users set onboarding_status = 'payment_confirmed' where id = %s", (user,))
+    return user, ws
 
 
 def user_status(settings: Settings, user_id: str) -> str:
@@ -295,21 +292,20 @@ def test_firestore_down_save_is_503_and_nothing_acknowledged(services: ServiceSe
         settings.gcp_project, emulator_host=f"127.0.0.1:{free_port()}", retry_budget_s=0.5, timeout_s=0.5
     )
     service = replace(service, drafts=FirestoreDrafts(dead))
-    started = time.monotonic()
-    with pytest.raises(ServiceUnavailable) as err:
-        onboarding.save_step(sid, 1, {"data": {"name": "Lost"}, "draft": True, "version": 1}, anyone, deps=service)
-    assert err.value.code == "drafts_unavailable"
-    assert time.monotonic() - started < 5
-    assert session_row(settings, sid) == row_before
-    assert kv.get(f"onb:session:{sid}") == cache_before
+
+    def refused_quickly_and_nothing_written(cache: object) -> None:
+        body = {"data": {"name": "Lost"}, "draft": True, "version": 1}
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailable) as err:
+            onboarding.save_step(sid, 1, body, anyone, deps=service)
+        assert err.value.code == "drafts_unavailable"
+        assert time.monotonic() - started < 5
+        assert session_row(settings, sid) == row_before
+        assert kv.get(f"onb:session:{sid}") == cache
+
+    refused_quickly_and_nothing_written(cache_before)
     kv.delete(f"onb:session:{sid}")  # cold cache: the save must read Firestore first
-    started = time.monotonic()
-    with pytest.raises(ServiceUnavailable) as err:
-        onboarding.save_step(sid, 1, {"data": {"name": "Lost"}, "draft": True, "version": 1}, anyone, deps=service)
-    assert err.value.code == "drafts_unavailable"
-    assert time.monotonic() - started < 5
-    assert session_row(settings, sid) == row_before
-    assert kv.get(f"onb:session:{sid}") is None
+    refused_quickly_and_nothing_written(None)
     healthy, _ = build_service(settings)
     assert onboarding.get_session(sid, anyone, deps=healthy)["steps"][0]["data"] == {"name": "Kept"}
 
