@@ -101,6 +101,9 @@ class Watch:
     # URLs whose error status was expected: Chromium's console line about them is not a problem either.
     _excused: set[str] = field(default_factory=set)
     responses: list[tuple[str, str, int]] = field(default_factory=list)
+    # Chromium aborts a navigation that turns into a download; each must be a download the journey took.
+    _aborted_navigations: list[str] = field(default_factory=list)
+    _downloads: set[str] = field(default_factory=set)
 
     def expect(self, method: str, path: str, status: int, why: str) -> Expected:
         entry = Expected(method, re.compile(path), status, why)
@@ -136,7 +139,14 @@ class Watch:
             return
         self.problems.append(f"console error at {url or '?'}: {message.text}")
 
+    def downloaded(self, url: str) -> None:
+        """``url`` was a download the journey expected (its navigation's abort is no failure)."""
+        self._downloads.add(url)
+
     def _failed(self, request: Request) -> None:
+        if request.failure == "net::ERR_ABORTED" and request.is_navigation_request():
+            self._aborted_navigations.append(request.url)
+            return
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def _response(self, response: Response) -> None:
@@ -154,6 +164,10 @@ class Watch:
         self.problems.append(f"unexpected {response.status}: {request.method} {path}")
 
     def check(self, where: str) -> None:
+        for url in self._aborted_navigations:
+            if url not in self._downloads:
+                self.problems.append(f"navigation aborted (and no download expected): {url}")
+        self._aborted_navigations = []
         if self.problems:
             found, self.problems = self.problems, []
             raise AssertionError(f"at {where}:\n  " + "\n  ".join(found))
