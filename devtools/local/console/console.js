@@ -101,7 +101,8 @@ function remember(key, value) {
 }
 
 // --- showing values: readable first, raw only behind "as JSON" ----------------------------------
-const humanize = (key) => String(key).replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+const ACRONYMS = { icp: "ICP", icps: "ICPs", kpi: "KPI", kpis: "KPIs", uvp: "UVP", tam: "TAM", sam: "SAM", som: "SOM", url: "URL", ai: "AI", dos: "Do", donts: "Don't" };
+const humanize = (key) => ACRONYMS[key] || String(key).replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
 
 function asJson(value) {
   return el("details", { class: "as-json" }, el("summary", { text: "as JSON" }), el("pre", { text: JSON.stringify(value, null, 2) }));
@@ -121,6 +122,11 @@ function renderValue(value) {
     return el("ul", {}, items.map((v) => el("li", {}, renderValue(v))));
   }
   if (typeof value === "object") {
+    // {name, and a scalar or two}: one line, "LinkedIn (primary)".
+    const rest = Object.entries(value).filter(([k, v]) => k !== "name" && !isEmpty(v));
+    if (typeof value.name === "string" && rest.length <= 2 && rest.every(([, v]) => typeof v !== "object")) {
+      return document.createTextNode(rest.length ? `${value.name} (${rest.map(([, v]) => String(v)).join(", ")})` : value.name);
+    }
     const dl = el("dl");
     for (const [k, v] of Object.entries(value)) {
       if (isEmpty(v)) continue;
@@ -241,6 +247,7 @@ function renderTransactions(transactions) {
     }
   }
   $("transactions").hidden = !(transactions && transactions.length);
+  $("transactions").parentElement.hidden = $("transactions").hidden; // its scrollable wrapper, a tab stop
 }
 
 function renderBilling(data) {
@@ -517,7 +524,7 @@ function field(root, raw, path, fallbackTitle) {
   let control;
   const common = { id, "data-path": keyOf(path), "aria-describedby": [hintId, errorId].filter(Boolean).join(" ") };
   if (kind === "enum") {
-    control = el("select", common, el("option", { value: "", text: "— not set —" }), s.enum.map((v) => el("option", { value: String(v), text: humanize(v) })));
+    control = el("select", common, el("option", { value: "", text: "— not set —" }), s.enum.map((v) => el("option", { value: String(v), text: String(v).replace(/_/g, " ") })));
     control.value = value == null ? "" : String(value);
     control.addEventListener("change", () => edited(path, control.value === "" ? null : s.enum.find((v) => String(v) === control.value)));
   } else if (kind === "boolean") {
@@ -727,6 +734,8 @@ function renderAi() {
   $("ai-apply").hidden = !suggestion;
 }
 
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
 // The suggestion fills what is empty; what the founder wrote stays.
 function fillEmpty(target, suggestion) {
   let filled = 0;
@@ -734,7 +743,11 @@ function fillEmpty(target, suggestion) {
     if (isEmpty(v)) continue;
     const current = target[k];
     if (isEmpty(current)) { target[k] = clone(v); filled += 1; }
-    else if (current && typeof current === "object" && !Array.isArray(current) && typeof v === "object" && !Array.isArray(v)) filled += fillEmpty(current, v);
+    else if (isObject(current) && isObject(v)) filled += fillEmpty(current, v);
+    else if (Array.isArray(current) && Array.isArray(v)) {
+      // Rows the founder started take the suggestion's row at the same place for their empty fields.
+      current.forEach((row, i) => { if (isObject(row) && isObject(v[i])) filled += fillEmpty(row, v[i]); });
+    }
   }
   return filled;
 }
@@ -872,10 +885,11 @@ async function loadHistory() {
   const versions = status === 200 ? data.versions || [] : [];
   for (const v of versions) {
     const row = body.insertRow();
-    for (const text of [`v${v.version}`, v.change, v.source, `${when(v.created_at)} UTC`]) row.insertCell().textContent = text;
-    row.insertCell().append(el("code", { text: String(v.checksum).slice(0, 12) }));
+    for (const text of [`v${v.version}`, `${v.change} (${v.source})`, `${when(v.created_at)} UTC`]) row.insertCell().textContent = text;
+    row.insertCell().append(el("code", { text: String(v.checksum).slice(0, 8) }));
   }
   $("history").hidden = !versions.length;
+  $("history").parentElement.hidden = $("history").hidden;
   $("history-empty").textContent = status === 200 ? "No versions yet." : problemText(status, data);
   $("history-empty").hidden = Boolean(versions.length);
 }
@@ -901,6 +915,7 @@ $("rebuild-form").addEventListener("submit", async (ev) => {
   const progress = $("rebuild-progress");
   progress.hidden = false; progress.removeAttribute("value");
   $("rebuild-status").textContent = "Queued…";
+  if ($("bcm-freshness")) { $("bcm-freshness").textContent = "rebuilding"; $("bcm-freshness").className = "badge rebuilding"; }
   let outcome = data.status;
   for (let i = 0; i < REBUILD_POLLS; i += 1) {
     await new Promise((r) => setTimeout(r, 1000));
@@ -915,6 +930,7 @@ $("rebuild-form").addEventListener("submit", async (ev) => {
       $("rebuild-status").textContent = outcome === "succeeded" || outcome === "skipped"
         ? `Done: ${now === before ? `v${now}, unchanged` : `now v${now} (was v${before})`}.`
         : `Failed (${outcome}): the previous version stays current.`;
+      $("rebuild-close").focus();
       break;
     }
   }
