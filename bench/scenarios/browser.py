@@ -253,3 +253,42 @@ def bare_fetch(ctx: BenchContext) -> Generator[Operation, None, None]:
             yield op
         finally:
             context.close()
+
+
+@scenario(
+    "browser.autosave_round_trip",
+    baseline="baseline.browser_fetch",
+    target=AUTOSAVE,
+    iterations=30,
+    warmup=3,
+    budget_s=60.0,
+)
+def autosave_round_trip(ctx: BenchContext) -> Generator[Operation, None, None]:
+    with _console(ctx) as console:
+        state = _signed_in(console)
+        state["origins"][0]["localStorage"].append({"name": "bcm.step", "value": "1"})
+        context = console.browser.new_context(base_url=console.base, storage_state=state)
+        try:
+            page = context.new_page()
+            page.goto("/")
+            description = page.get_by_label("Description", exact=True)
+            description.press("End")
+            status = page.locator("#save-status")
+            save = f"/onboarding_step/sessions/{console.session_id}/steps/1"
+
+            def is_save(response: Any) -> bool:
+                return bool(response.request.method == "PUT" and response.url.endswith(save))
+
+            def op() -> Measured:
+                with page.expect_response(is_save, timeout=SETTLE_TIMEOUT_MS) as info:
+                    description.press("x")
+                response = info.value
+                if response.status != 200:
+                    raise RuntimeError(f"autosave answered {response.status}: {response.text()}")
+                response.finished()
+                page.wait_for_function("(node) => node.textContent === 'Saved'", arg=status.element_handle())
+                return Measured(int(float(response.request.timing["responseEnd"]) * 1e6))
+
+            yield op
+        finally:
+            context.close()
