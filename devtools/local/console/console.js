@@ -162,11 +162,25 @@ $("signin-form").addEventListener("submit", async (ev) => {
   const saved = state.token; state.token = null;
   const { status, data } = await api("POST", "/_dev/token", body);
   if (status !== 200) { state.token = saved; $("who").textContent = problemText(status, data); return; }
-  if (body.email !== state.email) { state.sessionId = null; remember("bcm.session", null); remember("bcm.step", null); }
+  if (body.email !== state.email) resetJourney();
   state.token = data.access_token; state.email = body.email; state.workspaceId = data.workspace_id;
   remember("bcm.token", state.token); remember("bcm.email", state.email); remember("bcm.workspace", state.workspaceId);
   renderWho();
 });
+// Another founder signs in: nothing of the previous one's journey stays on screen.
+function resetJourney() {
+  clearTimeout(state.timer);
+  Object.assign(state, { sessionId: null, session: null, step: null, draft: null, dirty: false, manifest: null });
+  remember("bcm.session", null); remember("bcm.step", null);
+  $("editor").hidden = true; $("steps").replaceChildren();
+  $("progress").setAttribute("aria-valuenow", "0"); $("progress").setAttribute("aria-valuetext", "no session");
+  $("progress-bar").style.width = "0"; $("progress-text").textContent = "no session";
+  for (const id of ["pay-out", "pay-link", "billing-out", "finalize-out", "reco-out", "guard-out", "bcm-out", "export-status"]) $(id).replaceChildren();
+  $("bcm-indicator").textContent = "No manifest loaded.";
+  $("icp-out").replaceChildren(el("p", { class: "hint", text: "Finalize onboarding to see the ICPs." }));
+  $("history").hidden = true; $("history").parentElement.hidden = true;
+}
+
 $("signout").addEventListener("click", () => {
   for (const key of ["bcm.token", "bcm.email", "bcm.workspace", "bcm.session", "bcm.step"]) remember(key, null);
   location.reload();
@@ -833,8 +847,8 @@ function renderIcps(manifest) {
 async function loadDashboard() {
   const { status, data } = await api("GET", `/context/manifest?${ws()}`);
   if (status === 200) {
-    state.manifest = data;
-    try { localStorage.setItem(`bcm.manifest.${state.workspaceId}`, JSON.stringify({ ...data, loaded_at: new Date().toISOString() })); } catch (_) { /* full */ }
+    state.manifest = { ...data, loaded_at: new Date().toISOString() };
+    try { localStorage.setItem(`bcm.manifest.${state.workspaceId}`, JSON.stringify(state.manifest)); } catch (_) { /* full */ }
     renderIndicator(data);
     renderIcps(data.manifest);
     $("bcm-out").replaceChildren(asJson(data));
