@@ -576,9 +576,9 @@ function field(root, raw, path, fallbackTitle) {
 function objectField(root, s, path, title, hint) {
   const id = nextId("g");
   const errorEl = el("p", { class: "field-error", id: `${id}-error` });
-  const box = el("fieldset", { class: "group", "aria-describedby": `${id}-error` }, el("legend", { text: title }), hint ? el("p", { class: "hint", text: hint }) : null);
+  // The group's own error under its legend: a long group would hide it at the bottom.
+  const box = el("fieldset", { class: "group", "aria-describedby": `${id}-error` }, el("legend", { text: title }), hint ? el("p", { class: "hint", text: hint }) : null, errorEl);
   for (const [key, prop] of Object.entries(s.properties || {})) box.append(field(root, prop, [...path, key], humanize(key)));
-  box.append(errorEl);
   state.fields.set(keyOf(path), { control: box, error: errorEl, wrap: box, title });
   return box;
 }
@@ -590,7 +590,7 @@ function arrayField(root, s, path, title, hint) {
   const itemSchema = resolve(root, s.items || {}).schema;
   const itemKind = kindOf(itemSchema);
   const errorEl = el("p", { class: "field-error", id: `${id}-error` });
-  const box = el("fieldset", { class: "group array", "aria-describedby": `${id}-error` }, el("legend", { text: title }), hint ? el("p", { class: "hint", text: hint }) : null);
+  const box = el("fieldset", { class: "group array", "aria-describedby": `${id}-error` }, el("legend", { text: title }), hint ? el("p", { class: "hint", text: hint }) : null, errorEl);
   const rows = el("ol", { class: "rows" });
   list.forEach((_, i) => {
     const rowPath = [...path, i];
@@ -612,7 +612,7 @@ function arrayField(root, s, path, title, hint) {
     const first = $("step-form").querySelector(`[data-path^="${CSS.escape(keyOf([...path, arr.length - 1]))}"]`);
     if (first) first.focus();
   } });
-  box.append(rows, add, errorEl);
+  box.append(rows, add);
   state.fields.set(keyOf(path), { control: box, error: errorEl, wrap: box, title });
   return box;
 }
@@ -649,7 +649,8 @@ function showErrors(errors) {
     const message = e.message || "is invalid";
     if (f) setFieldError(f, f.error.textContent ? `${f.error.textContent}; ${message}` : message);
     const name = f ? f.title : parts.join(".") || "step";
-    const go = f && f.control.matches("input, select, textarea") ? el("button", { type: "button", class: "link", text: `${name}: ${message}`, onclick: () => f.control.focus() }) : `${name}: ${message}`;
+    const target = f && (f.control.matches("input, select, textarea") ? f.control : f.control.querySelector("input, select, textarea, button"));
+    const go = target ? el("button", { type: "button", class: "link", text: `${name}: ${message}`, onclick: () => target.focus() }) : `${name}: ${message}`;
     items.push(el("li", {}, go));
   }
   if (items.length) $("step-errors").replaceChildren(el("p", { text: "Please fix:" }), el("ul", {}, items));
@@ -795,7 +796,7 @@ $("finalize-btn").addEventListener("click", async () => {
   const out = $("finalize-out");
   if (!state.sessionId) { out.replaceChildren(el("p", { text: "Start a session first." })); return; }
   if (state.dirty) { clearTimeout(state.timer); await saveStep(true); }
-  const { status, data } = await api("POST", `/finalize/${state.sessionId}`, {}, { idempotencyKey: `finalize-${state.sessionId}` });
+  const { status, data } = await api("POST", `/finalize/${state.sessionId}`, {}, { idempotencyKey: crypto.randomUUID() }); // a per-session key would replay an early 422 for 24 h
   if (status === 200) {
     const m = data.manifest || {};
     out.replaceChildren(el("p", {}, el("strong", { text: "Finalized." }), ` Manifest v${m.version}, ${m.token_count} tokens, checksum `, el("code", { text: String(m.checksum || "").slice(0, 12) }), "."), asJson(data));
