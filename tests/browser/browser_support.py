@@ -135,13 +135,19 @@ class Watch:
         if message.type != "error":
             return
         url = str(message.location.get("url", ""))
-        if FAILED_LOAD.match(message.text) and url in self._excused:
+        failed_load = FAILED_LOAD.match(message.text)
+        if failed_load and (url in self._excused or self._expected_url(url, int(failed_load.group(1)))):
             return
         self.problems.append(f"console error at {url or '?'}: {message.text}")
 
     def downloaded(self, url: str) -> None:
         """``url`` was a download the journey expected (its navigation's abort is no failure)."""
         self._downloads.add(url)
+
+    def _expected_url(self, url: str, status: int) -> bool:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return any(e.status == status and e.path.search(path) for e in self.expected)
 
     def _failed(self, request: Request) -> None:
         if request.failure == "net::ERR_ABORTED" and request.is_navigation_request():

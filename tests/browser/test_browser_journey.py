@@ -146,7 +146,7 @@ def test_a_new_founders_journey(browser: Browser, suite: Suite, axe_source: str)
 
         pay(page, stage)
         billing(page, stage)
-        onboarding(page, stage, suite, data)
+        onboarding(page, stage, suite, watch, data)
         finalized(page, stage)
         manifest(page, stage, suite, watch)
         narrow_pages(browser, context, suite, axe_source)
@@ -187,7 +187,7 @@ def billing(page: Page, stage: Stages) -> None:
     stage(page, "billing")
 
 
-def onboarding(page: Page, stage: Stages, suite: Suite, data: dict[str, Any]) -> None:
+def onboarding(page: Page, stage: Stages, suite: Suite, watch: Watch, data: dict[str, Any]) -> None:
     page.goto("/")
     fill_step_one_with_the_keyboard(page, data["company_profile"])
     stage(page, "step-one-complete")
@@ -216,6 +216,15 @@ def onboarding(page: Page, stage: Stages, suite: Suite, data: dict[str, Any]) ->
     expect(page.get_by_label("Industry", exact=True)).to_have_value("Finance automation (resumed)")
     expect(page.get_by_label("Name", exact=True)).to_have_value(COMPANY)
     stage(page, "draft-resumed")
+
+    # Too early: the dashboard has no manifest yet (404) and finalize lists the steps still missing (422).
+    with watch.expecting("GET", r"^/context/manifest\b", 404, "no manifest before finalize"):
+        button(page, "Refresh dashboard").click()
+        expect(page.locator("#bcm-indicator")).to_contain_text("No manifest yet")
+    with watch.expecting("POST", r"^/finalize/", 422, "finalize before the 23 steps are complete"):
+        button(page, "Finalize").click()
+        expect(page.locator("#finalize-out")).to_contain_text("22 of 23 steps are not complete")
+    stage(page, "finalize-too-early")
 
     # Finalize needs all 23 steps complete: the other 22 are filled over the API, as quickly as a script can.
     token = token_of(page)
