@@ -685,7 +685,17 @@ async function saveStep(draft) {
   setSave("Saving…", "");
   const res = await api("PUT", `/onboarding_step/sessions/${state.sessionId}/steps/${step.number}`, { data, draft, version: step.version });
   state.saving = false;
-  if (res.status === 200) {
+  if (!state.step || state.step.number !== step.number) {
+    // The founder moved to another step meanwhile: this answer is about the one left behind.
+    if (res.status === 200) {
+      Object.assign(step, res.data.step || {});
+      localStorage.removeItem(localKey(step.number));
+      if (res.data.progress) state.session.progress = res.data.progress;
+      renderSession();
+    } else {
+      setSave("Error", `${step.title} was not saved (${problemText(res.status, { ...res.data, errors: undefined })}): open it again to fix it`);
+    }
+  } else if (res.status === 200) {
     Object.assign(step, res.data.step || {});
     if (state.step.number === step.number) state.step = step;
     if (res.data.progress) state.session.progress = res.data.progress;
@@ -712,6 +722,7 @@ async function saveStep(draft) {
   }
 }
 
+$("step-form").addEventListener("submit", (ev) => ev.preventDefault()); // Enter in a lone field saves nothing twice
 $("step-complete").addEventListener("click", () => { clearTimeout(state.timer); saveStep(false); });
 $("step-reload").addEventListener("click", async () => {
   state.dirty = false; localStorage.removeItem(localKey(state.step.number));
