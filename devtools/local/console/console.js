@@ -11,7 +11,9 @@
 //               "+30 days", "Back to now"; #billing-summary; table "Transactions"; "Open receipt <number>"
 //   Onboarding  button "Start / resume session"; progressbar "Onboarding progress" (aria-valuenow = percent);
 //               navigation "Onboarding steps" holding one button per step named by its title exactly
-//               ("Company profile", ..., "Final review"; aria-current="step" on the open one);
+//               ("Company profile", ..., "Final review"; aria-current="step" on the open one), beside it
+//               #step-status-<n> (empty, draft or complete, then ", AI <status>" once asked);
+//               #step-closed shows once the session is finalized (every control of the form disabled);
 //               #step-title, #step-version ("Version <n>"); #save-status reads "Unsaved changes",
 //               "Saving…", "Saved" or "Error"; form #step-form: every control labelled by its field's title
 //               ("Name", "Industry", "Stage"...; rows "<Field> <n>"), buttons "Add <field>", "Remove <field> <n>";
@@ -22,7 +24,8 @@
 //   Finalize    button "Finalize"; #finalize-out
 //   Dashboard   button "Refresh dashboard"; #bcm-indicator, #bcm-version ("v1.0.0"), #bcm-freshness ("fresh",
 //               "stale" or "rebuilding"); #icp-out; combobox "Recommendations for", button "Get
-//               recommendations", #reco-out; textbox "Text to check", button "Check guardrails", #guard-out
+//               recommendations", #reco-out; textbox "Text to check", button "Check guardrails", #guard-out;
+//               #bcm-out holds the manifest's "as JSON" disclosure (its <pre> is the API's body)
 //   Settings    buttons "Rebuild", "Export JSON", "Export Markdown", "Refresh history"; #export-status
 //               (names the file); table "Version history"; dialog "Rebuild the manifest" with textbox
 //               "Reason (optional)", buttons "Start rebuild", "Close", progressbar "Rebuild progress",
