@@ -14,8 +14,8 @@
 //               ("Company profile", ..., "Final review"; aria-current="step" on the open one), beside it
 //               #step-status-<n> (empty, draft or complete, then ", AI <status>" once asked);
 //               #step-closed shows once the session is finalized (every control of the form disabled);
-//               #step-title, #step-version ("Version <n>"); #save-status reads "Unsaved changes",
-//               "Saving…", "Saved" or "Error"; form #step-form: every control labelled by its field's title
+//               #step-title, #step-version ("Version <n>"); #save-status reads "Not saved yet" (a step
+//               never saved), "Unsaved changes", "Saving…", "Saved" or "Error"; form #step-form: every control labelled by its field's title
 //               ("Name", "Industry", "Stage"...; rows "<Field> <n>"), buttons "Add <field>", "Remove <field> <n>";
 //               an invalid field has aria-invalid="true" and its message in .field-error; #step-errors
 //               (role=alert) lists them; buttons "Save as complete", "Ask AI" (only steps with an AI task),
@@ -408,7 +408,9 @@ function openStep(step) {
   clearErrors();
   renderStepHead();
   renderForm();
-  setSave(state.dirty ? "Unsaved changes" : "Saved", state.dirty ? "restored from this browser" : step.updated_at ? `last saved ${step.updated_at.slice(0, 19).replace("T", " ")}` : "nothing saved yet");
+  if (state.dirty) setSave("Unsaved changes", "restored from this browser");
+  else if (step.version) setSave("Saved", step.updated_at ? `last saved ${step.updated_at.slice(0, 19).replace("T", " ")} UTC` : "");
+  else setSave("Not saved yet", "");
   const spec = specOf(step.number);
   $("step-ai").hidden = !(spec && spec.ai_task); // only steps with an AI task offer it
   $("step-reload").hidden = true;
