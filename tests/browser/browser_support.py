@@ -217,15 +217,19 @@ class Stages:
     narrow: bool = False
     # axe's findings per stage, kept to the end (``finish``) so one run lists every stage's.
     findings: list[str] = field(default_factory=list)
+    # Where the screenshots go (the journey's folder unless a test of the judges says otherwise).
+    directory: Path = JOURNEY_DIR
 
     def __call__(self, page: Page, name: str) -> None:
         label = f"{self.prefix}{name}"
         page.wait_for_load_state("load")
-        JOURNEY_DIR.mkdir(parents=True, exist_ok=True)
-        shot = JOURNEY_DIR / f"{len(written_this_run) + 1:02d}-{label}.png"
+        journey = self.directory == JOURNEY_DIR
+        self.directory.mkdir(parents=True, exist_ok=True)
+        shot = self.directory / f"{len(written_this_run if journey else self.written) + 1:02d}-{label}.png"
         page.screenshot(path=str(shot), full_page=True)
         self.written.append(shot)
-        written_this_run.append(shot)
+        if journey:
+            written_this_run.append(shot)
         self.findings += [
             f"{label}: {v['impact']} {v['id']} ({v['help']}) at {', '.join(v['nodes'])}"
             for v in axe_violations(page, self.axe_source)

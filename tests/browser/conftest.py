@@ -63,9 +63,14 @@ def axe_source() -> str:
     return AXE_JS.read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
+@pytest.fixture(scope="session")
+def journey_dir() -> None:
+    """``.local/journey/`` emptied once per run: what is left there is this run's."""
     clear_journey_dir()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str, journey_dir: None) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium, args=launch_args())
         try:

@@ -30,7 +30,8 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from tests.browser.browser_support import Stages, Watch
 from tests.browser.conftest import Suite
 
-pytestmark = pytest.mark.services
+# The browser layer's budget in CI is 3 minutes: the journey, the suite's start and Chromium's launch included.
+pytestmark = [pytest.mark.services, pytest.mark.timeout(150)]
 
 FIXTURE = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "steps_complete.json"
 # Waits on the page (ms): polls, the AI stand-in and the simulator's round trips finish well within this.
