@@ -108,7 +108,8 @@ const ACRONYMS = { icp: "ICP", icps: "ICPs", kpi: "KPI", kpis: "KPIs", uvp: "UVP
 const humanize = (key) => ACRONYMS[key] || String(key).replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
 
 function asJson(value) {
-  return el("details", { class: "as-json" }, el("summary", { text: "as JSON" }), el("pre", { text: JSON.stringify(value, null, 2) }));
+  // The <pre> scrolls when long: focusable, so a keyboard can scroll it too.
+  return el("details", { class: "as-json" }, el("summary", { text: "as JSON" }), el("pre", { tabindex: "0", text: JSON.stringify(value, null, 2) }));
 }
 
 function isEmpty(v) {
