@@ -155,6 +155,7 @@ function showProblem(target, status, data) {
 
 function renderWho() {
   $("who").textContent = state.token ? `${state.email} (workspace ${state.workspaceId})` : "signed out";
+  $("signout").hidden = !state.token;
 }
 
 // --- 1. sign in -----------------------------------------------------------------------------------
