@@ -94,6 +94,7 @@ async function api(method, path, body, opts = {}) {
   }
   const text = await res.text();
   log(method, path, res.status, Math.round(performance.now() - started));
+  if (res.status === 401 && state.token) $("who").textContent = `${state.email}: the sign-in has expired, sign in again`;
   let data = text;
   try { data = JSON.parse(text); } catch (_) { /* not JSON */ }
   return { status: res.status, data };
@@ -534,7 +535,7 @@ function renderForm() {
 function field(root, raw, path, fallbackTitle) {
   const { schema: s } = resolve(root, raw);
   const kind = kindOf(s);
-  const title = raw.title || (s.title && !/^[A-Z][a-z]+[A-Z]/.test(s.title) ? s.title : fallbackTitle);
+  const title = raw.title || fallbackTitle; // a $ref's own title names the type (Axis), not this field (X axis)
   const value = getAt(state.draft, path);
   const hint = hintFor(s, kind);
   if (kind === "object") return objectField(root, s, path, title, hint);
@@ -561,7 +562,7 @@ function field(root, raw, path, fallbackTitle) {
       if (Number.isFinite(n)) edited(path, n);
     });
   } else if (kind === "string") {
-    const long = (s.maxLength || 0) > TEXTAREA_FROM && !/url|website|link/i.test(keyOf(path));
+    const long = (s.maxLength || 0) > TEXTAREA_FROM && !/url|website|link|path/i.test(String(path[path.length - 1]));
     control = long ? el("textarea", { ...common, rows: 3, maxlength: s.maxLength }) : el("input", { ...common, type: "text", maxlength: s.maxLength });
     control.value = value == null ? "" : String(value);
     control.addEventListener("input", () => edited(path, control.value === "" ? null : control.value));
