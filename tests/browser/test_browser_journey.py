@@ -217,6 +217,12 @@ def onboarding(page: Page, stage: Stages, suite: Suite, watch: Watch, data: dict
     expect(page.get_by_label("Industry", exact=True)).to_have_value("Finance automation (resumed)")
     expect(page.get_by_label("Name", exact=True)).to_have_value(COMPANY)
     stage(page, "draft-resumed")
+    # Typed but not yet saved (a reload inside the autosave pause): the browser's copy comes back and is saved.
+    page.get_by_label("Industry", exact=True).fill("Finance automation (typed, then reloaded)")
+    page.reload()
+    expect(page.get_by_label("Industry", exact=True)).to_have_value("Finance automation (typed, then reloaded)")
+    saved(page)
+    stage(page, "unsaved-draft-resumed")
 
     # Too early: the dashboard has no manifest yet (404) and finalize lists the steps still missing (422).
     with watch.expecting("GET", r"^/context/manifest\b", 404, "no manifest before finalize"):
