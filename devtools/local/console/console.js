@@ -378,16 +378,20 @@ function renderSession() {
   $("progress").setAttribute("aria-valuenow", String(p.percent));
   $("progress").setAttribute("aria-valuetext", `${p.complete} of ${p.total} steps complete`);
   $("progress-text").textContent = `${p.complete}/${p.total} steps complete (${p.percent}%), session ${s.status}`;
-  const list = $("steps"); list.innerHTML = "";
+  const list = $("steps");
+  // The list is drawn again on every save: a step button that had the focus gets it back.
+  const focusedStep = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.step : null;
+  list.innerHTML = "";
   for (const step of s.steps) {
     const open = state.step && state.step.number === step.number;
     const statusId = `step-status-${step.number}`;
     const ai = step.ai && step.ai.status !== "idle" ? `, AI ${step.ai.status}` : "";
     // A button named by the title alone (Tab, Enter); its status is its description.
-    const button = el("button", { type: "button", "aria-describedby": statusId, "aria-current": open ? "step" : null, onclick: () => openStep(stepNamed(step.number) || step) }, step.title);
+    const button = el("button", { type: "button", "data-step": String(step.number), "aria-describedby": statusId, "aria-current": open ? "step" : null, onclick: () => { openStep(stepNamed(step.number) || step); $("step-title").focus(); } }, step.title);
     list.appendChild(el("li", { class: step.status + (open ? " active" : "") },
       el("span", { class: "num", "aria-hidden": "true", text: `${step.number}.` }), button,
       el("span", { class: "step-status", id: statusId, text: `${step.status}${ai}` })));
+    if (focusedStep === String(step.number)) button.focus();
   }
   const done = closed();
   $("step-fieldset").disabled = done;
