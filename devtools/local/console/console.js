@@ -199,6 +199,7 @@ function renderOrder(data) {
   const what = data.plan ? `${data.plan} (${data.billing_period})` : "";
   $("pay-out").replaceChildren(
     el("p", {}, "Order ", el("code", { text: data.merchant_order_id || "" }), ` ${what}${amount}: `, el("strong", { id: "pay-state", text: data.state })),
+    data.state === "COMPLETED" ? el("p", {}, el("a", { href: "#onboarding", text: "Continue to onboarding" })) : "",
     asJson(data),
   );
 }
@@ -996,7 +997,9 @@ async function boot() {
     const n = Number(localStorage.getItem("bcm.step"));
     if (state.session && n && stepNamed(n)) openStep(stepNamed(n));
   }
-  if (state.session && state.session.status === "finalized") { await loadDashboard(); await loadHistory(); }
+  // The dashboard when there is a manifest to show (finalized here, or one seen before): no 404 to provoke.
+  const seen = localStorage.getItem(`bcm.manifest.${state.workspaceId}`);
+  if ((state.session && state.session.status === "finalized") || seen) { await loadDashboard(); await loadHistory(); }
 }
 
 // The pages FRONTEND_URL links to: /app/billing/return?order=... (back from PhonePe), /app/billing
