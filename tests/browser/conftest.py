@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from devtools.local.devserver import LocalApp, build_suite, build_wsgi
 from devtools.local.services import ServiceSet, free_port
@@ -31,6 +31,11 @@ from tests.browser.browser_support import (
 )
 from tests.conftest import needs
 from tests.e2e.support import base_url, serving, suite_settings
+
+# How long an assertion on the page waits (Playwright's default is 5 s): the AI stand-in's answer and a
+# rebuild go through the task dispatcher, which a loaded CI machine may slow down.
+EXPECT_TIMEOUT_MS = 20_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser
 from tests.browser.browser_support import Stages, Watch, axe_violations, horizontal_overflow
 from tests.browser.conftest import Suite
 
-pytestmark = [pytest.mark.services, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.services, pytest.mark.timeout(50)]
 
 PROVOKE = """async () => {
     console.error("provoked console error");
