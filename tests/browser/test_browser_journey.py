@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
+from lib.domain.steps import STEPS
 from tests.browser.browser_support import Stages, Watch
 from tests.browser.conftest import Suite
 
@@ -237,11 +238,9 @@ def onboarding(page: Page, stage: Stages, suite: Suite, watch: Watch, data: dict
     # Finalize needs all 23 steps complete: the other 22 are filled over the API, as quickly as a script can.
     token = token_of(page)
     session_id = page.evaluate("() => localStorage.getItem('bcm.session')")
-    for number, slug in enumerate(data, start=1):
-        if number == 1:
-            continue
-        body = {"data": data[slug], "draft": False}
-        response = suite.api("PUT", f"/onboarding_step/sessions/{session_id}/steps/{number}", token, json=body)
+    for step in STEPS[1:]:
+        body = {"data": data[step.slug], "draft": False}
+        response = suite.api("PUT", f"/onboarding_step/sessions/{session_id}/steps/{step.number}", token, json=body)
         assert response.status_code == 200, response.text
     button(page, "Start / resume session").click()
     expect(page.get_by_role("progressbar", name="Onboarding progress")).to_have_attribute("aria-valuenow", "100")
