@@ -13,6 +13,9 @@ FUZZ_STAMP := $(FUZZ_VENV)/.installed
 # and PhonePe's official SDK (tools/phonepe_sdk/requirements.lock), driven against our simulator by a test.
 SDK_VENV   := $(VENV)/phonepe-sdk
 SDK_STAMP  := $(SDK_VENV)/.installed
+# axe-core for the browser journey (tests/browser/package-lock.json), installed by npm ci; Chromium is the system's.
+AXE_DIR    := tests/browser
+AXE_STAMP  := $(AXE_DIR)/node_modules/.installed
 
 .PHONY: dev test test-fast bench lint scan typecheck build lock requirements check-env migrate clean
 
@@ -39,12 +42,16 @@ $(SDK_STAMP): tools/phonepe_sdk/requirements.lock $(STAMP)
 	$(SDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/phonepe_sdk/requirements.lock
 	@touch $(SDK_STAMP)
 
+$(AXE_STAMP): $(AXE_DIR)/package-lock.json $(AXE_DIR)/package.json
+	cd $(AXE_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $(AXE_STAMP)
+
 ## dev: the whole system locally (Postgres, Valkey, Firestore, Storage, tasks, every function) on :8080
 dev: $(STAMP)
 	$(PY) -m devtools dev
 
-## test: lint, types, the Terraform security scan, then unit + integration + function + e2e tests against real local services
-test: $(STAMP) $(SCAN_STAMP) $(FUZZ_STAMP) $(SDK_STAMP)
+## test: lint, types, the Terraform security scan, then unit + integration + function + e2e + browser tests against real local services
+test: $(STAMP) $(SCAN_STAMP) $(FUZZ_STAMP) $(SDK_STAMP) $(AXE_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -87,6 +94,7 @@ lock:
 	$(PY) -m uv pip compile tools/scan/checkov.in -o tools/scan/checkov.lock --python-version 3.11 --no-header --quiet
 	$(PY) -m uv pip compile tools/fuzz/schemathesis.in -o tools/fuzz/schemathesis.lock --python-version 3.11 --no-header --quiet
 	$(PY) -m uv pip compile tools/phonepe_sdk/requirements.in -o tools/phonepe_sdk/requirements.lock --python-version 3.11 --no-header --quiet
+	cd $(AXE_DIR) && npm install --package-lock-only --ignore-scripts --no-audit --no-fund --loglevel=error
 
 requirements: $(STAMP)
 	$(PY) tools/requirements.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -66,6 +67,22 @@ def test_export_link_points_at_the_stored_document(rig: BcmRig, fmt: str) -> Non
     assert current is not None
     name = f"exports/{rig.workspace}/1.0.0-{current.checksum[:12]}/{out['filename']}"
     assert rig.blobs.stored(EXPORTS, name) is not None
+
+
+@pytest.mark.parametrize(("fmt", "ext"), [("json", "json"), ("markdown", "md")])
+def test_export_is_stored_as_utf8_and_downloads_under_the_api_filename(rig: BcmRig, fmt: str, ext: str) -> None:
+    """The object carries its charset, and the signed URL the file name and type the browser saves it with."""
+    out = reads.export_link(rig.workspace, reads.parse_format(fmt), deps=rig.deps)
+    current = rig.repo.current(rig.workspace)
+    assert current is not None
+    stored = rig.blobs.stored(EXPORTS, f"exports/{rig.workspace}/1.0.0-{current.checksum[:12]}/{out['filename']}")
+    assert stored is not None
+    assert stored.content_type.endswith("; charset=utf-8")
+    assert out["filename"].startswith("bcm-")
+    assert out["filename"].endswith(f"-v1.0.0.{ext}")
+    query = parse_qs(urlsplit(out["url"]).query)
+    assert query["download"] == [out["filename"]]
+    assert query["type"] == [stored.content_type]
 
 
 def test_unknown_export_format_is_422() -> None:
