@@ -19,8 +19,13 @@ import pytest
 
 from devtools.local.services import ServiceSet, start_all
 from lib.config import Settings
+from tests.contract_conformance import Conformance, assert_conforms, checking
 
 BUCKETS = ["bcm-exports-test", "bcm-evidence-test"]
+TESTS = Path(__file__).resolve().parent
+# The layers whose every response must match docs/openapi.json (tests/contract_conformance.py): they
+# call the published functions as a client does.
+CONFORMING_LAYERS = frozenset({"functions", "e2e", "browser"})
 
 
 def _require_emulators() -> bool:
@@ -73,3 +78,20 @@ def settings_for(services: ServiceSet) -> Settings:
 def firestore_host(services: ServiceSet) -> str:
     needs(services, "firestore")
     return services.env["FIRESTORE_EMULATOR_HOST"]
+
+
+@pytest.fixture(scope="session")
+def conformance() -> Iterator[Conformance]:
+    yield from checking()
+
+
+@pytest.fixture(autouse=True)
+def _responses_match_the_contract(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In the conforming layers, a test fails on any response off the published contract it caused."""
+    if Path(request.path).resolve().relative_to(TESTS).parts[0] not in CONFORMING_LAYERS:
+        yield
+        return
+    conformance: Conformance = request.getfixturevalue("conformance")
+    conformance.take()  # what an earlier module's setup saw is that module's
+    yield
+    assert_conforms(conformance)
