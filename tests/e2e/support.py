@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from devtools.local.devserver import FRONTEND_PATH
-from lib.config import Settings
+from lib.config import Settings, TasksMode
 
 LOOPBACK = "127.0.0.1"
 # How often the serving thread checks for shutdown; small so a module's teardown is quick.
@@ -52,7 +52,7 @@ def suite_settings(settings: Settings, port: int, **update: Any) -> Settings:
     return local_settings(
         settings,
         port,
-        tasks_mode="local",
+        tasks_mode=TasksMode.LOCAL,
         phonepe_api_base=api,
         phonepe_token_url=f"{api}/v1/oauth/token",
         **update,
