@@ -13,6 +13,10 @@ FUZZ_STAMP := $(FUZZ_VENV)/.installed
 # and PhonePe's official SDK (tools/phonepe_sdk/requirements.lock), driven against our simulator by a test.
 SDK_VENV   := $(VENV)/phonepe-sdk
 SDK_STAMP  := $(SDK_VENV)/.installed
+# and the TypeScript client's node_modules (clients/typescript/package-lock.json, `npm ci` only); the stamp
+# holds the lockfile's sha256, which tests/e2e/test_typescript_client.py checks before building with tsc.
+TS_CLIENT := clients/typescript
+TS_STAMP  := $(TS_CLIENT)/node_modules/.installed
 
 .PHONY: dev test test-fast bench lint scan typecheck build lock requirements check-env migrate clean
 
@@ -39,12 +43,16 @@ $(SDK_STAMP): tools/phonepe_sdk/requirements.lock $(STAMP)
 	$(SDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/phonepe_sdk/requirements.lock
 	@touch $(SDK_STAMP)
 
+$(TS_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
+	sha256sum $(TS_CLIENT)/package-lock.json | cut -d' ' -f1 > $(TS_STAMP)
+
 ## dev: the whole system locally (Postgres, Valkey, Firestore, Storage, tasks, every function) on :8080
 dev: $(STAMP)
 	$(PY) -m devtools dev
 
 ## test: lint, types, the Terraform security scan, then unit + integration + function + e2e tests against real local services
-test: $(STAMP) $(SCAN_STAMP) $(FUZZ_STAMP) $(SDK_STAMP)
+test: $(STAMP) $(SCAN_STAMP) $(FUZZ_STAMP) $(SDK_STAMP) $(TS_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -100,4 +108,4 @@ migrate: $(STAMP)
 	$(PY) -m devtools migrate $(MIGRATE_FLAGS)
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml
+	rm -rf build $(TS_CLIENT)/dist .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml
