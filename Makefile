@@ -66,11 +66,12 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
-lint: $(STAMP)
+lint: $(STAMP) $(TS_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) tools/openapi.py --check
+	cd $(TS_CLIENT) && node scripts/generate.mjs --check
 	$(PY) -m lib.domain.steps --check
 	$(PY) tools/requirements.py --check
 	$(PY) tools/dependencies.py --check
