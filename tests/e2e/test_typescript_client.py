@@ -37,6 +37,13 @@ LOCK = CLIENT / "package-lock.json"
 # Written by `make` and by this module after `npm ci`: the sha256 of the lockfile installed.
 INSTALLED = CLIENT / "node_modules" / ".installed"
 STEPS_FIXTURE = REPO / "tests" / "unit" / "fixtures" / "steps_complete.json"
+README = REPO / "README.md"
+# What the README's example uses without defining: the page's Supabase client, an AbortController, a view.
+EXAMPLE_AMBIENT = """
+declare const supabase: { auth: { getSession(): Promise<{ data: { session: { access_token: string } | null } }> } };
+declare const controller: AbortController;
+declare function show(version: string, freshness: "fresh" | "stale" | "rebuilding"): void;
+"""
 NPM_CI_TIMEOUT_S = 240
 BUILD_TIMEOUT_S = 120
 NODE_TEST_TIMEOUT_S = 180
@@ -139,3 +146,21 @@ def test_generated_types_match_the_spec(built: Path, tmp_path: Path) -> None:
     assert filecmp.cmp(fresh, committed, shallow=False), (
         "clients/typescript/src/schema.ts is stale: run `npm run generate` in clients/typescript"
     )
+
+
+@pytest.mark.timeout(BUILD_TIMEOUT_S * 2)
+def test_readme_example_compiles(built: Path, tmp_path: Path) -> None:
+    """The README's ten-line example type-checks against the client as it is (strict tsc, no emit)."""
+    section = README.read_text(encoding="utf-8").split("## For frontend developers", 1)[1]
+    found = re.search(r"```ts\n(.*?)```", section, re.DOTALL)
+    assert found is not None, "the README's frontend section has no ```ts example"
+    example = found.group(1)
+    assert "@bcm/client" in example
+    assert len(example.strip().splitlines()) <= 12
+    source = tmp_path / "example.mts"  # .mts: an ES module, so top-level await is allowed
+    source.write_text(EXAMPLE_AMBIENT + example.replace("@bcm/client", str(CLIENT / "src" / "index.js")))
+    options = ["--noEmit", "--strict", "--skipLibCheck", "--target", "ES2022", "--lib", "ES2022,DOM"]
+    options += ["--module", "NodeNext", "--moduleResolution", "NodeNext"]
+    options += ["--types", "node", "--typeRoots", str(CLIENT / "node_modules" / "@types")]
+    tsc = _run([str(built), "node_modules/typescript/bin/tsc", *options, str(source)], BUILD_TIMEOUT_S)
+    assert tsc.returncode == 0, tsc.stdout[-4000:] + tsc.stderr[-2000:]
