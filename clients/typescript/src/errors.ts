@@ -10,6 +10,9 @@ export type ProblemBody = components["schemas"]["Problem"];
  */
 export type ProblemCode = ProblemBody["code"];
 
+/** An ApiError's code: the problem's, or `http_<status>` for an answer that was not a problem (a proxy's page). */
+export type ErrorCode = ProblemCode | `http_${number}`;
+
 /** One bad field of a 4xx: where (`data.name`, `plan`...) and why. */
 export interface FieldError {
   path: string;
@@ -56,7 +59,7 @@ export function rateLimitOf(headers: Headers): RateLimitInfo {
 export class ApiError extends Error {
   override readonly name: string = "ApiError";
   readonly status: number;
-  readonly code: ProblemCode;
+  readonly code: ErrorCode;
   readonly title: string;
   readonly detail: string;
   readonly errors: readonly FieldError[];
@@ -71,7 +74,7 @@ export class ApiError extends Error {
     super(detail ? `${title}: ${detail}` : title);
     this.status = status;
     // A body that is not a problem (a proxy's HTML page) still gets a code a caller can switch on.
-    this.code = (typeof problem.code === "string" ? problem.code : `http_${status}`) as ProblemCode;
+    this.code = typeof problem.code === "string" ? (problem.code as ProblemCode) : `http_${status}`;
     this.title = title;
     this.detail = detail;
     this.errors = Array.isArray(problem.errors) ? problem.errors.filter(isFieldError) : [];
@@ -118,6 +121,6 @@ export function toApiError(response: Response, body: unknown): ApiError {
 }
 
 /** Narrows an unknown error to an ApiError with one of `codes`. */
-export function isProblem<C extends ProblemCode>(error: unknown, ...codes: C[]): error is ApiError & { code: C } {
-  return error instanceof ApiError && (codes.length === 0 || (codes as ProblemCode[]).includes(error.code));
+export function isProblem<C extends ErrorCode>(error: unknown, ...codes: C[]): error is ApiError & { code: C } {
+  return error instanceof ApiError && (codes.length === 0 || (codes as ErrorCode[]).includes(error.code));
 }

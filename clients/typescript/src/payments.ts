@@ -8,6 +8,8 @@ import { isTransportError, sleep as realSleep, type Sleep } from "./util.js";
 export interface RetryOptions {
   /** Tries in all for one request before its error is thrown (default 3). */
   attempts?: number;
+  /** A Retry-After longer than this is not waited for: the error is thrown (default 10 s). */
+  maxWaitMs?: number;
   /** The wait after a transport failure without Retry-After, doubled each time (default 500 ms). */
   backoffMs?: number;
   sleep?: Sleep;
@@ -41,16 +43,12 @@ export function isFinalPaymentState(state: string): boolean {
 }
 
 function retryable(error: unknown): boolean {
-  return (
-    isTransportError(error) ||
-    (error instanceof ApiError && (error.status === 503 || error.status === 429)) ||
-    isProblem(error, "idempotency_in_flight")
-  );
+  return isTransportError(error) || (error instanceof ApiError && error.status === 503) || isProblem(error, "idempotency_in_flight");
 }
 
 /**
- * Send one request with its key, again on a transport failure, a 503, a 429 or 409 idempotency_in_flight:
- * the key makes a resend safe (the server replays the first answer, or runs it once).
+ * Send one request with its key, again on a transport failure, a 503 or 409 idempotency_in_flight: the key
+ * makes a resend safe (the server replays the first answer, or runs it once). A 429 is the caller's to show.
  */
 async function withRetries<T>(send: () => Promise<T>, signal: AbortSignal | undefined, retry: RetryOptions): Promise<T> {
   const attempts = retry.attempts ?? 3;
@@ -62,6 +60,7 @@ async function withRetries<T>(send: () => Promise<T>, signal: AbortSignal | unde
     } catch (error) {
       if (attempt >= attempts || !retryable(error) || signal?.aborted) throw error;
       const asked = error instanceof ApiError ? error.retryAfterMs : undefined;
+      if (asked !== undefined && asked > (retry.maxWaitMs ?? 10_000)) throw error;
       await sleep(asked ?? wait, signal);
       wait *= 2;
     }

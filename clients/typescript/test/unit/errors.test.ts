@@ -84,6 +84,7 @@ describe("problem+json answers", () => {
     assert.ok(error instanceof ApiError);
     assert.equal(error.status, 502);
     assert.equal(error.code, "http_502");
+    assert.ok(isProblem(error, "http_502"));
     assert.equal(error.requestId, "edge-9");
     assert.match(error.detail, /bad gateway/);
   });

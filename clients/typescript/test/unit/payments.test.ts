@@ -50,14 +50,30 @@ describe("startPayment", () => {
   it("resends under the same key after a transport failure, a 503 or idempotency_in_flight", async () => {
     const fake = new FakeFetch().queue(
       new TypeError("fetch failed"),
+      problem(503, "payment_provider_unavailable", {}, { "Retry-After": "5" }),
       problem(409, "idempotency_in_flight", {}, { "Retry-After": "2" }),
       json(201, ORDER),
     );
     const { waits, sleep } = recordingSleep();
-    const checkout = await startPayment(fakeClient(fake), { plan: "starter", billing_period: "monthly" }, { token: "t", sleep, backoffMs: 400 });
+    const client = fakeClient(fake);
+    const checkout = await startPayment(client, { plan: "starter", billing_period: "monthly" }, { token: "t", sleep, backoffMs: 400, attempts: 4 });
     assert.equal(checkout.orderId, "MO-1");
-    assert.deepEqual(fake.seen.map((s) => s.headers.get("Idempotency-Key")), ["key-1", "key-1", "key-1"]);
-    assert.deepEqual(waits, [400, 2000]);
+    assert.deepEqual(fake.seen.map((s) => s.headers.get("Idempotency-Key")), ["key-1", "key-1", "key-1", "key-1"]);
+    assert.deepEqual(waits, [400, 5000, 2000]);
+  });
+
+  it("leaves a 429, and a Retry-After longer than maxWaitMs, to the caller", async () => {
+    const fake = new FakeFetch().queue(
+      problem(429, "rate_limited", {}, { "Retry-After": "1" }),
+      problem(503, "payment_provider_unavailable", {}, { "Retry-After": "30" }),
+    );
+    const { waits, sleep } = recordingSleep();
+    const client = fakeClient(fake);
+    const input = { plan: "starter", billing_period: "monthly" } as const;
+    await assert.rejects(() => startPayment(client, input, { token: "t", sleep }), RateLimitedError);
+    await assert.rejects(() => startPayment(client, input, { token: "t", sleep }), (e: unknown) => e instanceof ApiError && e.status === 503);
+    assert.deepEqual(waits, []);
+    assert.equal(fake.seen.length, 2);
   });
 
   it("does not resend what the server refused", async () => {
