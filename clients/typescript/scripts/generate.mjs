@@ -11,7 +11,10 @@ const spec = resolve(here, "../../docs/openapi.json");
 const committed = resolve(here, "src/schema.ts");
 // --empty-objects-unknown: a schema with no properties listed ({"type": "object"}) is Record<string, unknown>,
 // not Record<string, never>, so loosely described bodies can still be sent and read.
-const flags = ["--empty-objects-unknown"];
+// --default-non-nullable=false: a property is required only when the spec's `required` says so. By default
+// openapi-typescript makes every property with a `default` required, which would make callers send
+// `autopay`, `workspace_id` or `version` that the API documents as optional.
+const flags = ["--empty-objects-unknown", "--default-non-nullable=false"];
 
 function generate(output) {
   execFileSync(resolve(here, "node_modules/.bin/openapi-typescript"), [spec, ...flags, "--output", output], {

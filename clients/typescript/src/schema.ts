@@ -955,38 +955,38 @@ export interface components {
              * @description What the company does, 20-1000 characters.
              * @default null
              */
-            description: string | null;
+            description?: string | null;
             /**
              * Founded Year
              * @default null
              */
-            founded_year: number | null;
+            founded_year?: number | null;
             /**
              * Industry
              * @default null
              */
-            industry: string | null;
+            industry?: string | null;
             /**
              * Name
              * @default null
              */
-            name: string | null;
+            name?: string | null;
             /**
              * Stage
              * @description Business maturity, not funding round.
              * @default null
              */
-            stage: ("idea" | "mvp" | "early_revenue" | "growth" | "scale") | null;
+            stage?: ("idea" | "mvp" | "early_revenue" | "growth" | "scale") | null;
             /**
              * Team Size
              * @default null
              */
-            team_size: number | null;
+            team_size?: number | null;
             /**
              * Website
              * @default null
              */
-            website: string | null;
+            website?: string | null;
         };
         /**
          * Evidence vault
@@ -997,7 +997,7 @@ export interface components {
              * Items
              * @default null
              */
-            items: components["schemas"]["Step02EvidenceVault"]["$defs"]["EvidenceItem"][] | null;
+            items?: components["schemas"]["Step02EvidenceVault"]["$defs"]["EvidenceItem"][] | null;
             $defs: {
                 /**
                  * EvidenceItem
@@ -1008,40 +1008,40 @@ export interface components {
                      * Id
                      * @default null
                      */
-                    id: string | null;
+                    id?: string | null;
                     /**
                      * Kind
                      * @default null
                      */
-                    kind: ("url" | "file" | "note") | null;
+                    kind?: ("url" | "file" | "note") | null;
                     /**
                      * Storage Path
                      * @description Required when kind is file.
                      * @default null
                      */
-                    storage_path: string | null;
+                    storage_path?: string | null;
                     /**
                      * Tags
                      * @default null
                      */
-                    tags: string[] | null;
+                    tags?: string[] | null;
                     /**
                      * Text
                      * @description The note (required when kind is note) or extracted text.
                      * @default null
                      */
-                    text: string | null;
+                    text?: string | null;
                     /**
                      * Title
                      * @default null
                      */
-                    title: string | null;
+                    title?: string | null;
                     /**
                      * Url
                      * @description Required when kind is url.
                      * @default null
                      */
-                    url: string | null;
+                    url?: string | null;
                 };
             };
         };
@@ -1054,7 +1054,7 @@ export interface components {
              * Facts
              * @default null
              */
-            facts: components["schemas"]["Step03AutoExtraction"]["$defs"]["Fact"][] | null;
+            facts?: components["schemas"]["Step03AutoExtraction"]["$defs"]["Fact"][] | null;
             $defs: {
                 /**
                  * Fact
@@ -1065,38 +1065,38 @@ export interface components {
                      * Category
                      * @default null
                      */
-                    category: ("company" | "product" | "customer" | "market" | "competition" | "pricing" | "traction" | "team" | "other") | null;
+                    category?: ("company" | "product" | "customer" | "market" | "competition" | "pricing" | "traction" | "team" | "other") | null;
                     /**
                      * Confidence
                      * @default null
                      */
-                    confidence: number | null;
+                    confidence?: number | null;
                     /**
                      * Id
                      * @default null
                      */
-                    id: string | null;
+                    id?: string | null;
                     /**
                      * Label
                      * @default null
                      */
-                    label: string | null;
+                    label?: string | null;
                     /**
                      * Source Ids
                      * @description Evidence item ids (step 2) the fact comes from.
                      * @default null
                      */
-                    source_ids: string[] | null;
+                    source_ids?: string[] | null;
                     /**
                      * Status
                      * @default null
                      */
-                    status: ("pending" | "verified" | "edited" | "rejected") | null;
+                    status?: ("pending" | "verified" | "edited" | "rejected") | null;
                     /**
                      * Value
                      * @default null
                      */
-                    value: string | null;
+                    value?: string | null;
                 };
             };
         };
@@ -1109,7 +1109,7 @@ export interface components {
              * Issues
              * @default null
              */
-            issues: components["schemas"]["Step04ContradictionCheck"]["$defs"]["Issue"][] | null;
+            issues?: components["schemas"]["Step04ContradictionCheck"]["$defs"]["Issue"][] | null;
             $defs: {
                 /**
                  * Issue
@@ -1120,43 +1120,43 @@ export interface components {
                      * Description
                      * @default null
                      */
-                    description: string | null;
+                    description?: string | null;
                     /**
                      * Fact Ids
                      * @description Fact ids (step 3) involved.
                      * @default null
                      */
-                    fact_ids: string[] | null;
+                    fact_ids?: string[] | null;
                     /**
                      * Id
                      * @default null
                      */
-                    id: string | null;
+                    id?: string | null;
                     /**
                      * Kind
                      * @default null
                      */
-                    kind: ("contradiction" | "gap" | "ambiguity" | "unsupported_claim") | null;
+                    kind?: ("contradiction" | "gap" | "ambiguity" | "unsupported_claim") | null;
                     /**
                      * Priority
                      * @default null
                      */
-                    priority: ("critical" | "high" | "medium") | null;
+                    priority?: ("critical" | "high" | "medium") | null;
                     /**
                      * Resolution
                      * @default null
                      */
-                    resolution: string | null;
+                    resolution?: string | null;
                     /**
                      * Resolved
                      * @default null
                      */
-                    resolved: boolean | null;
+                    resolved?: boolean | null;
                     /**
                      * Title
                      * @default null
                      */
-                    title: string | null;
+                    title?: string | null;
                 };
             };
         };
@@ -1169,12 +1169,12 @@ export interface components {
              * Entries
              * @default null
              */
-            entries: components["schemas"]["Step05TruthSheet"]["$defs"]["TruthEntry"][] | null;
+            entries?: components["schemas"]["Step05TruthSheet"]["$defs"]["TruthEntry"][] | null;
             /**
              * Locked
              * @default null
              */
-            locked: boolean | null;
+            locked?: boolean | null;
             $defs: {
                 /**
                  * TruthEntry
@@ -1185,33 +1185,33 @@ export interface components {
                      * Category
                      * @default null
                      */
-                    category: ("company" | "product" | "customer" | "market" | "competition" | "pricing" | "traction" | "team" | "other") | null;
+                    category?: ("company" | "product" | "customer" | "market" | "competition" | "pricing" | "traction" | "team" | "other") | null;
                     /**
                      * Id
                      * @default null
                      */
-                    id: string | null;
+                    id?: string | null;
                     /**
                      * Label
                      * @default null
                      */
-                    label: string | null;
+                    label?: string | null;
                     /**
                      * Source Fact Id
                      * @description The fact id (step 3) this entry settles.
                      * @default null
                      */
-                    source_fact_id: string | null;
+                    source_fact_id?: string | null;
                     /**
                      * Status
                      * @default null
                      */
-                    status: ("confirmed" | "needs_review" | "edited" | "unknown") | null;
+                    status?: ("confirmed" | "needs_review" | "edited" | "unknown") | null;
                     /**
                      * Value
                      * @default null
                      */
-                    value: string | null;
+                    value?: string | null;
                 };
             };
         };
@@ -1224,28 +1224,28 @@ export interface components {
              * Core Deliverable
              * @default null
              */
-            core_deliverable: string | null;
+            core_deliverable?: string | null;
             /**
              * Pricing Model
              * @default null
              */
-            pricing_model: ("recurring" | "one_time" | "hybrid" | "usage") | null;
+            pricing_model?: ("recurring" | "one_time" | "hybrid" | "usage") | null;
             /**
              * Promised Outcome
              * @default null
              */
-            promised_outcome: string | null;
+            promised_outcome?: string | null;
             /**
              * Tiers
              * @default null
              */
-            tiers: components["schemas"]["Step06OfferPricing"]["$defs"]["PricingTier"][] | null;
+            tiers?: components["schemas"]["Step06OfferPricing"]["$defs"]["PricingTier"][] | null;
             /**
              * Time To Value
              * @description How soon the customer sees the outcome, e.g. "2 weeks".
              * @default null
              */
-            time_to_value: string | null;
+            time_to_value?: string | null;
             $defs: {
                 /**
                  * PricingTier
@@ -1256,33 +1256,33 @@ export interface components {
                      * Billing Period
                      * @default null
                      */
-                    billing_period: ("monthly" | "annual" | "one_time" | "usage") | null;
+                    billing_period?: ("monthly" | "annual" | "one_time" | "usage") | null;
                     /**
                      * Currency
                      * @default null
                      */
-                    currency: string | null;
+                    currency?: string | null;
                     /**
                      * Description
                      * @default null
                      */
-                    description: string | null;
+                    description?: string | null;
                     /**
                      * Features
                      * @default null
                      */
-                    features: string[] | null;
+                    features?: string[] | null;
                     /**
                      * Name
                      * @default null
                      */
-                    name: string | null;
+                    name?: string | null;
                     /**
                      * Price
                      * @description In major currency units (rupees, not paise).
                      * @default null
                      */
-                    price: number | null;
+                    price?: number | null;
                 };
             };
         };
@@ -1295,12 +1295,12 @@ export interface components {
              * Detected Competitors
              * @default null
              */
-            detected_competitors: string[] | null;
+            detected_competitors?: string[] | null;
             /**
              * Insights
              * @default null
              */
-            insights: components["schemas"]["Step07MarketIntelligence"]["$defs"]["Insight"][] | null;
+            insights?: components["schemas"]["Step07MarketIntelligence"]["$defs"]["Insight"][] | null;
             $defs: {
                 /**
                  * Insight
@@ -1311,22 +1311,22 @@ export interface components {
                      * Kind
                      * @default null
                      */
-                    kind: ("pain" | "desire" | "objection") | null;
+                    kind?: ("pain" | "desire" | "objection") | null;
                     /**
                      * Quote
                      * @default null
                      */
-                    quote: string | null;
+                    quote?: string | null;
                     /**
                      * Sentiment
                      * @default null
                      */
-                    sentiment: number | null;
+                    sentiment?: number | null;
                     /**
                      * Source
                      * @default null
                      */
-                    source: string | null;
+                    source?: string | null;
                 };
             };
         };
@@ -1339,7 +1339,7 @@ export interface components {
              * Alternatives
              * @default null
              */
-            alternatives: components["schemas"]["Step08CompetitiveAlternatives"]["$defs"]["Alternative"][] | null;
+            alternatives?: components["schemas"]["Step08CompetitiveAlternatives"]["$defs"]["Alternative"][] | null;
             $defs: {
                 /**
                  * Alternative
@@ -1350,27 +1350,27 @@ export interface components {
                      * Kind
                      * @default null
                      */
-                    kind: ("status_quo" | "direct" | "indirect") | null;
+                    kind?: ("status_quo" | "direct" | "indirect") | null;
                     /**
                      * Name
                      * @default null
                      */
-                    name: string | null;
+                    name?: string | null;
                     /**
                      * Our Leverage
                      * @default null
                      */
-                    our_leverage: string | null;
+                    our_leverage?: string | null;
                     /**
                      * Their Promise
                      * @default null
                      */
-                    their_promise: string | null;
+                    their_promise?: string | null;
                     /**
                      * Their Weakness
                      * @default null
                      */
-                    their_weakness: string | null;
+                    their_weakness?: string | null;
                 };
             };
         };
@@ -1380,13 +1380,13 @@ export interface components {
          */
         Step09CategoryPath: {
             /** @default null */
-            options: components["schemas"]["Step09CategoryPath"]["$defs"]["CategoryOptions"] | null;
+            options?: components["schemas"]["Step09CategoryPath"]["$defs"]["CategoryOptions"] | null;
             /**
              * Selected
              * @description The key of the chosen option.
              * @default null
              */
-            selected: ("safe" | "clever" | "bold") | null;
+            selected?: ("safe" | "clever" | "bold") | null;
             $defs: {
                 /**
                  * CategoryOption
@@ -1397,17 +1397,17 @@ export interface components {
                      * Category Name
                      * @default null
                      */
-                    category_name: string | null;
+                    category_name?: string | null;
                     /**
                      * Education Effort
                      * @default null
                      */
-                    education_effort: ("low" | "medium" | "high") | null;
+                    education_effort?: ("low" | "medium" | "high") | null;
                     /**
                      * Rationale
                      * @default null
                      */
-                    rationale: string | null;
+                    rationale?: string | null;
                 };
                 /**
                  * CategoryOptions
@@ -1415,11 +1415,11 @@ export interface components {
                  */
                 CategoryOptions: {
                     /** @default null */
-                    bold: components["schemas"]["Step09CategoryPath"]["$defs"]["CategoryOption"] | null;
+                    bold?: components["schemas"]["Step09CategoryPath"]["$defs"]["CategoryOption"] | null;
                     /** @default null */
-                    clever: components["schemas"]["Step09CategoryPath"]["$defs"]["CategoryOption"] | null;
+                    clever?: components["schemas"]["Step09CategoryPath"]["$defs"]["CategoryOption"] | null;
                     /** @default null */
-                    safe: components["schemas"]["Step09CategoryPath"]["$defs"]["CategoryOption"] | null;
+                    safe?: components["schemas"]["Step09CategoryPath"]["$defs"]["CategoryOption"] | null;
                 };
             };
         };
@@ -1432,7 +1432,7 @@ export interface components {
              * Capabilities
              * @default null
              */
-            capabilities: components["schemas"]["Step10CapabilityRating"]["$defs"]["Capability"][] | null;
+            capabilities?: components["schemas"]["Step10CapabilityRating"]["$defs"]["Capability"][] | null;
             $defs: {
                 /**
                  * Capability
@@ -1443,17 +1443,17 @@ export interface components {
                      * Name
                      * @default null
                      */
-                    name: string | null;
+                    name?: string | null;
                     /**
                      * Rating
                      * @default null
                      */
-                    rating: ("only_you" | "unique" | "better" | "table_stakes") | null;
+                    rating?: ("only_you" | "unique" | "better" | "table_stakes") | null;
                     /**
                      * Verified
                      * @default null
                      */
-                    verified: boolean | null;
+                    verified?: boolean | null;
                 };
             };
         };
@@ -1466,18 +1466,18 @@ export interface components {
              * Competitors
              * @default null
              */
-            competitors: components["schemas"]["Step11PerceptualMap"]["$defs"]["MapCompetitor"][] | null;
+            competitors?: components["schemas"]["Step11PerceptualMap"]["$defs"]["MapCompetitor"][] | null;
             /**
              * Narrative
              * @default null
              */
-            narrative: string | null;
+            narrative?: string | null;
             /** @default null */
-            our_position: components["schemas"]["Step11PerceptualMap"]["$defs"]["Point"] | null;
+            our_position?: components["schemas"]["Step11PerceptualMap"]["$defs"]["Point"] | null;
             /** @default null */
-            x_axis: components["schemas"]["Step11PerceptualMap"]["$defs"]["Axis"] | null;
+            x_axis?: components["schemas"]["Step11PerceptualMap"]["$defs"]["Axis"] | null;
             /** @default null */
-            y_axis: components["schemas"]["Step11PerceptualMap"]["$defs"]["Axis"] | null;
+            y_axis?: components["schemas"]["Step11PerceptualMap"]["$defs"]["Axis"] | null;
             $defs: {
                 /**
                  * Axis
@@ -1489,18 +1489,18 @@ export interface components {
                      * @description What 100 on this axis means.
                      * @default null
                      */
-                    high: string | null;
+                    high?: string | null;
                     /**
                      * Label
                      * @default null
                      */
-                    label: string | null;
+                    label?: string | null;
                     /**
                      * Low
                      * @description What 0 on this axis means.
                      * @default null
                      */
-                    low: string | null;
+                    low?: string | null;
                 };
                 /**
                  * MapCompetitor
@@ -1511,17 +1511,17 @@ export interface components {
                      * Name
                      * @default null
                      */
-                    name: string | null;
+                    name?: string | null;
                     /**
                      * X
                      * @default null
                      */
-                    x: number | null;
+                    x?: number | null;
                     /**
                      * Y
                      * @default null
                      */
-                    y: number | null;
+                    y?: number | null;
                 };
                 /**
                  * Point
@@ -1532,12 +1532,12 @@ export interface components {
                      * X
                      * @default null
                      */
-                    x: number | null;
+                    x?: number | null;
                     /**
                      * Y
                      * @default null
                      */
-                    y: number | null;
+                    y?: number | null;
                 };
             };
         };
@@ -1550,33 +1550,33 @@ export interface components {
              * Category
              * @default null
              */
-            category: string | null;
+            category?: string | null;
             /**
              * Differentiators
              * @default null
              */
-            differentiators: string[] | null;
+            differentiators?: string[] | null;
             /**
              * For Whom
              * @default null
              */
-            for_whom: string | null;
+            for_whom?: string | null;
             /**
              * Problem
              * @default null
              */
-            problem: string | null;
+            problem?: string | null;
             /**
              * Statement
              * @default null
              */
-            statement: string | null;
+            statement?: string | null;
             /**
              * Uvp
              * @description The unique value proposition in one sentence.
              * @default null
              */
-            uvp: string | null;
+            uvp?: string | null;
         };
         /**
          * Focus and sacrifice
@@ -1587,7 +1587,7 @@ export interface components {
              * Items
              * @default null
              */
-            items: components["schemas"]["Step13FocusSacrifice"]["$defs"]["FocusItem"][] | null;
+            items?: components["schemas"]["Step13FocusSacrifice"]["$defs"]["FocusItem"][] | null;
             $defs: {
                 /**
                  * FocusItem
@@ -1598,17 +1598,17 @@ export interface components {
                      * Decision
                      * @default null
                      */
-                    decision: ("focus" | "sacrifice") | null;
+                    decision?: ("focus" | "sacrifice") | null;
                     /**
                      * Item
                      * @default null
                      */
-                    item: string | null;
+                    item?: string | null;
                     /**
                      * Reason
                      * @default null
                      */
-                    reason: string | null;
+                    reason?: string | null;
                 };
             };
         };
@@ -1622,12 +1622,12 @@ export interface components {
              * @description The `name` of the primary profile (matched exactly).
              * @default null
              */
-            primary: string | null;
+            primary?: string | null;
             /**
              * Profiles
              * @default null
              */
-            profiles: components["schemas"]["Step14IcpProfiles"]["$defs"]["IcpProfile"][] | null;
+            profiles?: components["schemas"]["Step14IcpProfiles"]["$defs"]["IcpProfile"][] | null;
             $defs: {
                 /**
                  * IcpProfile
@@ -1639,58 +1639,58 @@ export interface components {
                      * @description e.g. "50-500 employees".
                      * @default null
                      */
-                    company_size: string | null;
+                    company_size?: string | null;
                     /**
                      * Goals
                      * @default null
                      */
-                    goals: string[] | null;
+                    goals?: string[] | null;
                     /**
                      * Hangouts
                      * @description Where they spend time: communities, events, channels.
                      * @default null
                      */
-                    hangouts: string[] | null;
+                    hangouts?: string[] | null;
                     /**
                      * Name
                      * @description Unique among the profiles; `primary` refers to it.
                      * @default null
                      */
-                    name: string | null;
+                    name?: string | null;
                     /**
                      * Objections
                      * @default null
                      */
-                    objections: string[] | null;
+                    objections?: string[] | null;
                     /**
                      * Pain Points
                      * @default null
                      */
-                    pain_points: string[] | null;
+                    pain_points?: string[] | null;
                     /** @default null */
-                    psychographics: components["schemas"]["Step14IcpProfiles"]["$defs"]["Psychographics"] | null;
+                    psychographics?: components["schemas"]["Step14IcpProfiles"]["$defs"]["Psychographics"] | null;
                     /**
                      * Role
                      * @default null
                      */
-                    role: string | null;
+                    role?: string | null;
                     /**
                      * Sophistication
                      * @description Market sophistication, 1 (new to it) to 5 (jaded).
                      * @default null
                      */
-                    sophistication: number | null;
+                    sophistication?: number | null;
                     /**
                      * Stage
                      * @description The customer company's stage, in the user's words.
                      * @default null
                      */
-                    stage: string | null;
+                    stage?: string | null;
                     /**
                      * Triggers
                      * @default null
                      */
-                    triggers: string[] | null;
+                    triggers?: string[] | null;
                 };
                 /**
                  * Psychographics
@@ -1701,17 +1701,17 @@ export interface components {
                      * Beliefs
                      * @default null
                      */
-                    beliefs: string[] | null;
+                    beliefs?: string[] | null;
                     /**
                      * Fears
                      * @default null
                      */
-                    fears: string[] | null;
+                    fears?: string[] | null;
                     /**
                      * Values
                      * @default null
                      */
-                    values: string[] | null;
+                    values?: string[] | null;
                 };
             };
         };
@@ -1725,18 +1725,18 @@ export interface components {
              * @description 1 unaware, 2 problem aware, 3 solution aware, 4 product aware, 5 most aware.
              * @default null
              */
-            awareness_stage: number | null;
+            awareness_stage?: number | null;
             /**
              * Decision Makers
              * @description Roles involved in the decision.
              * @default null
              */
-            decision_makers: string[] | null;
+            decision_makers?: string[] | null;
             /**
              * Stages
              * @default null
              */
-            stages: components["schemas"]["Step15BuyingProcess"]["$defs"]["BuyingStage"][] | null;
+            stages?: components["schemas"]["Step15BuyingProcess"]["$defs"]["BuyingStage"][] | null;
             $defs: {
                 /**
                  * BuyingStage
@@ -1747,17 +1747,17 @@ export interface components {
                      * Content
                      * @default null
                      */
-                    content: string[] | null;
+                    content?: string[] | null;
                     /**
                      * Name
                      * @default null
                      */
-                    name: string | null;
+                    name?: string | null;
                     /**
                      * Questions
                      * @default null
                      */
-                    questions: string[] | null;
+                    questions?: string[] | null;
                 };
             };
         };
@@ -1770,12 +1770,12 @@ export interface components {
              * Donts
              * @default null
              */
-            donts: string[] | null;
+            donts?: string[] | null;
             /**
              * Dos
              * @default null
              */
-            dos: string[] | null;
+            dos?: string[] | null;
         };
         /**
          * Soundbites
@@ -1786,7 +1786,7 @@ export interface components {
              * Soundbites
              * @default null
              */
-            soundbites: components["schemas"]["Step17Soundbites"]["$defs"]["SoundbiteItem"][] | null;
+            soundbites?: components["schemas"]["Step17Soundbites"]["$defs"]["SoundbiteItem"][] | null;
             $defs: {
                 /**
                  * SoundbiteItem
@@ -1797,17 +1797,17 @@ export interface components {
                      * Label
                      * @default null
                      */
-                    label: string | null;
+                    label?: string | null;
                     /**
                      * Status
                      * @default null
                      */
-                    status: ("draft" | "approved") | null;
+                    status?: ("draft" | "approved") | null;
                     /**
                      * Text
                      * @default null
                      */
-                    text: string | null;
+                    text?: string | null;
                 };
             };
         };
@@ -1817,27 +1817,27 @@ export interface components {
          */
         Step18MessageHierarchy: {
             /** @default null */
-            brand_voice: components["schemas"]["Step18MessageHierarchy"]["$defs"]["BrandVoice"] | null;
+            brand_voice?: components["schemas"]["Step18MessageHierarchy"]["$defs"]["BrandVoice"] | null;
             /**
              * Headline
              * @default null
              */
-            headline: string | null;
+            headline?: string | null;
             /**
              * One Liner
              * @default null
              */
-            one_liner: string | null;
+            one_liner?: string | null;
             /**
              * Proof Points
              * @default null
              */
-            proof_points: string[] | null;
+            proof_points?: string[] | null;
             /**
              * Subheads
              * @default null
              */
-            subheads: string[] | null;
+            subheads?: string[] | null;
             $defs: {
                 /**
                  * BrandVoice
@@ -1848,7 +1848,7 @@ export interface components {
                      * Tone
                      * @default null
                      */
-                    tone: string[] | null;
+                    tone?: string[] | null;
                 };
             };
         };
@@ -1861,7 +1861,7 @@ export interface components {
              * Channels
              * @default null
              */
-            channels: components["schemas"]["Step19ChannelMapping"]["$defs"]["Channel"][] | null;
+            channels?: components["schemas"]["Step19ChannelMapping"]["$defs"]["Channel"][] | null;
             $defs: {
                 /**
                  * Channel
@@ -1872,23 +1872,23 @@ export interface components {
                      * Name
                      * @default null
                      */
-                    name: string | null;
+                    name?: string | null;
                     /**
                      * Owned
                      * @description True for channels the company owns (site, list, community).
                      * @default null
                      */
-                    owned: boolean | null;
+                    owned?: boolean | null;
                     /**
                      * Rationale
                      * @default null
                      */
-                    rationale: string | null;
+                    rationale?: string | null;
                     /**
                      * Tier
                      * @default null
                      */
-                    tier: ("primary" | "secondary" | "experimental" | "avoid") | null;
+                    tier?: ("primary" | "secondary" | "experimental" | "avoid") | null;
                 };
             };
         };
@@ -1901,23 +1901,23 @@ export interface components {
              * Currency
              * @default null
              */
-            currency: string | null;
+            currency?: string | null;
             /**
              * Geo
              * @default null
              */
-            geo: string[] | null;
+            geo?: string[] | null;
             /** @default null */
-            sam: components["schemas"]["Step20MarketSize"]["$defs"]["MarketFigure"] | null;
+            sam?: components["schemas"]["Step20MarketSize"]["$defs"]["MarketFigure"] | null;
             /** @default null */
-            som: components["schemas"]["Step20MarketSize"]["$defs"]["MarketFigure"] | null;
+            som?: components["schemas"]["Step20MarketSize"]["$defs"]["MarketFigure"] | null;
             /** @default null */
-            tam: components["schemas"]["Step20MarketSize"]["$defs"]["MarketFigure"] | null;
+            tam?: components["schemas"]["Step20MarketSize"]["$defs"]["MarketFigure"] | null;
             /**
              * Verticals
              * @default null
              */
-            verticals: string[] | null;
+            verticals?: string[] | null;
             $defs: {
                 /**
                  * MarketFigure
@@ -1929,19 +1929,19 @@ export interface components {
                      * @description The calculation or source behind the number.
                      * @default null
                      */
-                    basis: string | null;
+                    basis?: string | null;
                     /**
                      * Display
                      * @description As people say it, e.g. "INR 4,200 Cr".
                      * @default null
                      */
-                    display: string | null;
+                    display?: string | null;
                     /**
                      * Value
                      * @description In major units of the step's currency, per year.
                      * @default null
                      */
-                    value: number | null;
+                    value?: number | null;
                 };
             };
         };
@@ -1954,17 +1954,17 @@ export interface components {
              * Kpis
              * @default null
              */
-            kpis: components["schemas"]["Step21GoalsKpis"]["$defs"]["Kpi"][] | null;
+            kpis?: components["schemas"]["Step21GoalsKpis"]["$defs"]["Kpi"][] | null;
             /**
              * Long Term Goals
              * @default null
              */
-            long_term_goals: string[] | null;
+            long_term_goals?: string[] | null;
             /**
              * Short Term Goals
              * @default null
              */
-            short_term_goals: string[] | null;
+            short_term_goals?: string[] | null;
             $defs: {
                 /**
                  * Kpi
@@ -1975,22 +1975,22 @@ export interface components {
                      * Cadence
                      * @default null
                      */
-                    cadence: ("daily" | "weekly" | "monthly" | "quarterly" | "annually") | null;
+                    cadence?: ("daily" | "weekly" | "monthly" | "quarterly" | "annually") | null;
                     /**
                      * Name
                      * @default null
                      */
-                    name: string | null;
+                    name?: string | null;
                     /**
                      * Target
                      * @default null
                      */
-                    target: number | null;
+                    target?: number | null;
                     /**
                      * Unit
                      * @default null
                      */
-                    unit: string | null;
+                    unit?: string | null;
                 };
             };
         };
@@ -2003,7 +2003,7 @@ export interface components {
              * Tasks
              * @default null
              */
-            tasks: components["schemas"]["Step22ValidationTodos"]["$defs"]["ValidationTask"][] | null;
+            tasks?: components["schemas"]["Step22ValidationTodos"]["$defs"]["ValidationTask"][] | null;
             $defs: {
                 /**
                  * ValidationTask
@@ -2014,12 +2014,12 @@ export interface components {
                      * Done
                      * @default null
                      */
-                    done: boolean | null;
+                    done?: boolean | null;
                     /**
                      * Text
                      * @default null
                      */
-                    text: string | null;
+                    text?: string | null;
                 };
             };
         };
@@ -2029,12 +2029,12 @@ export interface components {
          */
         Step23FinalReview: {
             /** @default null */
-            confirmations: components["schemas"]["Step23FinalReview"]["$defs"]["Confirmations"] | null;
+            confirmations?: components["schemas"]["Step23FinalReview"]["$defs"]["Confirmations"] | null;
             /**
              * Notes
              * @default null
              */
-            notes: string | null;
+            notes?: string | null;
             $defs: {
                 /**
                  * Confirmations
@@ -2045,17 +2045,17 @@ export interface components {
                      * Facts Reviewed
                      * @default null
                      */
-                    facts_reviewed: boolean | null;
+                    facts_reviewed?: boolean | null;
                     /**
                      * Messaging Approved
                      * @default null
                      */
-                    messaging_approved: boolean | null;
+                    messaging_approved?: boolean | null;
                     /**
                      * Positioning Approved
                      * @default null
                      */
-                    positioning_approved: boolean | null;
+                    positioning_approved?: boolean | null;
                 };
             };
         };
