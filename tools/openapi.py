@@ -3,7 +3,12 @@
 The HTTP contract lives in code: each ``functions/<name>/main.py`` declares its
 routes on a ``lib.http.Router``, and this tool reads ``router.routes`` (path,
 methods, auth, rate, idempotent, max_body, the handler's docstring) so the
-document cannot drift from what the router actually enforces.  Each main.py is
+document cannot drift from what the router actually enforces.  Each route also
+declares its contract: the pydantic models of ``lib.contract`` it answers with
+(``responses=``) and accepts (``body=``), and the problem codes its code raises
+(``problems=``); their JSON Schemas become ``components/schemas`` and each
+problem response lists its ``code`` values.  ``--check`` also validates the
+document (openapi-spec-validator).  Each main.py is
 loaded from its file path under a unique module name, as functions_framework
 does, with the network blocked: importing a function must not connect to
 anything, and a module that tries fails the generation.
@@ -23,7 +28,7 @@ import re
 import socket
 import sys
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,6 +37,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make ``lib`` importable
     sys.path.insert(0, str(REPO))
 
+from openapi_spec_validator import validate as validate_spec  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+from pydantic.json_schema import JsonSchemaMode, models_json_schema  # noqa: E402
+
+from lib.contract.common import NoBody, Problem  # noqa: E402
+from lib.contract.problems import codes_for  # noqa: E402
 from lib.http.router import RouteSpec  # noqa: E402
 from tools.functions import FUNCTIONS_DIR, function_names  # noqa: E402
 
@@ -50,32 +61,10 @@ DEFAULT_REGION = "asia-south1"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Functions whose auth="none" route is authenticated by the service itself with a header secret.
 HEADER_SECRET_AUTH = {"payment_webhook": "phonepeWebhookAuth"}
-# Success statuses the HTTP contract promises where the handler's docstring does not name them.
-CONTRACT_SUCCESS: dict[tuple[str, str, str], tuple[int, ...]] = {
-    ("initiate_payment", "POST", "/"): (200, 201),
-    ("onboarding_step", "POST", "/sessions"): (200, 201),
-    ("onboarding_step", "POST", "/sessions/<session_id>/steps/<int(min=1, max=23):number>/ai"): (202,),
-    ("context", "POST", "/rebuild"): (202,),
-}
-# Error statuses the HTTP contract promises beyond what the route flags imply.
-# 402 subscription_inactive: every paid action (lib.domain.subscriptions.PaidAction).
-CONTRACT_ERRORS: dict[tuple[str, str, str], tuple[int, ...]] = {
-    ("onboarding_step", "POST", "/sessions"): (402,),
-    ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int(min=1, max=23):number>"): (402, 409),
-    ("onboarding_step", "POST", "/sessions/<session_id>/steps/<int(min=1, max=23):number>/ai"): (402,),
-    ("finalize", "POST", "/<session_id>"): (402,),
-    ("context", "POST", "/rebuild"): (402,),
-    ("context", "GET", "/export"): (402,),
-    ("context", "POST", "/guardrails/check"): (402,),
-    ("context", "GET", "/recommendations"): (402,),
-    ("billing", "POST", "/cancel"): (409,),
-    ("billing", "POST", "/change"): (409,),
-    ("billing", "POST", "/resume"): (409,),
-}
 # The route whose request body's ``data`` follows the step's own schema.
 STEP_SAVE_ROUTE = ("onboarding_step", "PUT", "/sessions/<session_id>/steps/<int(min=1, max=23):number>")
-STEP_CATALOGUE_ROUTE = ("onboarding_step", "GET", "/steps")
-FINALIZE_ROUTE = ("finalize", "POST", "/<session_id>")
+# A route that declares no responses (only ever a test's) is published with this placeholder.
+UNDECLARED_SCHEMA: dict[str, Any] = {"type": "object"}
 
 PROBLEM_DESCRIPTIONS = {
     400: "Malformed request (body not JSON, bad header or parameter).",
@@ -85,11 +74,13 @@ PROBLEM_DESCRIPTIONS = {
     404: "No such route or resource (or one the caller may not see).",
     405: "Method not allowed here; see the Allow header.",
     409: "Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it).",
+    410: "The onboarding session expired (its draft is gone); start a new one.",
     413: "The request body is too large.",
     415: "The body must be application/json.",
     422: "Validation failed; `errors` names each bad field.",
     429: "Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached);"
     " see Retry-After.",
+    500: "An unexpected error (a bug, logged with its trace); the body has no stack trace.",
     503: "A backing service is unavailable; retry after Retry-After seconds.",
 }
 SUCCESS_STATUS_RE = re.compile(r"\b(20[0-6])\b")
@@ -192,28 +183,30 @@ def first_line(handler: Any) -> str:
     return doc.strip().splitlines()[0].strip() if doc.strip() else "Success."
 
 
-def success_statuses(function: str, method: str, route: RouteSpec) -> list[int]:
+def success_statuses(route: RouteSpec) -> list[int]:
+    """The declared success statuses; for a route that declares none, those its docstring names (or 200)."""
+    declared = [status for status, _ in route.responses if status < 400]
+    if declared:
+        return sorted(declared)
     named = {int(code) for code in SUCCESS_STATUS_RE.findall(first_line(route.handler))}
-    named |= set(CONTRACT_SUCCESS.get((function, method, route.path), ()))
     return sorted(named) or [200]
 
 
-def error_statuses(function: str, method: str, route: RouteSpec) -> list[int]:
-    # 422 everywhere: the router refuses NUL and lone surrogates in any path or query parameter.
-    codes = {404, 405, 422, 503}
+def problem_codes(function: str, method: str, route: RouteSpec) -> dict[int, list[str]]:
+    """Status -> the problem codes this operation can answer with (``lib.contract.problems``)."""
     has_body = method in BODY_METHODS
-    if has_body:
-        codes |= {400, 413, 415}
-    if route.auth != "none" or function in HEADER_SECRET_AUTH:
-        codes.add(401)
-    if route.idempotent:
-        codes |= {400, 409, 422}
-    if route.rate is not None:
-        codes.add(429)
-    if function in HEADER_SECRET_AUTH:
-        codes -= {415}  # the service reads the raw body itself: malformed is 400, whatever its media type
-    codes |= set(CONTRACT_ERRORS.get((function, method, route.path), ()))
-    return sorted(codes)
+    return codes_for(
+        declared=route.problems,
+        body=has_body,
+        parses_json=has_body and function not in HEADER_SECRET_AUTH and route.body is not NoBody,
+        auth=route.auth,
+        rate=route.rate,
+        idempotent=route.idempotent,
+    )
+
+
+def error_statuses(function: str, method: str, route: RouteSpec) -> list[int]:
+    return sorted(problem_codes(function, method, route))
 
 
 def security_for(function: str, route: RouteSpec) -> list[dict[str, list[str]]]:
@@ -226,13 +219,21 @@ def security_for(function: str, route: RouteSpec) -> list[dict[str, list[str]]]:
     return []
 
 
-def problem_response(status: int, route: RouteSpec) -> dict[str, Any]:
+def problem_schema(codes: list[str]) -> dict[str, Any]:
+    """``Problem`` with ``code`` narrowed to the codes this operation answers with at this status."""
+    return {
+        "allOf": [{"$ref": "#/components/schemas/Problem"}],
+        "properties": {"code": {"type": "string", "enum": codes}},
+    }
+
+
+def problem_response(status: int, route: RouteSpec, codes: list[str]) -> dict[str, Any]:
     description = PROBLEM_DESCRIPTIONS[status]
     if status == 413:
         description = f"The request body exceeds {route.max_body} bytes."
     response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "description": f"{description} Codes: {', '.join(f'`{code}`' for code in codes)}.",
+        "content": {"application/problem+json": {"schema": problem_schema(codes)}},
         "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
     }
     if status in (429, 503) or (status == 409 and route.idempotent):
@@ -242,68 +243,78 @@ def problem_response(status: int, route: RouteSpec) -> dict[str, Any]:
     return response
 
 
-def success_schema(key: tuple[str, str, str], schemas: dict[str, Any]) -> dict[str, Any]:
-    if key == STEP_CATALOGUE_ROUTE:
-        return {"type": "array", "items": {"$ref": "#/components/schemas/StepCatalogueEntry"}}
-    if key == FINALIZE_ROUTE and "BusinessContext" in schemas:
+# ----------------------------------------------------------------------------- contract models
+def _models_of(value: Any) -> list[type[BaseModel]]:
+    """The models a ``responses`` entry names: a model, or media type -> model (None: plain text)."""
+    if isinstance(value, Mapping):
+        return [m for m in value.values() if m is not None]
+    return [value]
+
+
+class ContractSchemas:
+    """The JSON Schemas of every model the routes declare, generated together as ``components/schemas``."""
+
+    def __init__(self, routes: dict[str, list[RouteSpec]]) -> None:
+        wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(Problem, "serialization")]
+        for specs in routes.values():
+            for route in specs:
+                for _, value in route.responses:
+                    wanted += [(model, "serialization") for model in _models_of(value)]
+                if route.body is not None:
+                    wanted.append((route.body, "validation"))
+        unique = list(dict.fromkeys(wanted))
+        refs, top = models_json_schema(unique, ref_template="#/components/schemas/{model}")
+        self.components: dict[str, Any] = dict(top.get("$defs", {}))
+        self._refs = refs
+
+    def ref(self, model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
+        return dict(self._refs[(model, mode)])
+
+    def name(self, model: type[BaseModel], mode: JsonSchemaMode) -> str:
+        return str(self._refs[(model, mode)]["$ref"]).rsplit("/", 1)[1]
+
+    def content(self, value: Any) -> dict[str, Any]:
+        """A response's ``content``: application/json for a model, else each media type named."""
+        if not isinstance(value, Mapping):
+            return {"application/json": {"schema": self.ref(value, "serialization")}}
         return {
-            "type": "object",
-            "properties": {
-                "business_context": {"$ref": "#/components/schemas/BusinessContext"},
-                "manifest": {
-                    "type": "object",
-                    "properties": {
-                        "version": {"type": "string"},
-                        "checksum": {"type": "string"},
-                        "token_count": {"type": "integer"},
-                    },
-                },
-                "onboarding_status": {"const": "completed"},
-            },
+            media: {"schema": {"type": "string"} if model is None else self.ref(model, "serialization")}
+            for media, model in value.items()
         }
-    return {"type": "object"}
 
 
-def request_body(key: tuple[str, str, str], step_refs: dict[str, Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object"}
-    description = "A JSON object."
-    if key == STEP_SAVE_ROUTE:
-        data: dict[str, Any] = {"type": "object", "description": "The step's fields."}
-        if step_refs:
-            names = ", ".join(ref["$ref"].rsplit("/", 1)[1] for ref in step_refs.values())
-            data["description"] = f"The step's fields, per the step's schema in components: {names}."
-            data["x-schema-by-step"] = step_refs
-        schema = {
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": data,
-                "draft": {"type": "boolean", "description": "Check types and limits only, not completeness."},
-                "version": {"type": "integer", "description": "The version read; a stale one is 409."},
-            },
-        }
-        description = "`{data, draft, version?}`; `data` follows `GET /onboarding_step/steps`' schema for `number`."
-    return {"required": True, "description": description, "content": {"application/json": {"schema": schema}}}
+def request_body(route: RouteSpec, contract: ContractSchemas) -> dict[str, Any]:
+    if route.body is None:
+        schema: dict[str, Any] = dict(UNDECLARED_SCHEMA)
+        description, required = "A JSON object.", True
+    else:
+        schema = contract.ref(route.body, "validation")
+        description = ((inspect.getdoc(route.body) or "").splitlines() or ["A JSON object."])[0]
+        required = bool(contract.components[contract.name(route.body, "validation")].get("required"))
+    return {"required": required, "description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def operation(
-    function: str, method: str, route: RouteSpec, schemas: dict[str, Any], step_refs: dict[str, Any]
-) -> dict[str, Any]:
-    key = (function, method, route.path)
+def operation(function: str, method: str, route: RouteSpec, contract: ContractSchemas) -> dict[str, Any]:
     summary = first_line(route.handler)
     success_headers: dict[str, Any] = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}
     if route.rate is not None:
         for header in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"):
             success_headers[header] = {"$ref": f"#/components/headers/{header}"}
+    declared = dict(route.responses)
     responses: dict[str, Any] = {}
-    for status in success_statuses(function, method, route):
-        responses[str(status)] = {
-            "description": summary,
-            "headers": success_headers,
-            "content": {"application/json": {"schema": success_schema(key, schemas)}},
-        }
-    for status in error_statuses(function, method, route):
-        responses[str(status)] = problem_response(status, route)
+    for status in success_statuses(route):
+        content = (
+            contract.content(declared[status])
+            if status in declared
+            else {"application/json": {"schema": dict(UNDECLARED_SCHEMA)}}
+        )
+        responses[str(status)] = {"description": summary, "headers": success_headers, "content": content}
+    for status, codes in problem_codes(function, method, route).items():
+        problem = problem_response(status, route, codes)
+        if status in declared:  # a worker's own body at this status (503 "retry"), or a problem
+            problem["content"].update(contract.content(declared[status]))
+            problem["description"] += " Or the worker's outcome, asking Cloud Tasks to retry."
+        responses[str(status)] = problem
     op: dict[str, Any] = {
         "operationId": f"{function}.{route.handler.__name__}",
         "summary": summary,
@@ -320,7 +331,7 @@ def operation(
     if route.idempotent:
         op["parameters"] = [{"$ref": "#/components/parameters/IdempotencyKey"}]
     if method in BODY_METHODS:
-        op["requestBody"] = request_body(key, step_refs)
+        op["requestBody"] = request_body(route, contract)
     return op
 
 
@@ -380,43 +391,11 @@ def project_version() -> str:
 
 
 def base_components() -> dict[str, Any]:
-    problem = {
-        "type": "object",
-        "required": ["type", "title", "status", "detail", "code", "request_id"],
-        "properties": {
-            "type": {"type": "string", "description": "A URI reference naming the problem type."},
-            "title": {"type": "string"},
-            "status": {"type": "integer", "minimum": 400, "maximum": 599},
-            "detail": {"type": "string"},
-            "code": {"type": "string", "description": "Stable machine-readable code (e.g. `payload_too_large`)."},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["path", "message"],
-                    "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-            "request_id": {"type": "string"},
-        },
-    }
-    step_entry = {
-        "type": "object",
-        "required": ["number", "slug", "title", "ai_task", "schema"],
-        "properties": {
-            "number": {"type": "integer", "minimum": 1},
-            "slug": {"type": "string"},
-            "title": {"type": "string"},
-            "ai_task": {"type": ["string", "null"]},
-            "schema": {"type": "object", "description": "The step's JSON Schema (2020-12)."},
-        },
-    }
-
     def int_header(description: str) -> dict[str, Any]:
         return {"description": description, "schema": {"type": "integer"}}
 
     return {
-        "schemas": {"Problem": problem, "StepCatalogueEntry": step_entry},
+        "schemas": {},
         "parameters": {
             "IdempotencyKey": {
                 "name": "Idempotency-Key",
@@ -465,6 +444,8 @@ def build_document(routes: dict[str, list[RouteSpec]] | None = None) -> dict[str
     """The whole OpenAPI 3.1 document for ``routes`` (default: every function's router)."""
     routes = load_routes() if routes is None else routes
     components = base_components()
+    contract = ContractSchemas(routes)
+    components["schemas"].update(contract.components)
     steps = step_schemas()
     components["schemas"].update(steps)
     context = business_context_schema()
@@ -483,7 +464,12 @@ def build_document(routes: dict[str, list[RouteSpec]] | None = None) -> dict[str
             for method in route.methods:
                 if method in ("HEAD", "OPTIONS"):
                     continue
-                item[method.lower()] = operation(function, method, route, components["schemas"], step_refs)
+                item[method.lower()] = operation(function, method, route, contract)
+                if (function, method, route.path) == STEP_SAVE_ROUTE and route.body is not None and step_refs:
+                    data = components["schemas"][contract.name(route.body, "validation")]["properties"]["data"]
+                    names = ", ".join(ref["$ref"].rsplit("/", 1)[1] for ref in step_refs.values())
+                    data["description"] = f"The step's fields, per the step's schema in components: {names}."
+                    data["x-schema-by-step"] = step_refs
 
     return {
         "openapi": OPENAPI_VERSION,
@@ -521,7 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale instead of writing it")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
-    text = render(build_document())
+    document = build_document()
+    validate_spec(document)  # raises on an invalid document, in both modes
+    text = render(document)
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
         if current != text:

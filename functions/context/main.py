@@ -13,6 +13,17 @@ from typing import Any
 from flask import Response
 
 from lib import bootstrap
+from lib.contract.bcm import (
+    Export,
+    ExportLink,
+    GuardrailsRequest,
+    GuardrailsResult,
+    Job,
+    Manifest,
+    RebuildRequest,
+    Recommendations,
+    VersionHistory,
+)
 from lib.errors import FieldError, Unprocessable
 from lib.http import RequestContext, ResponseLike, Router
 from lib.http.query import WORKSPACE_ID, QueryParam
@@ -57,14 +68,37 @@ def _body_workspace(ctx: RequestContext[BcmDeps], body: dict[str, Any]) -> str:
     return ctx.workspace_id(requested if requested not in (None, "") else None)
 
 
-@router.route("/manifest", methods=["GET"], auth="user", rate="read", query=[WORKSPACE_ID])
-def get_manifest(ctx: RequestContext[BcmDeps]) -> ResponseLike:
+@router.route(
+    "/manifest",
+    methods=["GET"],
+    auth="user",
+    rate="read",
+    query=[WORKSPACE_ID],
+    responses={200: Manifest},
+    problems=["workspace_not_found", "manifest_not_found"],
+)
+def get_manifest(ctx: RequestContext[BcmDeps]) -> Manifest:
     """The current manifest with freshness and serving tier."""
-    return reads.manifest_view(_query_workspace(ctx), deps=ctx.app)
+    return Manifest.model_validate(reads.manifest_view(_query_workspace(ctx), deps=ctx.app))
 
 
-@router.route("/rebuild", methods=["POST"], auth="user", rate="expensive", idempotent=True)
-def rebuild(ctx: RequestContext[BcmDeps]) -> ResponseLike:
+@router.route(
+    "/rebuild",
+    methods=["POST"],
+    auth="user",
+    rate="expensive",
+    idempotent=True,
+    body=RebuildRequest,
+    responses={202: Job},
+    problems=[
+        "workspace_not_found",
+        "subscription_inactive",
+        "plan_limit_reached",
+        "manifest_not_found",
+        "tasks_unavailable",
+    ],
+)
+def rebuild(ctx: RequestContext[BcmDeps]) -> tuple[Job, int]:
     """Queue a rebuild (or return the queued one): 202 ``{job_id, status}``."""
     body = ctx.json()
     workspace_id = _body_workspace(ctx, body)
@@ -77,17 +111,33 @@ def rebuild(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     if limiter is not None:  # per workspace too; "expensive" fails closed when Redis is down
         limiter.check(REBUILD_RATE_FUNCTION, "expensive", f"workspace:{workspace_id}")
     job = request_rebuild(workspace_id, reason=reason, requested_by=ctx.user_id, deps=ctx.app)
-    return job, 202
+    return Job.model_validate(job), 202
 
 
-@router.route("/version-history", methods=["GET"], auth="user", rate="read", query=[WORKSPACE_ID, LIMIT])
-def version_history(ctx: RequestContext[BcmDeps]) -> ResponseLike:
+@router.route(
+    "/version-history",
+    methods=["GET"],
+    auth="user",
+    rate="read",
+    query=[WORKSPACE_ID, LIMIT],
+    responses={200: VersionHistory},
+    problems=["workspace_not_found"],
+)
+def version_history(ctx: RequestContext[BcmDeps]) -> VersionHistory:
     """Manifest versions, newest first."""
     limit = reads.parse_limit(ctx.arg("limit"))
-    return reads.version_history(_query_workspace(ctx), limit, deps=ctx.app)
+    return VersionHistory.model_validate(reads.version_history(_query_workspace(ctx), limit, deps=ctx.app))
 
 
-@router.route("/export", methods=["GET"], auth="user", rate="expensive", query=[WORKSPACE_ID, FORMAT, INLINE])
+@router.route(
+    "/export",
+    methods=["GET"],
+    auth="user",
+    rate="expensive",
+    query=[WORKSPACE_ID, FORMAT, INLINE],
+    responses={200: {"application/json": Export, "text/markdown": None}},
+    problems=["workspace_not_found", "subscription_inactive", "plan_limit_reached", "manifest_not_found"],
+)
 def export(ctx: RequestContext[BcmDeps]) -> ResponseLike:
     """A signed URL to the exported document, or (``inline=true``) the document as a download."""
     fmt = reads.parse_format(ctx.arg("format"))
@@ -101,21 +151,37 @@ def export(ctx: RequestContext[BcmDeps]) -> ResponseLike:
             content_type=exp.CONTENT_TYPES[fmt],
             headers={"Content-Disposition": f'attachment; filename="{exp.filename(stored, fmt)}"'},
         )
-    return reads.export_link(workspace_id, fmt, deps=deps)
+    return ExportLink.model_validate(reads.export_link(workspace_id, fmt, deps=deps))
 
 
-@router.route("/guardrails/check", methods=["POST"], auth="user", rate="read")
-def check_guardrails(ctx: RequestContext[BcmDeps]) -> ResponseLike:
+@router.route(
+    "/guardrails/check",
+    methods=["POST"],
+    auth="user",
+    rate="read",
+    body=GuardrailsRequest,
+    responses={200: GuardrailsResult},
+    problems=["workspace_not_found", "subscription_inactive", "manifest_not_found"],
+)
+def check_guardrails(ctx: RequestContext[BcmDeps]) -> GuardrailsResult:
     """Check text against the manifest's don'ts (rule: ``lib.services.bcm.guardrails``)."""
     body = ctx.json()
-    return reads.check_text(_body_workspace(ctx, body), body.get("text"), deps=ctx.app)
+    return GuardrailsResult.model_validate(reads.check_text(_body_workspace(ctx, body), body.get("text"), deps=ctx.app))
 
 
-@router.route("/recommendations", methods=["GET"], auth="user", rate="read", query=[WORKSPACE_ID, PURPOSE])
-def recommendations(ctx: RequestContext[BcmDeps]) -> ResponseLike:
+@router.route(
+    "/recommendations",
+    methods=["GET"],
+    auth="user",
+    rate="read",
+    query=[WORKSPACE_ID, PURPOSE],
+    responses={200: Recommendations},
+    problems=["workspace_not_found", "subscription_inactive", "manifest_not_found"],
+)
+def recommendations(ctx: RequestContext[BcmDeps]) -> Recommendations:
     """ICP, channels and messaging for a move, campaign or analytics, with the manifest version."""
     purpose = reads.parse_purpose(ctx.arg("for"))
-    return reads.recommendations(_query_workspace(ctx), purpose, deps=ctx.app)
+    return Recommendations.model_validate(reads.recommendations(_query_workspace(ctx), purpose, deps=ctx.app))
 
 
 main = router.entry_point()

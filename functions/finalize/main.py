@@ -10,17 +10,28 @@ of -> 404; finalizing again returns the same result.  Every decision lives in
 from __future__ import annotations
 
 from lib import bootstrap
-from lib.http import RequestContext, ResponseLike, Router
+from lib.contract.bcm import Finalized
+from lib.contract.common import NoBody
+from lib.http import RequestContext, Router
 from lib.services.bcm.deps import BcmDeps
 from lib.services.bcm.finalize import finalize_session
 
 router = Router("finalize", wiring=bootstrap.bcm)
 
 
-@router.route("/<session_id>", methods=["POST"], auth="user", rate="write", idempotent=True)
-def finalize(ctx: RequestContext[BcmDeps], session_id: str) -> ResponseLike:
+@router.route(
+    "/<session_id>",
+    methods=["POST"],
+    auth="user",
+    rate="write",
+    idempotent=True,
+    body=NoBody,
+    responses={200: Finalized},
+    problems=["subscription_inactive", "session_not_found", "session_not_active", "steps_incomplete"],
+)
+def finalize(ctx: RequestContext[BcmDeps], session_id: str) -> Finalized:
     """Validate, reduce, persist, mark completed."""
-    return finalize_session(session_id, ctx.is_member, deps=ctx.app)
+    return Finalized.model_validate(finalize_session(session_id, ctx.is_member, deps=ctx.app))
 
 
 main = router.entry_point()

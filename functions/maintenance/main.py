@@ -14,6 +14,16 @@ from typing import Any
 
 from lib import bootstrap
 from lib.bootstrap import MaintenanceDeps
+from lib.contract.common import NoBody
+from lib.contract.maintenance import (
+    AutoPayRun,
+    OutboxSwept,
+    PaymentsRequeued,
+    RefundOutcome,
+    RefundRequestBody,
+    SessionsExpired,
+    SubscriptionsSwept,
+)
 from lib.domain.refunds import RefundRequest
 from lib.errors import FieldError, Unprocessable
 from lib.http import RequestContext, Router
@@ -27,45 +37,65 @@ router = Router("maintenance", wiring=bootstrap.maintenance)
 OPERATOR_PATHS = frozenset({"/refunds"})
 
 
-@router.route("/expire-sessions", methods=["POST"], auth="internal", rate=None)
-def expire_sessions(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
+@router.route(
+    "/expire-sessions", methods=["POST"], auth="internal", rate=None, body=NoBody, responses={200: SessionsExpired}
+)
+def expire_sessions(ctx: RequestContext[MaintenanceDeps]) -> SessionsExpired:
     """Mark onboarding sessions without a save for 7 days abandoned (drafts expire by Firestore TTL)."""
-    return ctx.app.onboarding.abandon_stale()
+    return SessionsExpired.model_validate(ctx.app.onboarding.abandon_stale())
 
 
-@router.route("/sweep-outbox", methods=["POST"], auth="internal", rate=None)
-def sweep_outbox(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
+@router.route("/sweep-outbox", methods=["POST"], auth="internal", rate=None, body=NoBody, responses={200: OutboxSwept})
+def sweep_outbox(ctx: RequestContext[MaintenanceDeps]) -> OutboxSwept:
     """Send pending emails from the outbox (each failure backs off on its own row)."""
-    return relay_outbox(deps=ctx.app.payments)
+    return OutboxSwept.model_validate(relay_outbox(deps=ctx.app.payments))
 
 
-@router.route("/reconcile-payments", methods=["POST"], auth="internal", rate=None)
-def reconcile_payments(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
+@router.route(
+    "/reconcile-payments", methods=["POST"], auth="internal", rate=None, body=NoBody, responses={200: PaymentsRequeued}
+)
+def reconcile_payments(ctx: RequestContext[MaintenanceDeps]) -> PaymentsRequeued:
     """Queue reconciliation for open orders and refunds nobody checked recently."""
     swept = sweep_stale_orders(deps=ctx.app.payments)
-    return {**swept, "refunds_requeued": sweep_stale_refunds(deps=ctx.app.payments)}
+    return PaymentsRequeued.model_validate({**swept, "refunds_requeued": sweep_stale_refunds(deps=ctx.app.payments)})
 
 
-@router.route("/sweep-subscriptions", methods=["POST"], auth="internal", rate=None)
-def sweep_subscriptions(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
+@router.route(
+    "/sweep-subscriptions",
+    methods=["POST"],
+    auth="internal",
+    rate=None,
+    body=NoBody,
+    responses={200: SubscriptionsSwept},
+)
+def sweep_subscriptions(ctx: RequestContext[MaintenanceDeps]) -> SubscriptionsSwept:
     """Move due subscriptions (past due, expired, ended) and queue their reminders and notices."""
-    return subscriptions.sweep_all_due(deps=ctx.app.payments).as_json()
+    return SubscriptionsSwept.model_validate(subscriptions.sweep_all_due(deps=ctx.app.payments).as_json())
 
 
-@router.route("/autopay", methods=["POST"], auth="internal", rate=None)
-def autopay(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
+@router.route("/autopay", methods=["POST"], auth="internal", rate=None, body=NoBody, responses={200: AutoPayRun})
+def autopay(ctx: RequestContext[MaintenanceDeps]) -> AutoPayRun:
     """UPI AutoPay renewals: notify those ending within 48 h, debit those due (24 h after notice)."""
-    return run_autopay(deps=ctx.app.payments).as_json()
+    return AutoPayRun.model_validate(run_autopay(deps=ctx.app.payments).as_json())
 
 
-@router.route("/refunds", methods=["POST"], auth="internal", rate=None)
-def refund(ctx: RequestContext[MaintenanceDeps]) -> dict[str, Any]:
+@router.route(
+    "/refunds",
+    methods=["POST"],
+    auth="internal",
+    rate=None,
+    body=RefundRequestBody,
+    responses={200: RefundOutcome},
+    problems=["invalid_refund", "order_not_found", "order_not_refundable", "refund_id_conflict", "refund_exceeds_paid"],
+)
+def refund(ctx: RequestContext[MaintenanceDeps]) -> RefundOutcome:
     """Refund a paid order, in full or ``amount_paise`` of it.  Idempotent on ``merchant_refund_id``:
     the same request again answers the same refund (``created`` false)."""
     body = ctx.json()
-    return request_refund(
+    outcome = request_refund(
         _refund_request(body, ctx.principal.email if ctx.principal else None), deps=ctx.app.payments
-    ).as_json()
+    )
+    return RefundOutcome.model_validate(outcome.as_json())
 
 
 def _refund_request(body: dict[str, Any], caller: str | None) -> RefundRequest:

@@ -8,17 +8,23 @@ done, failed for good, or nothing to do; 503 for "try again".
 
 from __future__ import annotations
 
-from typing import Any
-
 from lib import bootstrap
+from lib.contract.onboarding import AiOutcome, AiTaskRequest
 from lib.http import RequestContext, Router
 from lib.services.onboarding_ai import SuggestionRunner, unusable_payload
 
 router = Router("onboarding_ai", wiring=bootstrap.onboarding_ai)
 
 
-@router.route("/", methods=["POST"], auth="internal", rate=None)
-def run_task(ctx: RequestContext[SuggestionRunner]) -> tuple[dict[str, Any], int]:
+@router.route(
+    "/",
+    methods=["POST"],
+    auth="internal",
+    rate=None,
+    body=AiTaskRequest,
+    responses={200: AiOutcome, 503: AiOutcome},
+)
+def run_task(ctx: RequestContext[SuggestionRunner]) -> tuple[AiOutcome, int]:
     """One attempt of one step's AI task."""
     payload = ctx.json()
     # A payload no attempt can use is acknowledged before any dependency is built.
@@ -29,7 +35,7 @@ def run_task(ctx: RequestContext[SuggestionRunner]) -> tuple[dict[str, Any], int
         "onboarding_ai.outcome",
         extra={"result": outcome.result, "attempt": outcome.attempt, "detail": outcome.detail},
     )
-    return outcome.body(), outcome.status_code
+    return AiOutcome.model_validate(outcome.body()), outcome.status_code
 
 
 main = router.entry_point()

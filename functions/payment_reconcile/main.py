@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from lib import bootstrap
+from lib.contract.payments import ReconcileRequest, ReconcileStep, RefundCheckRequest, RefundCheckStep
 from lib.http import RequestContext, Router
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.reconcile import parse_reconcile, reconcile_order
@@ -16,16 +15,32 @@ from lib.services.payments.refunds import check_refund, parse_refund_check
 router = Router("payment_reconcile", wiring=bootstrap.payments)
 
 
-@router.route("/", methods=["POST"], auth="internal", rate=None)
-def reconcile(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
+@router.route(
+    "/",
+    methods=["POST"],
+    auth="internal",
+    rate=None,
+    body=ReconcileRequest,
+    responses={200: ReconcileStep},
+    problems=["bad_task"],
+)
+def reconcile(ctx: RequestContext[PaymentDeps]) -> ReconcileStep:
     """One rung of the ladder for one order."""
-    return reconcile_order(parse_reconcile(ctx.json()), deps=ctx.app)
+    return ReconcileStep.model_validate(reconcile_order(parse_reconcile(ctx.json()), deps=ctx.app))
 
 
-@router.route("/refund", methods=["POST"], auth="internal", rate=None)
-def refund(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
+@router.route(
+    "/refund",
+    methods=["POST"],
+    auth="internal",
+    rate=None,
+    body=RefundCheckRequest,
+    responses={200: RefundCheckStep},
+    problems=["bad_task", "refund_not_found"],
+)
+def refund(ctx: RequestContext[PaymentDeps]) -> RefundCheckStep:
     """One rung of the ladder for one refund."""
-    return check_refund(parse_refund_check(ctx.json()), deps=ctx.app)
+    return RefundCheckStep.model_validate(check_refund(parse_refund_check(ctx.json()), deps=ctx.app))
 
 
 main = router.entry_point()

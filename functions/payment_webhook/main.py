@@ -6,9 +6,8 @@ service on the raw body before anything is parsed or recorded.
 
 from __future__ import annotations
 
-from typing import Any
-
 from lib import bootstrap
+from lib.contract.payments import PhonePeEvent, WebhookReceived
 from lib.http import RequestContext, Router
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.webhook import WebhookCommand, apply_webhook
@@ -16,11 +15,19 @@ from lib.services.payments.webhook import WebhookCommand, apply_webhook
 router = Router("payment_webhook", wiring=bootstrap.payments)
 
 
-@router.route("/", methods=["POST"], auth="none", rate=None)
-def receive(ctx: RequestContext[PaymentDeps]) -> dict[str, Any]:
+@router.route(
+    "/",
+    methods=["POST"],
+    auth="none",
+    rate=None,
+    body=PhonePeEvent,
+    responses={200: WebhookReceived},
+    problems=["webhook_unauthorized", "webhook_malformed", "webhook_retry_later"],
+)
+def receive(ctx: RequestContext[PaymentDeps]) -> WebhookReceived:
     """200 {received: true} (also for duplicates); 401 bad header; 400 malformed; 503 retry later."""
     command = WebhookCommand(ctx.raw_body, ctx.request.headers.get("Authorization"))
-    return apply_webhook(command, deps=ctx.app)
+    return WebhookReceived.model_validate(apply_webhook(command, deps=ctx.app))
 
 
 main = router.entry_point()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Response
+from pydantic import BaseModel
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lib.http.context import is_json_mimetype
@@ -14,16 +15,23 @@ from lib.http.idempotency import REPLAYED_HEADER, StoredResponse
 
 JSON_CONTENT_TYPE = "application/json"
 
-# dict (200 JSON) | (body, status) | (body, status, headers) | a flask/werkzeug Response | None (204)
+# a lib.contract model or a dict (200 JSON) | (body, status) | (body, status, headers) | a flask/werkzeug
+# Response | None (204)
 ResponseLike = (
-    Mapping[str, Any] | list[Any] | tuple[Any, int] | tuple[Any, int, Mapping[str, str]] | WerkzeugResponse | None
+    BaseModel
+    | Mapping[str, Any]
+    | list[Any]
+    | tuple[Any, int]
+    | tuple[Any, int, Mapping[str, str]]
+    | WerkzeugResponse
+    | None
 )
 
 
 def _jsonable(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)  # a pydantic model
+    dump = getattr(value, "model_dump", None)  # a pydantic model (lib.contract): the fields it was given
     if callable(dump):
-        return dump(mode="json")
+        return dump(mode="json", by_alias=True, exclude_unset=True)
     return value
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
@@ -76,6 +76,12 @@ class RouteSpec:
     max_body: int
     endpoint: str
     query: tuple[QueryParam, ...] = ()
+    # The contract (``lib.contract``): status -> the model answered (or media type -> model), the
+    # request body's model, and the problem codes the route's own code raises.  Read by the OpenAPI
+    # generator only; handlers return the models themselves.
+    responses: tuple[tuple[int, Any], ...] = ()
+    body: Any = None
+    problems: tuple[str, ...] = ()
 
 
 class _Outcome:
@@ -124,6 +130,9 @@ class Router(Generic[AppT]):
         idempotent: bool = False,
         max_body: int = DEFAULT_MAX_BODY,
         query: Sequence[QueryParam] = (),
+        responses: Mapping[int, Any] | None = None,
+        body: Any = None,
+        problems: Sequence[str] = (),
     ) -> Callable[[Handler], Handler]:
         if auth not in AUTH_MODES:
             raise ValueError(f"auth must be one of {sorted(AUTH_MODES)}, not {auth!r}")
@@ -148,6 +157,9 @@ class Router(Generic[AppT]):
                 max_body=max_body,
                 endpoint=endpoint,
                 query=tuple(query),
+                responses=tuple(sorted((responses or {}).items())),
+                body=body,
+                problems=tuple(problems),
             )
             self._map.add(Rule(path, methods=list(spec.methods), endpoint=endpoint))
             self._specs[endpoint] = spec

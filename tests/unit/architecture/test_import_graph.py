@@ -142,3 +142,15 @@ def test_shipped_code_imports_no_dev_package() -> None:
         module = _module_name(path)
         for imported in _imports(module, path):
             assert imported.split(".")[0] not in {"devtools", "tools", "tests", "bench"}, (module, imported)
+
+
+def test_the_http_contract_is_imported_only_by_the_http_edge() -> None:
+    """``lib.contract`` (the pydantic models of the HTTP contract) belongs to the edge: the domain, the
+    services and the adapters never import it, and it imports nothing but itself and the domain's types."""
+    graph = _graph()
+    inner = ("lib.domain", "lib.services", "lib.adapters", "lib.testing")
+    assert [m for m in graph if m.startswith(inner) and any(i.startswith("lib.contract") for i in graph[m])] == []
+    contract = {m: graph[m] for m in graph if m.startswith("lib.contract")}
+    assert contract, "lib.contract is read"
+    for module, imported in contract.items():
+        assert all(i.startswith(("lib.contract", "lib.domain")) for i in imported), (module, sorted(imported))
