@@ -1,14 +1,24 @@
 // problem+json answers as typed errors.
-import type { components } from "./schema.js";
+import type { components, operations } from "./schema.js";
 
 /** The problem body as the spec describes it (RFC 9457 plus `code`, `errors` and `request_id`). */
 export type ProblemBody = components["schemas"]["Problem"];
 
+type ProblemOf<R> = R extends { content: { "application/problem+json": infer P } } ? P : never;
+type CodeOf<P> = P extends { code?: infer C } ? Exclude<C, undefined> : never;
+
+/** The codes one operation's problem answers list in the spec (`OperationProblemCode<"payment_status.get_status">`). */
+export type OperationProblemCode<Op extends keyof operations> = {
+  [S in keyof operations[Op]["responses"]]: CodeOf<ProblemOf<operations[Op]["responses"][S]>>;
+}[keyof operations[Op]["responses"]];
+
+type ListedCodes = { [Op in keyof operations]: OperationProblemCode<Op> }[keyof operations];
+
 /**
- * A problem's stable `code`. It is the string-literal union the spec lists when it lists codes
- * (docs/openapi.json, the Problem schema's `code`); while the spec says only `string`, it is `string`.
+ * A problem's stable `code`: the union of string literals the spec lists across its operations
+ * (docs/openapi.json); `string` for a spec that lists none.
  */
-export type ProblemCode = ProblemBody["code"];
+export type ProblemCode = [ListedCodes] extends [never] ? ProblemBody["code"] : ListedCodes;
 
 /** An ApiError's code: the problem's, or `http_<status>` for an answer that was not a problem (a proxy's page). */
 export type ErrorCode = ProblemCode | `http_${number}`;

@@ -567,6 +567,151 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * AiOutcome
+         * @description One attempt's outcome: 200 done (succeeded, failed for good, skipped), 503 retry.
+         * @example {
+         *       "attempt": 1,
+         *       "model": "gemini-2.5-flash",
+         *       "result": "succeeded"
+         *     }
+         */
+        AiOutcome: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Detail
+             * @default null
+             */
+            detail?: string | null;
+            /**
+             * Model
+             * @default null
+             */
+            model?: string | null;
+            /**
+             * Result
+             * @enum {string}
+             */
+            result: "succeeded" | "failed" | "skipped" | "retry";
+        };
+        /**
+         * AiQueued
+         * @example {
+         *       "status": "queued",
+         *       "step": 1,
+         *       "task_id": "ai-0b7c1e2d-01-1"
+         *     }
+         */
+        AiQueued: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "idle" | "queued" | "running" | "succeeded" | "failed";
+            /** Step */
+            step: number;
+            /** Task Id */
+            task_id: string | null;
+        };
+        /**
+         * AiTaskRequest
+         * @example {
+         *       "session_id": "0b7c1e2d-3f4a-4b5c-8d6e-7f8091a2b3c4",
+         *       "step": 1,
+         *       "task_id": "ai-1"
+         *     }
+         */
+        AiTaskRequest: {
+            /** Session Id */
+            session_id: string;
+            /** Step */
+            step: number;
+            /**
+             * Task Id
+             * @default null
+             */
+            task_id?: string | null;
+        };
+        /**
+         * AutoPayMandate
+         * @example {
+         *       "billing_period": "monthly",
+         *       "max_amount_paise": 49900,
+         *       "merchant_subscription_id": "sub_01J9Z8K3M4",
+         *       "on": true,
+         *       "state": "ACTIVE"
+         *     }
+         */
+        AutoPayMandate: {
+            billing_period: components["schemas"]["BillingPeriod"];
+            /** Max Amount Paise */
+            max_amount_paise: number;
+            /** Merchant Subscription Id */
+            merchant_subscription_id: string;
+            /** On */
+            on: boolean;
+            /** State */
+            state: string;
+        };
+        /**
+         * AutoPayRun
+         * @example {
+         *       "notified": 1,
+         *       "redeemed": 0,
+         *       "skipped": 0,
+         *       "stuck": 0,
+         *       "turned_off": 0
+         *     }
+         */
+        AutoPayRun: {
+            /** Notified */
+            notified: number;
+            /** Redeemed */
+            redeemed: number;
+            /** Skipped */
+            skipped: number;
+            /** Stuck */
+            stuck: number;
+            /** Turned Off */
+            turned_off: number;
+        };
+        /**
+         * BillingOverview
+         * @example {
+         *       "subscription": {
+         *         "autopay": null,
+         *         "billing_period": "monthly",
+         *         "cancel_at_period_end": false,
+         *         "credit_paise": 0,
+         *         "current_period_end": "2027-01-05T19:35:00+00:00",
+         *         "current_period_start": "2026-12-05T19:35:00+00:00",
+         *         "grace_ends_at": null,
+         *         "next_charge_at": "2027-01-05T19:35:00+00:00",
+         *         "next_charge_paise": 49900,
+         *         "plan": "starter",
+         *         "scheduled_change": null,
+         *         "status": "active"
+         *       },
+         *       "transactions": [],
+         *       "workspace_id": "7d9f3c2a-1b4e-4c8d-9a6f-2e5b8c1d0f3a"
+         *     }
+         */
+        BillingOverview: {
+            subscription: components["schemas"]["Subscription"] | null;
+            /**
+             * Transactions
+             * @description The newest 50, newest first.
+             */
+            transactions: components["schemas"]["Transaction"][];
+            /** Workspace Id */
+            workspace_id: string;
+        };
+        /**
+         * BillingPeriod
+         * @enum {string}
+         */
+        BillingPeriod: "monthly" | "annual";
+        /**
          * business_context
          * @description business_context v2.0, as finalize stores it and the reducer reads it.
          */
@@ -931,19 +1076,1378 @@ export interface components {
                 };
             };
         };
+        /**
+         * ChangeRequest
+         * @example {
+         *       "billing_period": "annual",
+         *       "plan": "starter"
+         *     }
+         */
+        ChangeRequest: {
+            billing_period: components["schemas"]["BillingPeriod"];
+            /** Plan */
+            plan: string;
+            /**
+             * Workspace Id
+             * @description A workspace the caller is a member of; omitted: their own.
+             * @default null
+             */
+            workspace_id?: string | null;
+        };
+        /**
+         * Creative
+         * @example {
+         *       "donts": [],
+         *       "headline": "Reports that write themselves",
+         *       "soundbites": [],
+         *       "subheads": []
+         *     }
+         */
+        Creative: {
+            /** Donts */
+            donts: unknown[];
+            /** Headline */
+            headline: string | null;
+            /** Soundbites */
+            soundbites: unknown[];
+            /** Subheads */
+            subheads: unknown[];
+        };
+        /**
+         * Export
+         * @description A signed URL to the export, or (``inline=true&format=json``) the document itself.
+         * @example {
+         *       "expires_at": "2026-12-05T19:50:00+00:00",
+         *       "filename": "bcm-acme-v1.0.0.json",
+         *       "format": "json",
+         *       "url": "https://storage.googleapis.com/bcm-exports/m.json?X-Goog-Signature=abc",
+         *       "version": "1.0.0"
+         *     }
+         */
+        Export: components["schemas"]["ExportLink"] | components["schemas"]["ExportedDocument"];
+        /**
+         * ExportLink
+         * @example {
+         *       "expires_at": "2026-12-05T19:50:00+00:00",
+         *       "filename": "bcm-acme-v1.0.0.json",
+         *       "format": "json",
+         *       "url": "https://storage.googleapis.com/bcm-exports/m.json?X-Goog-Signature=abc",
+         *       "version": "1.0.0"
+         *     }
+         */
+        ExportLink: {
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Filename */
+            filename: string;
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "json" | "markdown";
+            /** Url */
+            url: string;
+            /** Version */
+            version: string;
+        };
+        /**
+         * ExportedDocument
+         * @description ``inline=true&format=json``: the exported document itself, as a download.
+         * @example {
+         *       "checksum": "sha256:9f2c...",
+         *       "created_at": "2026-12-05T19:35:00+00:00",
+         *       "manifest": {
+         *         "foundation": {
+         *           "category": "Analytics",
+         *           "company": "Acme"
+         *         },
+         *         "meta": {
+         *           "token_count": 812
+         *         }
+         *       },
+         *       "token_count": 812,
+         *       "version": "1.0.0",
+         *       "workspace_id": "7d9f3c2a-1b4e-4c8d-9a6f-2e5b8c1d0f3a"
+         *     }
+         */
+        ExportedDocument: {
+            /** Checksum */
+            checksum: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Manifest
+             * @description The manifest: foundation, icps, messaging, competitive, market, goals, channels, meta (the reducer's output; sections may be dropped to fit the token budget, see `meta.dropped`).
+             */
+            manifest: {
+                [key: string]: unknown;
+            };
+            /** Token Count */
+            token_count: number;
+            /** Version */
+            version: string;
+            /** Workspace Id */
+            workspace_id: string;
+        };
+        /**
+         * FieldErrorOut
+         * @example {
+         *       "message": "is required",
+         *       "path": "data.name"
+         *     }
+         */
+        FieldErrorOut: {
+            /** Message */
+            message: string;
+            /** Path */
+            path: string;
+        };
+        /**
+         * Finalized
+         * @example {
+         *       "business_context": {
+         *         "company_profile": {
+         *           "name": "Acme"
+         *         }
+         *       },
+         *       "manifest": {
+         *         "checksum": "sha256:9f2c...",
+         *         "token_count": 812,
+         *         "version": "1.0.0"
+         *       },
+         *       "onboarding_status": "completed"
+         *     }
+         */
+        Finalized: {
+            /** Business Context */
+            business_context: components["schemas"]["BusinessContext"];
+            manifest: components["schemas"]["ManifestSummary"];
+            /**
+             * Onboarding Status
+             * @constant
+             */
+            onboarding_status: "completed";
+        };
+        /**
+         * Focus
+         * @example {
+         *       "short_term_goals": [
+         *         "100 signups"
+         *       ],
+         *       "triggers": [
+         *         "new quarter"
+         *       ]
+         *     }
+         */
+        Focus: {
+            /** Short Term Goals */
+            short_term_goals: unknown[];
+            /** Triggers */
+            triggers: unknown[];
+        };
+        /**
+         * FreePlanGranted
+         * @description ``plan: free``: no checkout, the subscription at once.
+         * @example {
+         *       "plan": "free",
+         *       "state": "COMPLETED",
+         *       "subscription": {
+         *         "billing_period": "monthly",
+         *         "current_period_end": null,
+         *         "current_period_start": "2026-12-05T19:35:00+00:00",
+         *         "plan": "free",
+         *         "status": "active"
+         *       }
+         *     }
+         */
+        FreePlanGranted: {
+            /** Plan */
+            plan: string;
+            /**
+             * State
+             * @constant
+             */
+            state: "COMPLETED";
+            subscription: components["schemas"]["OrderSubscription"];
+        };
+        /**
+         * Freshness
+         * @example {
+         *       "age_seconds": 42,
+         *       "stale": false
+         *     }
+         */
+        Freshness: {
+            /** Age Seconds */
+            age_seconds: number;
+            /** Stale */
+            stale: boolean;
+        };
+        /**
+         * GuardrailsRequest
+         * @example {
+         *       "text": "We guarantee 10x growth."
+         *     }
+         */
+        GuardrailsRequest: {
+            /** Text */
+            text: string;
+            /**
+             * Workspace Id
+             * @description A workspace the caller is a member of; omitted: their own.
+             * @default null
+             */
+            workspace_id?: string | null;
+        };
+        /**
+         * GuardrailsResult
+         * @example {
+         *       "manifest_version": "1.0.0",
+         *       "ok": true,
+         *       "violations": []
+         *     }
+         */
+        GuardrailsResult: {
+            /** Manifest Version */
+            manifest_version: string;
+            /** Ok */
+            ok: boolean;
+            /** Violations */
+            violations: components["schemas"]["Violation"][];
+        };
+        /**
+         * InitiatePaymentRequest
+         * @example {
+         *       "billing_period": "monthly",
+         *       "plan": "starter"
+         *     }
+         */
+        InitiatePaymentRequest: {
+            /**
+             * Autopay
+             * @description Set up a UPI AutoPay mandate that pays later periods.
+             * @default false
+             */
+            autopay?: boolean;
+            /** @default monthly */
+            billing_period?: components["schemas"]["BillingPeriod"];
+            /**
+             * Plan
+             * @description The plan to buy; `enterprise` is 422.
+             * @enum {string}
+             */
+            plan: "free" | "starter" | "growth";
+            /**
+             * Workspace Id
+             * @description A workspace the caller is a member of; omitted: their own.
+             * @default null
+             */
+            workspace_id?: string | null;
+        };
+        /**
+         * Job
+         * @description A rebuild job.
+         * @example {
+         *       "job_id": "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+         *       "status": "queued"
+         *     }
+         */
+        Job: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "skipped" | "unknown";
+        };
+        /**
+         * Manifest
+         * @description The current manifest version with where it was served from and how fresh it is.
+         * @example {
+         *       "checksum": "sha256:9f2c...",
+         *       "created_at": "2026-12-05T19:35:00+00:00",
+         *       "freshness": {
+         *         "age_seconds": 42,
+         *         "stale": false
+         *       },
+         *       "manifest": {
+         *         "foundation": {
+         *           "category": "Analytics",
+         *           "company": "Acme"
+         *         },
+         *         "meta": {
+         *           "token_count": 812
+         *         }
+         *       },
+         *       "rebuild": null,
+         *       "served_from": "tier1",
+         *       "token_count": 812,
+         *       "version": "1.0.0",
+         *       "workspace_id": "7d9f3c2a-1b4e-4c8d-9a6f-2e5b8c1d0f3a"
+         *     }
+         */
+        Manifest: {
+            /** Checksum */
+            checksum: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            freshness: components["schemas"]["Freshness"];
+            /**
+             * Manifest
+             * @description The manifest: foundation, icps, messaging, competitive, market, goals, channels, meta (the reducer's output; sections may be dropped to fit the token budget, see `meta.dropped`).
+             */
+            manifest: {
+                [key: string]: unknown;
+            };
+            rebuild: components["schemas"]["Job"] | null;
+            /**
+             * Served From
+             * @enum {string}
+             */
+            served_from: "tier0" | "tier1" | "tier2" | "origin";
+            /** Token Count */
+            token_count: number;
+            /** Version */
+            version: string;
+            /** Workspace Id */
+            workspace_id: string;
+        };
+        /**
+         * ManifestSummary
+         * @example {
+         *       "checksum": "sha256:9f2c...",
+         *       "token_count": 812,
+         *       "version": "1.0.0"
+         *     }
+         */
+        ManifestSummary: {
+            /** Checksum */
+            checksum: string;
+            /** Token Count */
+            token_count: number;
+            /** Version */
+            version: string;
+        };
+        /**
+         * ManifestVersion
+         * @example {
+         *       "change": "initial",
+         *       "checksum": "sha256:9f2c...",
+         *       "created_at": "2026-12-05T19:35:00+00:00",
+         *       "source": "onboarding",
+         *       "version": "1.0.0"
+         *     }
+         */
+        ManifestVersion: {
+            /**
+             * Change
+             * @enum {string}
+             */
+            change: "initial" | "major" | "minor" | "patch";
+            /** Checksum */
+            checksum: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Source */
+            source: string;
+            /** Version */
+            version: string;
+        };
+        /**
+         * Measure
+         * @example {
+         *       "kpis": [
+         *         {
+         *           "name": "signups",
+         *           "target": "100"
+         *         }
+         *       ],
+         *       "market": {
+         *         "tam": "$1B"
+         *       }
+         *     }
+         */
+        Measure: {
+            /** Kpis */
+            kpis: unknown[];
+            /**
+             * Market
+             * @description A JSON object.
+             */
+            market: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * NoBody
+         * @description No body is read: send nothing or `{}`.
+         * @example {}
+         */
+        NoBody: {
+            [key: string]: unknown;
+        };
+        /**
+         * Order
+         * @description A checkout: the order to pay at ``checkout_url``.
+         * @example {
+         *       "amount": 49900,
+         *       "autopay": false,
+         *       "billing_period": "monthly",
+         *       "checkout_url": "https://mercury-uat.phonepe.com/transact/uat_v2?token=abc",
+         *       "credit": 0,
+         *       "currency": "INR",
+         *       "expires_at": "2026-12-05T19:50:00+00:00",
+         *       "merchant_order_id": "ord_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *       "plan": "starter",
+         *       "state": "PENDING"
+         *     }
+         */
+        Order: {
+            /**
+             * Amount
+             * @description Paise to pay (the plan's price less `credit`).
+             */
+            amount: number;
+            /** Autopay */
+            autopay: boolean;
+            billing_period: components["schemas"]["BillingPeriod"];
+            /** Checkout Url */
+            checkout_url: string | null;
+            /**
+             * Credit
+             * @description Paise of the running plan's unused period taken off an upgrade.
+             */
+            credit: number;
+            /** Currency */
+            currency: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Merchant Order Id */
+            merchant_order_id: string;
+            /**
+             * Merchant Subscription Id
+             * @description The AutoPay mandate set up by this order.
+             * @default null
+             */
+            merchant_subscription_id?: string | null;
+            /** Plan */
+            plan: string;
+            state: components["schemas"]["PaymentState"];
+        };
+        /**
+         * OrderKind
+         * @description What an order pays through (``payment_transactions.kind``).
+         * @enum {string}
+         */
+        OrderKind: "checkout" | "mandate_setup" | "redemption";
+        /**
+         * OrderSubscription
+         * @description The subscription an order bought (or the free plan granted).
+         * @example {
+         *       "billing_period": "monthly",
+         *       "current_period_end": "2027-01-05T19:35:00+00:00",
+         *       "current_period_start": "2026-12-05T19:35:00+00:00",
+         *       "plan": "starter",
+         *       "status": "active"
+         *     }
+         */
+        OrderSubscription: {
+            billing_period: components["schemas"]["BillingPeriod"];
+            /** Current Period End */
+            current_period_end: string | null;
+            /**
+             * Current Period Start
+             * Format: date-time
+             */
+            current_period_start: string;
+            /** Plan */
+            plan: string;
+            /** Status */
+            status: string;
+        };
+        /**
+         * OutboxSwept
+         * @example {
+         *       "claimed": 2,
+         *       "failed": 0,
+         *       "oldest_age_s": 0,
+         *       "pending": 0,
+         *       "sent": 2
+         *     }
+         */
+        OutboxSwept: {
+            /** Claimed */
+            claimed: number;
+            /** Failed */
+            failed: number;
+            /** Oldest Age S */
+            oldest_age_s: number;
+            /**
+             * Pending
+             * @description Emails still waiting after this run.
+             */
+            pending: number;
+            /** Sent */
+            sent: number;
+        };
+        /**
+         * PaymentState
+         * @description A ``payment_transactions.state`` (the database's check constraint lists the same).
+         * @enum {string}
+         */
+        PaymentState: "CREATED" | "PENDING" | "COMPLETED" | "FAILED" | "EXPIRED" | "REFUNDED" | "NEEDS_REVIEW";
+        /**
+         * PaymentStatus
+         * @example {
+         *       "amount": 49900,
+         *       "billing_period": "monthly",
+         *       "currency": "INR",
+         *       "merchant_order_id": "ord_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *       "plan": "starter",
+         *       "poll_after_ms": 2000,
+         *       "state": "PENDING",
+         *       "subscription": null,
+         *       "updated_at": "2026-12-05T19:35:00+00:00"
+         *     }
+         */
+        PaymentStatus: {
+            /** Amount */
+            amount: number;
+            billing_period: components["schemas"]["BillingPeriod"];
+            /** Currency */
+            currency: string;
+            /** Merchant Order Id */
+            merchant_order_id: string;
+            /** Plan */
+            plan: string;
+            /**
+             * Poll After Ms
+             * @description When to ask again; 0 once the state is final.
+             */
+            poll_after_ms: number;
+            state: components["schemas"]["PaymentState"];
+            subscription: components["schemas"]["OrderSubscription"] | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * PaymentsRequeued
+         * @example {
+         *       "queued": 1,
+         *       "refunds_requeued": 0,
+         *       "stale": 1
+         *     }
+         */
+        PaymentsRequeued: {
+            /** Queued */
+            queued: number;
+            /** Refunds Requeued */
+            refunds_requeued: number;
+            /** Stale */
+            stale: number;
+        };
+        /**
+         * PhonePeEvent
+         * @description PhonePe's callback, checked against its ``Authorization`` header on the raw body.
+         * @example {
+         *       "event": "checkout.order.completed",
+         *       "payload": {
+         *         "merchantOrderId": "ord_01J9Z8K3M4",
+         *         "state": "COMPLETED"
+         *       }
+         *     }
+         */
+        PhonePeEvent: {
+            /** Event */
+            event: string;
+            payload: components["schemas"]["PhonePeEventPayload"];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * PhonePeEventPayload
+         * @description The fields of PhonePe's ``payload`` the webhook reads; the rest is kept as received.
+         * @example {
+         *       "merchantOrderId": "ord_01J9Z8K3M4",
+         *       "state": "COMPLETED"
+         *     }
+         */
+        PhonePeEventPayload: {
+            /**
+             * Merchantorderid
+             * @default null
+             */
+            merchantOrderId?: string | null;
+            /**
+             * Merchantrefundid
+             * @default null
+             */
+            merchantRefundId?: string | null;
+            /**
+             * Merchantsubscriptionid
+             * @default null
+             */
+            merchantSubscriptionId?: string | null;
+            /**
+             * State
+             * @default null
+             */
+            state?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Problem
+         * @description application/problem+json (RFC 9457); extra members appear where useful (``current_version``...).
+         * @example {
+         *       "code": "workspace_not_found",
+         *       "detail": "No such workspace.",
+         *       "request_id": "5f0c6a1e2b7d4c1f9e3a8b6d",
+         *       "status": 404,
+         *       "title": "Not found",
+         *       "type": "urn:bcm:problem:workspace_not_found"
+         *     }
+         */
         Problem: {
-            /** @description Stable machine-readable code (e.g. `payload_too_large`). */
+            /**
+             * Code
+             * @description Stable machine-readable code (e.g. `payload_too_large`).
+             */
             code: string;
+            /** Detail */
             detail: string;
-            errors?: {
-                message: string;
-                path: string;
-            }[];
-            request_id: string;
+            /**
+             * Errors
+             * @description Each bad field and why (present when there are any).
+             */
+            errors?: components["schemas"]["FieldErrorOut"][];
+            /** Request Id */
+            request_id: string | null;
+            /** Status */
             status: number;
+            /** Title */
             title: string;
-            /** @description A URI reference naming the problem type. */
+            /**
+             * Type
+             * @description A URI reference naming the problem type (`urn:bcm:problem:<code>`).
+             */
             type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Progress
+         * @example {
+         *       "complete": 1,
+         *       "last_saved_at": "2026-12-05T19:35:00+00:00",
+         *       "percent": 4,
+         *       "statuses": [
+         *         "complete",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty",
+         *         "empty"
+         *       ],
+         *       "total": 23
+         *     }
+         */
+        Progress: {
+            /** Complete */
+            complete: number;
+            /** Last Saved At */
+            last_saved_at: string | null;
+            /** Percent */
+            percent: number;
+            /**
+             * Statuses
+             * @description Each step's status, step 1 first.
+             */
+            statuses: ("empty" | "draft" | "complete")[];
+            /** Total */
+            total: number;
+        };
+        /**
+         * RebuildOutcome
+         * @description The job's outcome (200), or a retry asked of Cloud Tasks (503).
+         * @example {
+         *       "job_id": "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+         *       "status": "succeeded",
+         *       "version": "1.1.0"
+         *     }
+         */
+        RebuildOutcome: {
+            /**
+             * Error
+             * @default null
+             */
+            error?: string | null;
+            /** Job Id */
+            job_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "skipped" | "unknown";
+            /** Version */
+            version: string | null;
+        };
+        /**
+         * RebuildRequest
+         * @example {
+         *       "reason": "new pricing page"
+         *     }
+         */
+        RebuildRequest: {
+            /**
+             * Reason
+             * @default null
+             */
+            reason?: string | null;
+            /**
+             * Workspace Id
+             * @description A workspace the caller is a member of; omitted: their own.
+             * @default null
+             */
+            workspace_id?: string | null;
+        };
+        /**
+         * RebuildTask
+         * @example {
+         *       "job_id": "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+         *     }
+         */
+        RebuildTask: {
+            /** Job Id */
+            job_id: string;
+        };
+        /**
+         * ReceiptLink
+         * @example {
+         *       "expires_in_s": 900,
+         *       "number": "R/2026-27/000123",
+         *       "url": "https://storage.googleapis.com/bcm-receipts/r.pdf?X-Goog-Signature=abc"
+         *     }
+         */
+        ReceiptLink: {
+            /** Expires In S */
+            expires_in_s: number;
+            /** Number */
+            number: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * Recommendations
+         * @description ``focus`` for a move, ``creative`` for a campaign, ``measure`` for analytics.
+         * @example {
+         *       "avoid_channels": [],
+         *       "channels": [
+         *         {
+         *           "name": "LinkedIn",
+         *           "priority": "primary"
+         *         }
+         *       ],
+         *       "checksum": "sha256:9f2c...",
+         *       "focus": {
+         *         "short_term_goals": [],
+         *         "triggers": []
+         *       },
+         *       "for": "move",
+         *       "icp": {
+         *         "goals": [],
+         *         "name": "Ops lead",
+         *         "pains": [],
+         *         "role": "Head of Ops"
+         *       },
+         *       "manifest_version": "1.0.0",
+         *       "messaging": {
+         *         "dos": [],
+         *         "one_liner": null,
+         *         "positioning": null,
+         *         "tone": [],
+         *         "value_prop": null
+         *       }
+         *     }
+         */
+        Recommendations: {
+            /** Avoid Channels */
+            avoid_channels: unknown[];
+            /** Channels */
+            channels: components["schemas"]["RecommendedChannel"][];
+            /** Checksum */
+            checksum: string;
+            /** @default null */
+            creative?: components["schemas"]["Creative"] | null;
+            /** @default null */
+            focus?: components["schemas"]["Focus"] | null;
+            /**
+             * For
+             * @enum {string}
+             */
+            for: "move" | "campaign" | "analytics";
+            icp: components["schemas"]["RecommendedIcp"];
+            /** Manifest Version */
+            manifest_version: string;
+            /** @default null */
+            measure?: components["schemas"]["Measure"] | null;
+            messaging: components["schemas"]["RecommendedMessaging"];
+        };
+        /**
+         * RecommendedChannel
+         * @example {
+         *       "name": "LinkedIn",
+         *       "priority": "primary"
+         *     }
+         */
+        RecommendedChannel: {
+            /** Name */
+            name: unknown;
+            /** Priority */
+            priority: unknown;
+        };
+        /**
+         * RecommendedIcp
+         * @example {
+         *       "goals": [],
+         *       "name": "Ops lead",
+         *       "pains": [
+         *         "manual reports"
+         *       ],
+         *       "role": "Head of Ops"
+         *     }
+         */
+        RecommendedIcp: {
+            /** Goals */
+            goals: unknown[];
+            /** Name */
+            name: string | null;
+            /** Pains */
+            pains: unknown[];
+            /** Role */
+            role: string | null;
+        };
+        /**
+         * RecommendedMessaging
+         * @example {
+         *       "dos": [
+         *         "show numbers"
+         *       ],
+         *       "one_liner": "Reports that write themselves.",
+         *       "positioning": "For ops teams",
+         *       "tone": [
+         *         "plain"
+         *       ],
+         *       "value_prop": "Hours back every week"
+         *     }
+         */
+        RecommendedMessaging: {
+            /** Dos */
+            dos: unknown[];
+            /** One Liner */
+            one_liner: string | null;
+            /** Positioning */
+            positioning: string | null;
+            /** Tone */
+            tone: unknown;
+            /** Value Prop */
+            value_prop: string | null;
+        };
+        /**
+         * ReconcileRequest
+         * @example {
+         *       "merchant_order_id": "ord_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *       "step": 0
+         *     }
+         */
+        ReconcileRequest: {
+            /**
+             * Chain
+             * @default null
+             */
+            chain?: string | null;
+            /**
+             * Elapsed S
+             * @default null
+             */
+            elapsed_s?: number | null;
+            /** Merchant Order Id */
+            merchant_order_id: string;
+            /** Step */
+            step: number;
+        };
+        /**
+         * ReconcileStep
+         * @example {
+         *       "merchant_order_id": "ord_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *       "next_step": null,
+         *       "outcome": "final",
+         *       "state": "COMPLETED"
+         *     }
+         */
+        ReconcileStep: {
+            /** Merchant Order Id */
+            merchant_order_id: string;
+            /** Next Step */
+            next_step: number | null;
+            /** Outcome */
+            outcome: string;
+            /** State */
+            state: string | null;
+        };
+        /**
+         * Refund
+         * @example {
+         *       "amount_paise": 49900,
+         *       "completed_at": "2026-12-05T19:40:00+00:00",
+         *       "created_at": "2026-12-05T19:35:00+00:00",
+         *       "error_code": null,
+         *       "merchant_order_id": "ord_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *       "merchant_refund_id": "rf_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *       "phonepe_refund_id": "OMR2612051935",
+         *       "reason": "goodwill",
+         *       "state": "COMPLETED"
+         *     }
+         */
+        Refund: {
+            /** Amount Paise */
+            amount_paise: number;
+            /** Completed At */
+            completed_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error Code */
+            error_code: string | null;
+            /** Merchant Order Id */
+            merchant_order_id: string;
+            /** Merchant Refund Id */
+            merchant_refund_id: string;
+            /** Phonepe Refund Id */
+            phonepe_refund_id: string | null;
+            /** Reason */
+            reason: string;
+            state: components["schemas"]["RefundState"];
+        };
+        /**
+         * RefundCheckRequest
+         * @example {
+         *       "merchant_refund_id": "rf_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *       "step": 0
+         *     }
+         */
+        RefundCheckRequest: {
+            /**
+             * Chain
+             * @default null
+             */
+            chain?: string | null;
+            /** Merchant Refund Id */
+            merchant_refund_id: string;
+            /** Step */
+            step: number;
+        };
+        /**
+         * RefundCheckStep
+         * @example {
+         *       "state": "COMPLETED"
+         *     }
+         */
+        RefundCheckStep: {
+            /** State */
+            state: string;
+        };
+        /**
+         * RefundOutcome
+         * @example {
+         *       "created": true,
+         *       "refund": {
+         *         "amount_paise": 49900,
+         *         "completed_at": "2026-12-05T19:40:00+00:00",
+         *         "created_at": "2026-12-05T19:35:00+00:00",
+         *         "error_code": null,
+         *         "merchant_order_id": "ord_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *         "merchant_refund_id": "rf_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *         "phonepe_refund_id": "OMR2612051935",
+         *         "reason": "goodwill",
+         *         "state": "COMPLETED"
+         *       }
+         *     }
+         */
+        RefundOutcome: {
+            /**
+             * Created
+             * @description false: the same request again, answered with the refund it made.
+             */
+            created: boolean;
+            refund: components["schemas"]["Refund"];
+        };
+        /**
+         * RefundRequestBody
+         * @example {
+         *       "merchant_order_id": "ord_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *       "merchant_refund_id": "rf_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *       "reason": "goodwill"
+         *     }
+         */
+        RefundRequestBody: {
+            /**
+             * Amount Paise
+             * @description Absent: all that is left to refund.
+             * @default null
+             */
+            amount_paise?: number | null;
+            /** Merchant Order Id */
+            merchant_order_id: string;
+            /** Merchant Refund Id */
+            merchant_refund_id: string;
+            /** Reason */
+            reason: string;
+        };
+        /**
+         * RefundState
+         * @enum {string}
+         */
+        RefundState: "REQUESTED" | "PENDING" | "COMPLETED" | "FAILED";
+        /**
+         * SaveStepRequest
+         * @example {
+         *       "data": {
+         *         "name": "Acme"
+         *       },
+         *       "draft": true,
+         *       "version": 0
+         *     }
+         */
+        SaveStepRequest: {
+            /**
+             * Data
+             * @description The step's fields, per the step's schema in components: Step01CompanyProfile, Step02EvidenceVault, Step03AutoExtraction, Step04ContradictionCheck, Step05TruthSheet, Step06OfferPricing, Step07MarketIntelligence, Step08CompetitiveAlternatives, Step09CategoryPath, Step10CapabilityRating, Step11PerceptualMap, Step12PositioningStatement, Step13FocusSacrifice, Step14IcpProfiles, Step15BuyingProcess, Step16MessagingGuardrails, Step17Soundbites, Step18MessageHierarchy, Step19ChannelMapping, Step20MarketSize, Step21GoalsKpis, Step22ValidationTodos, Step23FinalReview.
+             */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * Draft
+             * @description Check types and limits only, not completeness.
+             * @default false
+             */
+            draft?: boolean;
+            /**
+             * Version
+             * @description The version read; a stale one is 409.
+             * @default null
+             */
+            version?: number | null;
+        };
+        /**
+         * ScheduledChange
+         * @example {
+         *       "at": "2027-01-05T19:35:00+00:00",
+         *       "billing_period": "annual",
+         *       "plan": "starter"
+         *     }
+         */
+        ScheduledChange: {
+            /** At */
+            at: string | null;
+            billing_period: components["schemas"]["BillingPeriod"];
+            /** Plan */
+            plan: string;
+        };
+        /**
+         * Session
+         * @example {
+         *       "created_at": "2026-12-05T19:30:00+00:00",
+         *       "expires_at": "2027-01-04T19:35:00+00:00",
+         *       "last_saved_at": "2026-12-05T19:35:00+00:00",
+         *       "progress": {
+         *         "complete": 1,
+         *         "last_saved_at": "2026-12-05T19:35:00+00:00",
+         *         "percent": 4,
+         *         "statuses": [
+         *           "complete",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty"
+         *         ],
+         *         "total": 23
+         *       },
+         *       "session_id": "0b7c1e2d-3f4a-4b5c-8d6e-7f8091a2b3c4",
+         *       "status": "active",
+         *       "steps": [
+         *         {
+         *           "ai": {
+         *             "attempts": 0,
+         *             "error": null,
+         *             "finished_at": null,
+         *             "model": null,
+         *             "status": "idle",
+         *             "suggestion": null
+         *           },
+         *           "data": {
+         *             "industry": "SaaS",
+         *             "name": "Acme",
+         *             "stage": "seed"
+         *           },
+         *           "errors": [],
+         *           "number": 1,
+         *           "slug": "company_profile",
+         *           "status": "complete",
+         *           "title": "Company profile",
+         *           "updated_at": "2026-12-05T19:35:00+00:00",
+         *           "version": 1
+         *         }
+         *       ],
+         *       "updated_at": "2026-12-05T19:35:00+00:00",
+         *       "workspace_id": "7d9f3c2a-1b4e-4c8d-9a6f-2e5b8c1d0f3a"
+         *     }
+         */
+        Session: {
+            /** Created At */
+            created_at: string | null;
+            /** Expires At */
+            expires_at: string | null;
+            /** Last Saved At */
+            last_saved_at: string | null;
+            progress: components["schemas"]["Progress"];
+            /** Session Id */
+            session_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "finalized" | "abandoned";
+            /** Steps */
+            steps: components["schemas"]["Step"][];
+            /** Updated At */
+            updated_at: string | null;
+            /** Workspace Id */
+            workspace_id: string;
+        };
+        /**
+         * SessionStarted
+         * @description A new session (201), the active one, or an abandoned one resumed (200, ``resumed: true``).
+         * @example {
+         *       "created_at": "2026-12-05T19:30:00+00:00",
+         *       "expires_at": "2027-01-04T19:35:00+00:00",
+         *       "last_saved_at": "2026-12-05T19:35:00+00:00",
+         *       "progress": {
+         *         "complete": 1,
+         *         "last_saved_at": "2026-12-05T19:35:00+00:00",
+         *         "percent": 4,
+         *         "statuses": [
+         *           "complete",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty"
+         *         ],
+         *         "total": 23
+         *       },
+         *       "resumed": false,
+         *       "session_id": "0b7c1e2d-3f4a-4b5c-8d6e-7f8091a2b3c4",
+         *       "status": "active",
+         *       "steps": [
+         *         {
+         *           "ai": {
+         *             "attempts": 0,
+         *             "error": null,
+         *             "finished_at": null,
+         *             "model": null,
+         *             "status": "idle",
+         *             "suggestion": null
+         *           },
+         *           "data": {
+         *             "industry": "SaaS",
+         *             "name": "Acme",
+         *             "stage": "seed"
+         *           },
+         *           "errors": [],
+         *           "number": 1,
+         *           "slug": "company_profile",
+         *           "status": "complete",
+         *           "title": "Company profile",
+         *           "updated_at": "2026-12-05T19:35:00+00:00",
+         *           "version": 1
+         *         }
+         *       ],
+         *       "updated_at": "2026-12-05T19:35:00+00:00",
+         *       "workspace_id": "7d9f3c2a-1b4e-4c8d-9a6f-2e5b8c1d0f3a"
+         *     }
+         */
+        SessionStarted: {
+            /** Created At */
+            created_at: string | null;
+            /** Expires At */
+            expires_at: string | null;
+            /** Last Saved At */
+            last_saved_at: string | null;
+            progress: components["schemas"]["Progress"];
+            /** Resumed */
+            resumed: boolean;
+            /** Session Id */
+            session_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "finalized" | "abandoned";
+            /** Steps */
+            steps: components["schemas"]["Step"][];
+            /** Updated At */
+            updated_at: string | null;
+            /** Workspace Id */
+            workspace_id: string;
+        };
+        /**
+         * SessionsExpired
+         * @example {
+         *       "abandoned": 1,
+         *       "examined": 3
+         *     }
+         */
+        SessionsExpired: {
+            /** Abandoned */
+            abandoned: number;
+            /** Examined */
+            examined: number;
+        };
+        /**
+         * StartSessionRequest
+         * @example {}
+         */
+        StartSessionRequest: {
+            /**
+             * Workspace Id
+             * @description A workspace the caller is a member of; omitted: their own.
+             * @default null
+             */
+            workspace_id?: string | null;
+        };
+        /**
+         * Step
+         * @example {
+         *       "ai": {
+         *         "attempts": 0,
+         *         "error": null,
+         *         "finished_at": null,
+         *         "model": null,
+         *         "status": "idle",
+         *         "suggestion": null
+         *       },
+         *       "data": {
+         *         "industry": "SaaS",
+         *         "name": "Acme",
+         *         "stage": "seed"
+         *       },
+         *       "errors": [],
+         *       "number": 1,
+         *       "slug": "company_profile",
+         *       "status": "complete",
+         *       "title": "Company profile",
+         *       "updated_at": "2026-12-05T19:35:00+00:00",
+         *       "version": 1
+         *     }
+         */
+        Step: {
+            ai: components["schemas"]["StepAi"];
+            /**
+             * Data
+             * @description The step's fields, per its schema (`GET /onboarding_step/steps`).
+             */
+            data: {
+                [key: string]: unknown;
+            } | null;
+            /** Errors */
+            errors: components["schemas"]["FieldErrorOut"][];
+            /** Number */
+            number: number;
+            /** Slug */
+            slug: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "empty" | "draft" | "complete";
+            /** Title */
+            title: string;
+            /** Updated At */
+            updated_at: string | null;
+            /** Version */
+            version: number;
         };
         /**
          * Company profile
@@ -2059,13 +3563,359 @@ export interface components {
                 };
             };
         };
+        /**
+         * StepAi
+         * @description A step's AI suggestion state.
+         * @example {
+         *       "attempts": 0,
+         *       "error": null,
+         *       "finished_at": null,
+         *       "model": null,
+         *       "status": "idle",
+         *       "suggestion": null
+         *     }
+         */
+        StepAi: {
+            /** Attempts */
+            attempts: number;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Model */
+            model: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "idle" | "queued" | "running" | "succeeded" | "failed";
+            /** Suggestion */
+            suggestion: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
+         * StepCatalogue
+         * @description The 23 steps, in order.
+         * @example [
+         *       {
+         *         "ai_task": null,
+         *         "number": 1,
+         *         "schema": {
+         *           "properties": {
+         *             "name": {
+         *               "type": "string"
+         *             }
+         *           },
+         *           "type": "object"
+         *         },
+         *         "slug": "company_profile",
+         *         "title": "Company profile"
+         *       }
+         *     ]
+         */
+        StepCatalogue: components["schemas"]["StepCatalogueEntry"][];
+        /**
+         * StepCatalogueEntry
+         * @example {
+         *       "ai_task": null,
+         *       "number": 1,
+         *       "schema": {
+         *         "properties": {
+         *           "name": {
+         *             "type": "string"
+         *           }
+         *         },
+         *         "type": "object"
+         *       },
+         *       "slug": "company_profile",
+         *       "title": "Company profile"
+         *     }
+         */
         StepCatalogueEntry: {
+            /** Ai Task */
             ai_task: string | null;
+            /** Number */
             number: number;
-            /** @description The step's JSON Schema (2020-12). */
-            schema: Record<string, unknown>;
+            /**
+             * Schema
+             * @description The step's JSON Schema (2020-12).
+             */
+            schema: {
+                [key: string]: unknown;
+            };
+            /** Slug */
             slug: string;
+            /** Title */
             title: string;
+        };
+        /**
+         * StepSaved
+         * @example {
+         *       "progress": {
+         *         "complete": 1,
+         *         "last_saved_at": "2026-12-05T19:35:00+00:00",
+         *         "percent": 4,
+         *         "statuses": [
+         *           "complete",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty",
+         *           "empty"
+         *         ],
+         *         "total": 23
+         *       },
+         *       "saved_at": "2026-12-05T19:35:00+00:00",
+         *       "step": {
+         *         "ai": {
+         *           "attempts": 0,
+         *           "error": null,
+         *           "finished_at": null,
+         *           "model": null,
+         *           "status": "idle",
+         *           "suggestion": null
+         *         },
+         *         "data": {
+         *           "industry": "SaaS",
+         *           "name": "Acme",
+         *           "stage": "seed"
+         *         },
+         *         "errors": [],
+         *         "number": 1,
+         *         "slug": "company_profile",
+         *         "status": "complete",
+         *         "title": "Company profile",
+         *         "updated_at": "2026-12-05T19:35:00+00:00",
+         *         "version": 1
+         *       }
+         *     }
+         */
+        StepSaved: {
+            progress: components["schemas"]["Progress"];
+            /**
+             * Saved At
+             * Format: date-time
+             */
+            saved_at: string;
+            step: components["schemas"]["Step"];
+        };
+        /**
+         * Subscription
+         * @description The subscription as the billing page shows it (``status`` as the rules say it is now).
+         * @example {
+         *       "autopay": null,
+         *       "billing_period": "monthly",
+         *       "cancel_at_period_end": false,
+         *       "credit_paise": 0,
+         *       "current_period_end": "2027-01-05T19:35:00+00:00",
+         *       "current_period_start": "2026-12-05T19:35:00+00:00",
+         *       "grace_ends_at": null,
+         *       "next_charge_at": "2027-01-05T19:35:00+00:00",
+         *       "next_charge_paise": 49900,
+         *       "plan": "starter",
+         *       "scheduled_change": null,
+         *       "status": "active"
+         *     }
+         */
+        Subscription: {
+            autopay: components["schemas"]["AutoPayMandate"] | null;
+            billing_period: components["schemas"]["BillingPeriod"];
+            /** Cancel At Period End */
+            cancel_at_period_end: boolean;
+            /** Credit Paise */
+            credit_paise: number;
+            /** Current Period End */
+            current_period_end: string | null;
+            /**
+             * Current Period Start
+             * Format: date-time
+             */
+            current_period_start: string;
+            /** Grace Ends At */
+            grace_ends_at: string | null;
+            /** Next Charge At */
+            next_charge_at: string | null;
+            /** Next Charge Paise */
+            next_charge_paise: number | null;
+            /** Plan */
+            plan: string;
+            scheduled_change: components["schemas"]["ScheduledChange"] | null;
+            status: components["schemas"]["SubscriptionStatus"];
+        };
+        /**
+         * SubscriptionStatus
+         * @description A ``subscriptions.status`` (the database's check constraint lists the same).
+         * @enum {string}
+         */
+        SubscriptionStatus: "active" | "past_due" | "expired" | "cancelled";
+        /**
+         * SubscriptionView
+         * @description What cancel, resume and change answer: the subscription after the change.
+         * @example {
+         *       "subscription": {
+         *         "autopay": null,
+         *         "billing_period": "monthly",
+         *         "cancel_at_period_end": false,
+         *         "credit_paise": 0,
+         *         "current_period_end": "2027-01-05T19:35:00+00:00",
+         *         "current_period_start": "2026-12-05T19:35:00+00:00",
+         *         "grace_ends_at": null,
+         *         "next_charge_at": "2027-01-05T19:35:00+00:00",
+         *         "next_charge_paise": 49900,
+         *         "plan": "starter",
+         *         "scheduled_change": null,
+         *         "status": "active"
+         *       }
+         *     }
+         */
+        SubscriptionView: {
+            subscription: components["schemas"]["Subscription"] | null;
+        };
+        /**
+         * SubscriptionsSwept
+         * @example {
+         *       "emails": 2,
+         *       "examined": 4,
+         *       "more": false,
+         *       "moved": 2
+         *     }
+         */
+        SubscriptionsSwept: {
+            /** Emails */
+            emails: number;
+            /** Examined */
+            examined: number;
+            /** More */
+            more: boolean;
+            /** Moved */
+            moved: number;
+        };
+        /**
+         * Transaction
+         * @example {
+         *       "amount_paise": 49900,
+         *       "billing_period": "monthly",
+         *       "completed_at": "2026-12-05T19:36:00+00:00",
+         *       "created_at": "2026-12-05T19:35:00+00:00",
+         *       "credit_paise": 0,
+         *       "currency": "INR",
+         *       "kind": "checkout",
+         *       "merchant_order_id": "ord_01J9Z8K3M4N5P6Q7R8S9T0V1W2",
+         *       "period_end": "2027-01-05T19:35:00+00:00",
+         *       "period_start": "2026-12-05T19:35:00+00:00",
+         *       "plan": "starter",
+         *       "receipt_number": "R/2026-27/000123",
+         *       "refunds": [],
+         *       "state": "COMPLETED"
+         *     }
+         */
+        Transaction: {
+            /** Amount Paise */
+            amount_paise: number;
+            billing_period: components["schemas"]["BillingPeriod"];
+            /** Completed At */
+            completed_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Credit Paise */
+            credit_paise: number;
+            /** Currency */
+            currency: string;
+            kind: components["schemas"]["OrderKind"];
+            /** Merchant Order Id */
+            merchant_order_id: string;
+            /** Period End */
+            period_end: string | null;
+            /** Period Start */
+            period_start: string | null;
+            /** Plan */
+            plan: string;
+            /** Receipt Number */
+            receipt_number: string | null;
+            /** Refunds */
+            refunds: components["schemas"]["Refund"][];
+            state: components["schemas"]["PaymentState"];
+        };
+        /**
+         * VersionHistory
+         * @example {
+         *       "versions": [],
+         *       "workspace_id": "7d9f3c2a-1b4e-4c8d-9a6f-2e5b8c1d0f3a"
+         *     }
+         */
+        VersionHistory: {
+            /**
+             * Versions
+             * @description Newest first.
+             */
+            versions: components["schemas"]["ManifestVersion"][];
+            /** Workspace Id */
+            workspace_id: string;
+        };
+        /**
+         * Violation
+         * @example {
+         *       "excerpt": "We guarantee 10x growth.",
+         *       "rule": "no guarantees"
+         *     }
+         */
+        Violation: {
+            /** Excerpt */
+            excerpt: string;
+            /** Rule */
+            rule: string;
+        };
+        /**
+         * WebhookReceived
+         * @example {
+         *       "received": true
+         *     }
+         */
+        WebhookReceived: {
+            /**
+             * Duplicate
+             * @description true: this event was received before (nothing applied again).
+             * @default null
+             */
+            duplicate?: boolean | null;
+            /**
+             * Received
+             * @constant
+             */
+            received: true;
+        };
+        /**
+         * WorkspaceRequest
+         * @example {}
+         */
+        WorkspaceRequest: {
+            /**
+             * Workspace Id
+             * @description A workspace the caller is a member of; omitted: their own.
+             * @default null
+             */
+            workspace_id?: string | null;
         };
     };
     responses: never;
@@ -2101,10 +3951,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["RebuildTask"];
             };
         };
         responses: {
@@ -2115,40 +3965,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["RebuildOutcome"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -2156,40 +4015,65 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `service_unavailable`. Or the worker's outcome, asking Cloud Tasks to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2197,7 +4081,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["RebuildOutcome"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -2225,30 +4113,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["BillingOverview"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -2256,20 +4150,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2277,10 +4177,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2288,7 +4204,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -2303,10 +4222,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["WorkspaceRequest"];
             };
         };
         responses: {
@@ -2321,40 +4240,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `idempotency_key_invalid`, `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_invalid" | "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `subscription_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "subscription_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -2362,10 +4290,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). */
+            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). Codes: `idempotency_in_flight`, `nothing_to_cancel`. */
             409: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2373,40 +4304,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_in_flight" | "nothing_to_cancel";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `idempotency_key_reused`, `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_reused" | "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2414,10 +4357,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `autopay_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2425,7 +4384,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "autopay_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -2440,10 +4402,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ChangeRequest"];
             };
         };
         responses: {
@@ -2458,40 +4420,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `idempotency_key_invalid`, `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_invalid" | "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `subscription_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "subscription_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -2499,10 +4470,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). */
+            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). Codes: `change_not_schedulable`, `idempotency_in_flight`. */
             409: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2510,40 +4484,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "change_not_schedulable" | "idempotency_in_flight";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `idempotency_key_reused`, `plan_not_purchasable`, `unknown_billing_period`, `unknown_plan`, `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_reused" | "plan_not_purchasable" | "unknown_billing_period" | "unknown_plan" | "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2551,10 +4537,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2562,7 +4564,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -2592,30 +4597,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["ReceiptLink"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `receipt_not_found`, `route_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "receipt_not_found" | "route_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -2623,20 +4634,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `invalid_receipt_number`, `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "invalid_receipt_number" | "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2644,10 +4661,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `receipts_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2655,7 +4688,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "receipts_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -2670,10 +4706,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["WorkspaceRequest"];
             };
         };
         responses: {
@@ -2688,40 +4724,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `idempotency_key_invalid`, `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_invalid" | "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `subscription_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "subscription_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -2729,10 +4774,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). */
+            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). Codes: `idempotency_in_flight`, `nothing_to_resume`. */
             409: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2740,40 +4788,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_in_flight" | "nothing_to_resume";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `idempotency_key_reused`, `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_reused" | "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2781,10 +4841,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2792,7 +4868,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -2824,40 +4903,50 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["Export"];
+                    "text/markdown": string;
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. */
+            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. Codes: `subscription_inactive`. */
             402: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "subscription_inactive";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `manifest_not_found`, `route_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "manifest_not_found" | "route_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -2865,20 +4954,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `plan_limit_reached`, `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2886,10 +4981,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "plan_limit_reached" | "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2897,7 +5008,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -2909,10 +5023,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["GuardrailsRequest"];
             };
         };
         responses: {
@@ -2927,50 +5041,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["GuardrailsResult"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. */
+            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. Codes: `subscription_inactive`. */
             402: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "subscription_inactive";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `manifest_not_found`, `route_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "manifest_not_found" | "route_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -2978,40 +5104,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3019,10 +5157,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3030,7 +5184,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -3058,30 +5215,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `manifest_not_found`, `route_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "manifest_not_found" | "route_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -3089,20 +5252,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3110,10 +5279,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3121,7 +5306,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -3136,10 +5324,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["RebuildRequest"];
             };
         };
         responses: {
@@ -3154,50 +5342,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["Job"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `idempotency_key_invalid`, `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_invalid" | "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. */
+            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. Codes: `subscription_inactive`. */
             402: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "subscription_inactive";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `manifest_not_found`, `route_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "manifest_not_found" | "route_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -3205,10 +5405,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). */
+            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). Codes: `idempotency_in_flight`. */
             409: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3216,40 +5419,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_in_flight";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `idempotency_key_reused`, `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_reused" | "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `plan_limit_reached`, `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3257,10 +5472,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "plan_limit_reached" | "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`, `tasks_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3268,7 +5499,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable" | "tasks_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -3298,40 +5532,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["Recommendations"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. */
+            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. Codes: `subscription_inactive`. */
             402: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "subscription_inactive";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `manifest_not_found`, `route_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "manifest_not_found" | "route_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -3339,20 +5582,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3360,10 +5609,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3371,7 +5636,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -3401,30 +5669,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["VersionHistory"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -3432,20 +5706,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3453,10 +5733,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3464,7 +5760,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -3481,10 +5780,10 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description No body is read: send nothing or `{}`. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["NoBody"];
             };
         };
         responses: {
@@ -3499,59 +5798,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        business_context?: components["schemas"]["BusinessContext"];
-                        manifest?: {
-                            checksum?: string;
-                            token_count?: number;
-                            version?: string;
-                        };
-                        /** @constant */
-                        onboarding_status?: "completed";
-                    };
+                    "application/json": components["schemas"]["Finalized"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `idempotency_key_invalid`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_invalid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. */
+            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. Codes: `subscription_inactive`. */
             402: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "subscription_inactive";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `session_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "session_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -3559,10 +5861,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). */
+            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). Codes: `idempotency_in_flight`, `session_not_active`. */
             409: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3570,40 +5875,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_in_flight" | "session_not_active";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
-            415: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `idempotency_key_reused`, `steps_incomplete`, `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_reused" | "steps_incomplete" | "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3611,10 +5915,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3622,7 +5942,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -3637,10 +5960,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["InitiatePaymentRequest"];
             };
         };
         responses: {
@@ -3655,7 +5978,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["FreePlanGranted"];
                 };
             };
             /** @description Price from plans, reconciliation scheduled, PhonePe pay; ``free`` activates at once. */
@@ -3669,40 +5992,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `idempotency_key_invalid`, `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_invalid" | "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -3710,10 +6042,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). */
+            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). Codes: `autopay_not_available`, `idempotency_in_flight`, `plan_change_not_available`, `renewal_not_open`. */
             409: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3721,40 +6056,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "autopay_not_available" | "idempotency_in_flight" | "plan_change_not_available" | "renewal_not_open";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `idempotency_key_reused`, `invalid_autopay`, `plan_not_purchasable`, `unknown_billing_period`, `unknown_plan`, `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "idempotency_key_reused" | "invalid_autopay" | "plan_not_purchasable" | "unknown_billing_period" | "unknown_plan" | "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3762,10 +6109,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `autopay_unavailable`, `payment_provider_rejected`, `payment_provider_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3773,7 +6136,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "autopay_unavailable" | "payment_provider_rejected" | "payment_provider_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -3785,10 +6151,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description No body is read: send nothing or `{}`. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["NoBody"];
             };
         };
         responses: {
@@ -3799,40 +6165,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["AutoPayRun"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -3840,40 +6202,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
-            415: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3881,7 +6255,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -3893,10 +6270,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description No body is read: send nothing or `{}`. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["NoBody"];
             };
         };
         responses: {
@@ -3907,40 +6284,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["SessionsExpired"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -3948,40 +6321,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
-            415: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3989,7 +6374,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -4001,10 +6389,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description No body is read: send nothing or `{}`. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["NoBody"];
             };
         };
         responses: {
@@ -4015,40 +6403,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["PaymentsRequeued"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -4056,40 +6440,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
-            415: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4097,7 +6493,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -4109,10 +6508,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["RefundRequestBody"];
             };
         };
         responses: {
@@ -4123,40 +6522,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["RefundOutcome"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `order_not_found`, `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "order_not_found" | "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -4164,40 +6572,78 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). Codes: `order_not_refundable`, `refund_id_conflict`. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "order_not_refundable" | "refund_id_conflict";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `invalid_refund`, `refund_exceeds_paid`, `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "invalid_refund" | "refund_exceeds_paid" | "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4205,7 +6651,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -4217,10 +6666,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description No body is read: send nothing or `{}`. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["NoBody"];
             };
         };
         responses: {
@@ -4231,40 +6680,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["OutboxSwept"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -4272,40 +6717,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
-            415: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4313,7 +6770,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -4325,10 +6785,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description No body is read: send nothing or `{}`. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["NoBody"];
             };
         };
         responses: {
@@ -4339,40 +6799,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["SubscriptionsSwept"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -4380,40 +6836,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
-            415: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4421,7 +6889,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -4433,10 +6904,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["AiTaskRequest"];
             };
         };
         responses: {
@@ -4447,40 +6918,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["AiOutcome"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -4488,40 +6968,65 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `service_unavailable`. Or the worker's outcome, asking Cloud Tasks to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4529,7 +7034,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["AiOutcome"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -4541,10 +7050,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["StartSessionRequest"];
             };
         };
         responses: {
@@ -4559,7 +7068,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["SessionStarted"];
                 };
             };
             /** @description Start a session (201), or return the active one / resume an abandoned one (200). */
@@ -4573,50 +7082,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["SessionStarted"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. */
+            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. Codes: `subscription_inactive`. */
             402: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "subscription_inactive";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `workspace_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "workspace_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -4624,40 +7145,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4665,10 +7198,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `drafts_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4676,7 +7225,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "drafts_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -4703,30 +7255,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["Session"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `session_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "session_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -4734,20 +7292,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description The onboarding session expired (its draft is gone); start a new one. Codes: `session_expired`. */
+            410: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "session_expired";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4755,10 +7332,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `drafts_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4766,7 +7359,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "drafts_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -4781,17 +7377,10 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description `{data, draft, version?}`; `data` follows `GET /onboarding_step/steps`' schema for `number`. */
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description The step's fields, per the step's schema in components: Step01CompanyProfile, Step02EvidenceVault, Step03AutoExtraction, Step04ContradictionCheck, Step05TruthSheet, Step06OfferPricing, Step07MarketIntelligence, Step08CompetitiveAlternatives, Step09CategoryPath, Step10CapabilityRating, Step11PerceptualMap, Step12PositioningStatement, Step13FocusSacrifice, Step14IcpProfiles, Step15BuyingProcess, Step16MessagingGuardrails, Step17Soundbites, Step18MessageHierarchy, Step19ChannelMapping, Step20MarketSize, Step21GoalsKpis, Step22ValidationTodos, Step23FinalReview. */
-                    data: Record<string, unknown>;
-                    /** @description Check types and limits only, not completeness. */
-                    draft?: boolean;
-                    /** @description The version read; a stale one is 409. */
-                    version?: number;
-                };
+                "application/json": components["schemas"]["SaveStepRequest"];
             };
         };
         responses: {
@@ -4806,50 +7395,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["StepSaved"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. */
+            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. Codes: `subscription_inactive`. */
             402: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "subscription_inactive";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `session_not_found`, `step_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "session_not_found" | "step_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -4857,50 +7458,78 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). */
+            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). Codes: `session_not_active`, `version_conflict`. */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "session_not_active" | "version_conflict";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 524288 bytes. */
+            /** @description The onboarding session expired (its draft is gone); start a new one. Codes: `session_expired`. */
+            410: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "session_expired";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 524288 bytes. Codes: `payload_too_large`, `session_too_large`, `step_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large" | "session_too_large" | "step_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `step_incomplete`, `step_invalid`, `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "step_incomplete" | "step_invalid" | "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4908,10 +7537,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `drafts_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4919,7 +7564,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "drafts_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -4934,10 +7582,10 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description A JSON object. */
-        requestBody: {
+        /** @description No body is read: send nothing or `{}`. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["NoBody"];
             };
         };
         responses: {
@@ -4952,50 +7600,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["AiQueued"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. */
+            /** @description subscription_inactive: no plan, or the plan lapsed (expired or cancelled); the body names the plan, its status and period end. Renew or choose a plan; manifests and their history stay readable. Codes: `subscription_inactive`. */
             402: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "subscription_inactive";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`, `session_not_found`, `step_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "session_not_found" | "step_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -5003,40 +7650,65 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description Conflict (an in-flight or reused Idempotency-Key, a stale version, or a state that does not allow it). Codes: `session_not_active`. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "session_not_active";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description The onboarding session expired (its draft is gone); start a new one. Codes: `session_expired`. */
+            410: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "session_expired";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
-            415: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `no_ai_task`, `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "no_ai_task" | "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `plan_limit_reached`, `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5044,10 +7716,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "plan_limit_reached" | "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `drafts_unavailable`, `rate_limiter_unavailable`, `service_unavailable`, `tasks_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5055,7 +7743,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "drafts_unavailable" | "rate_limiter_unavailable" | "service_unavailable" | "tasks_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -5080,30 +7771,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StepCatalogueEntry"][];
+                    "application/json": components["schemas"]["StepCatalogue"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -5111,20 +7808,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5132,10 +7835,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5143,7 +7862,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -5155,10 +7877,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ReconcileRequest"];
             };
         };
         responses: {
@@ -5169,40 +7891,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["ReconcileStep"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `bad_task`, `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "bad_task" | "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -5210,40 +7941,65 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5251,7 +8007,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -5263,10 +8022,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
+        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["RefundCheckRequest"];
             };
         };
         responses: {
@@ -5277,40 +8036,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["RefundCheckStep"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `bad_task`, `malformed_json`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "bad_task" | "malformed_json";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `refund_not_found`, `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "refund_not_found" | "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -5318,40 +8086,65 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The body must be application/json. */
+            /** @description The body must be application/json. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5359,7 +8152,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -5386,30 +8182,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["PaymentStatus"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `token_alg_none`, `token_alg_not_allowed`, `token_anonymous`, `token_bad_audience`, `token_bad_issuer`, `token_bad_role`, `token_bad_signature`, `token_bad_subject`, `token_email_not_allowed`, `token_email_unverified`, `token_expired`, `token_malformed`, `token_missing`, `token_missing_claim`, `token_not_yet_valid`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "token_alg_none" | "token_alg_not_allowed" | "token_anonymous" | "token_bad_audience" | "token_bad_issuer" | "token_bad_role" | "token_bad_signature" | "token_bad_subject" | "token_email_not_allowed" | "token_email_unverified" | "token_expired" | "token_malformed" | "token_missing" | "token_missing_claim" | "token_not_yet_valid";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `order_not_found`, `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "order_not_found" | "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -5417,20 +8219,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. */
+            /** @description Rate limit exceeded (rate_limited) or the plan's daily allowance used up (plan_limit_reached); see Retry-After. Codes: `rate_limited`. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5438,10 +8246,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `auth_keys_unavailable`, `rate_limiter_unavailable`, `service_unavailable`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5449,7 +8273,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "auth_keys_unavailable" | "rate_limiter_unavailable" | "service_unavailable";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };
@@ -5461,10 +8288,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON object. */
+        /** @description PhonePe's callback, checked against its ``Authorization`` header on the raw body. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["PhonePeEvent"];
             };
         };
         responses: {
@@ -5475,40 +8302,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["WebhookReceived"];
                 };
             };
-            /** @description Malformed request (body not JSON, bad header or parameter). */
+            /** @description Malformed request (body not JSON, bad header or parameter). Codes: `webhook_malformed`. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "webhook_malformed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credentials. */
+            /** @description Missing or invalid credentials. Codes: `webhook_unauthorized`. */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "webhook_unauthorized";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description No such route or resource (or one the caller may not see). */
+            /** @description No such route or resource (or one the caller may not see). Codes: `route_not_found`. */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "route_not_found";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Method not allowed here; see the Allow header. */
+            /** @description Method not allowed here; see the Allow header. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     Allow: components["headers"]["Allow"];
@@ -5516,30 +8352,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "method_not_allowed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body exceeds 65536 bytes. */
+            /** @description The request body exceeds 65536 bytes. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed; `errors` names each bad field. */
+            /** @description Validation failed; `errors` names each bad field. Codes: `unstorable_value`, `validation_failed`. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "unstorable_value" | "validation_failed";
+                    } & components["schemas"]["Problem"];
                 };
             };
-            /** @description A backing service is unavailable; retry after Retry-After seconds. */
+            /** @description An unexpected error (a bug, logged with its trace); the body has no stack trace. Codes: `internal_error`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description A backing service is unavailable; retry after Retry-After seconds. Codes: `service_unavailable`, `webhook_retry_later`. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5547,7 +8405,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": {
+                        /** @enum {string} */
+                        code?: "service_unavailable" | "webhook_retry_later";
+                    } & components["schemas"]["Problem"];
                 };
             };
         };

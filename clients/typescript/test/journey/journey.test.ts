@@ -138,7 +138,7 @@ describe("a founder's journey through the client", () => {
     const first = session.steps[0];
     assert.ok(first);
     const conflict = await rejection(
-      client.saveStep(sessionId, first.number, { data: first.data, draft: false, version: first.version + 5 }, { token }),
+      client.saveStep(sessionId, first.number, { data: first.data ?? {}, draft: false, version: first.version + 5 }, { token }),
     );
     assert.ok(isProblem(conflict, "version_conflict"), String(conflict));
     assert.equal(conflict.problem.current_version, first.version);
