@@ -32,9 +32,15 @@ export interface BcmClientOptions {
   newIdempotencyKey?: () => string;
 }
 
-/** What every call takes: the signed-in user's Supabase access token, passed each time. */
+/**
+ * The signed-in user's Supabase access token, or a function returning the current one (asked before each
+ * request, so a long poll keeps working across Supabase's hourly refresh).
+ */
+export type TokenSource = string | (() => string | Promise<string>);
+
+/** What every call takes: the access token, passed each time (the client keeps none). */
 export interface CallOptions {
-  token: string;
+  token: TokenSource;
   signal?: AbortSignal;
   /** A workspace the user is a member of; omitted means their own. */
   workspaceId?: string;
@@ -66,7 +72,8 @@ async function unwrap<T>(call: Promise<Answer>): Promise<T> {
   return data as T;
 }
 
-function auth(token: string, extra: Record<string, string> = {}): Record<string, string> {
+async function auth(source: TokenSource, extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  const token = typeof source === "function" ? await source() : source;
   if (!token) throw new TypeError("a Supabase access token is required for this call");
   return { Authorization: `Bearer ${token}`, ...extra };
 }
@@ -95,7 +102,7 @@ export class BcmClient {
     return unwrap(
       this.api.POST("/initiate_payment/", {
         body: { ...input },
-        headers: auth(options.token, { "Idempotency-Key": idempotencyKey }),
+        headers: await auth(options.token, { "Idempotency-Key": idempotencyKey }),
         signal: options.signal,
       }),
     );
@@ -105,7 +112,7 @@ export class BcmClient {
     return unwrap(
       this.api.GET("/payment_status/{merchant_order_id}", {
         params: { path: { merchant_order_id: merchantOrderId } },
-        headers: auth(options.token),
+        headers: await auth(options.token),
         signal: options.signal,
       }),
     );
@@ -114,7 +121,7 @@ export class BcmClient {
   // --- onboarding ------------------------------------------------------------------------------
 
   async listSteps(options: CallOptions): Promise<StepInfo> {
-    return unwrap(this.api.GET("/onboarding_step/steps", { headers: auth(options.token), signal: options.signal }));
+    return unwrap(this.api.GET("/onboarding_step/steps", { headers: await auth(options.token), signal: options.signal }));
   }
 
   /** The active session (201 new, 200 the open one, or a resumed abandoned one). */
@@ -122,7 +129,7 @@ export class BcmClient {
     return unwrap(
       this.api.POST("/onboarding_step/sessions", {
         body: ws(options),
-        headers: auth(options.token),
+        headers: await auth(options.token),
         signal: options.signal,
       }),
     );
@@ -132,7 +139,7 @@ export class BcmClient {
     return unwrap(
       this.api.GET("/onboarding_step/sessions/{session_id}", {
         params: { path: { session_id: sessionId } },
-        headers: auth(options.token),
+        headers: await auth(options.token),
         signal: options.signal,
       }),
     );
@@ -143,7 +150,7 @@ export class BcmClient {
       this.api.PUT("/onboarding_step/sessions/{session_id}/steps/{number}", {
         params: { path: { session_id: sessionId, number: step } },
         body: { ...input },
-        headers: auth(options.token),
+        headers: await auth(options.token),
         signal: options.signal,
       }),
     );
@@ -155,7 +162,7 @@ export class BcmClient {
       this.api.POST("/finalize/{session_id}", {
         params: { path: { session_id: sessionId } },
         body: {},
-        headers: auth(options.token, { "Idempotency-Key": options.idempotencyKey ?? this.newIdempotencyKey() }),
+        headers: await auth(options.token, { "Idempotency-Key": options.idempotencyKey ?? this.newIdempotencyKey() }),
         signal: options.signal,
       }),
     );
@@ -167,7 +174,7 @@ export class BcmClient {
     return unwrap(
       this.api.GET("/context/manifest", {
         params: { query: ws(options) },
-        headers: auth(options.token),
+        headers: await auth(options.token),
         signal: options.signal,
       }),
     );
@@ -178,7 +185,7 @@ export class BcmClient {
     return unwrap(
       this.api.POST("/context/rebuild", {
         body: { ...ws(options), ...(input.reason !== undefined ? { reason: input.reason } : {}) },
-        headers: auth(options.token, { "Idempotency-Key": options.idempotencyKey ?? this.newIdempotencyKey() }),
+        headers: await auth(options.token, { "Idempotency-Key": options.idempotencyKey ?? this.newIdempotencyKey() }),
         signal: options.signal,
       }),
     );
@@ -188,7 +195,7 @@ export class BcmClient {
     return unwrap(
       this.api.GET("/context/version-history", {
         params: { query: { ...ws(options), ...(input.limit !== undefined ? { limit: input.limit } : {}) } },
-        headers: auth(options.token),
+        headers: await auth(options.token),
         signal: options.signal,
       }),
     );
@@ -199,7 +206,7 @@ export class BcmClient {
     return unwrap(
       this.api.GET("/context/export", {
         params: { query: { ...ws(options), format: input.format ?? "json" } },
-        headers: auth(options.token),
+        headers: await auth(options.token),
         signal: options.signal,
       }),
     );

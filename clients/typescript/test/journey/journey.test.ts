@@ -100,7 +100,7 @@ describe("a founder's journey through the client", () => {
     let paid: Promise<Response> | undefined;
     const started = Date.now();
     const final = await checkout.poll({
-      token,
+      token: () => token, // a function is asked before each request, as a page reading its Supabase session would
       onUpdate: (status) => {
         updates.push(status);
         // The customer pays on PhonePe's page once the page is polling.

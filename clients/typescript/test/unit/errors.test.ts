@@ -102,6 +102,18 @@ describe("the access token", () => {
     assert.equal(fake.seen[1]?.url.searchParams.get("workspace_id"), "ws-2");
   });
 
+  it("may be a function, asked before each request", async () => {
+    const fake = new FakeFetch().queue(json(200, { versions: [] }), json(200, { versions: [] }));
+    const client = fakeClient(fake);
+    const tokens = ["refreshed-1", "refreshed-2"];
+    const token = async (): Promise<string> => tokens.shift() ?? "";
+    await client.versionHistory({}, { token });
+    await client.versionHistory({}, { token });
+    assert.deepEqual(fake.seen.map((s) => s.headers.get("Authorization")), ["Bearer refreshed-1", "Bearer refreshed-2"]);
+    await assert.rejects(() => client.versionHistory({}, { token }), TypeError); // it ran dry: nothing sent
+    assert.equal(fake.seen.length, 2);
+  });
+
   it("is required: no request goes out without one", async () => {
     const fake = new FakeFetch();
     await assert.rejects(() => fakeClient(fake).getManifest({ token: "" }), TypeError);
