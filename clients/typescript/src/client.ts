@@ -5,14 +5,13 @@ import createClient, { type Client } from "openapi-fetch";
 import { toApiError } from "./errors.js";
 import type { paths } from "./schema.js";
 import type {
-  BillingPeriod,
   ExportLink,
   Finalized,
   InitiatedPayment,
   Manifest,
   PaymentStatus,
-  Plan,
   RebuildJob,
+  RequestBody,
   Session,
   SessionStart,
   StepInfo,
@@ -46,19 +45,11 @@ export interface CallOptions {
   workspaceId?: string;
 }
 
-export interface PaymentInput {
-  plan: Plan;
-  billing_period: BillingPeriod;
-  autopay?: boolean;
-  workspace_id?: string;
-}
+/** initiate_payment's body: `plan`, and optionally `billing_period` (monthly), `autopay`, `workspace_id`. */
+export type PaymentInput = RequestBody<"initiate_payment.create_order">;
 
-export interface SaveStepInput {
-  data: Record<string, unknown>;
-  draft: boolean;
-  /** The version the edit started from; a newer one on the server is 409 version_conflict. */
-  version?: number;
-}
+/** A step save: `data`, `draft` (check types and limits only), `version` (the one read; a stale one is 409). */
+export type SaveStepInput = RequestBody<"onboarding_step.save_step">;
 
 interface Answer {
   data?: unknown;

@@ -39,7 +39,7 @@ export class PollTimeoutError extends Error {
 }
 
 export function isFinalPaymentState(state: string): boolean {
-  return !OPEN_PAYMENT_STATES.includes(state);
+  return !(OPEN_PAYMENT_STATES as readonly string[]).includes(state);
 }
 
 function retryable(error: unknown): boolean {
