@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from lib.services.bcm.deps import BcmDeps
     from lib.services.bcm.tiers import ManifestCache
     from lib.services.entitlements.gate import Entitlements
-    from lib.services.onboarding.service import OnboardingService
-    from lib.services.onboarding_ai import SuggestionModel, SuggestionRunner
+    from lib.services.onboarding.deps import OnboardingDeps
+    from lib.services.onboarding_ai import SuggestionDeps, SuggestionModel
     from lib.services.payments.autopay_ports import AutoPayGateway
     from lib.services.payments.deps import PaymentDeps
     from lib.services.payments.ports import Mailer, PaymentGateway, PaymentsRepo
@@ -240,22 +240,23 @@ class Container:
 
     # --- onboarding ------------------------------------------------------------------
     @built_once
-    def onboarding(self) -> OnboardingService:
+    def onboarding(self) -> OnboardingDeps:
         from lib.adapters.firestore_drafts import FirestoreDrafts
-        from lib.adapters.postgres_onboarding import PostgresOnboarding
+        from lib.adapters.postgres_onboarding import PostgresOnboarding, PostgresOnboardingUnit
         from lib.adapters.redis_sessions import RedisSessionCache
-        from lib.services.onboarding.service import OnboardingService
+        from lib.services.onboarding.deps import OnboardingDeps
 
-        s = self.settings
-        return OnboardingService(
-            PostgresOnboarding(self.db),
-            FirestoreDrafts(self.documents),
-            RedisSessionCache(self.kv),
-            self.tasks,
-            self.clock,
+        s, db = self.settings, self.db
+        return OnboardingDeps(
+            repo=PostgresOnboarding(db),
+            unit=lambda: PostgresOnboardingUnit(db),
+            drafts=FirestoreDrafts(self.documents),
+            cache=RedisSessionCache(self.kv),
+            tasks=self.tasks,
+            clock=self.clock,
+            entitlements=self.entitlements,
             ai_queue=s.tasks_queue_ai,
             functions_base_url=s.functions_base_url,
-            entitlements=self.entitlements,
         )
 
     # --- AI suggestions --------------------------------------------------------------
@@ -266,10 +267,10 @@ class Container:
         return VertexSuggestions.from_settings(self.settings)
 
     @built_once
-    def onboarding_ai(self) -> SuggestionRunner:
-        from lib.services.onboarding_ai import SuggestionRunner
+    def onboarding_ai(self) -> SuggestionDeps:
+        from lib.services.onboarding_ai import SuggestionDeps
 
-        return SuggestionRunner(self.onboarding, self.llm, self.clock, timeout_s=self.settings.ai_timeout_s)
+        return SuggestionDeps(self.onboarding, self.llm, self.clock, timeout_s=self.settings.ai_timeout_s)
 
     # --- BCM -------------------------------------------------------------------------
     @built_once
@@ -348,7 +349,7 @@ class MaintenanceDeps:
     """The scheduled jobs touch two features."""
 
     payments: PaymentDeps
-    onboarding: OnboardingService
+    onboarding: OnboardingDeps
 
 
 def _wire(app: Callable[[Container], T]) -> Wiring[T]:
@@ -361,12 +362,12 @@ def payments() -> Wiring[PaymentDeps]:
     return _wire(lambda c: c.payment_deps)
 
 
-def onboarding() -> Wiring[OnboardingService]:
+def onboarding() -> Wiring[OnboardingDeps]:
     """onboarding_step."""
     return _wire(lambda c: c.onboarding)
 
 
-def onboarding_ai() -> Wiring[SuggestionRunner]:
+def onboarding_ai() -> Wiring[SuggestionDeps]:
     """onboarding_ai."""
     return _wire(lambda c: c.onboarding_ai)
 

@@ -51,6 +51,11 @@ def needs(svc: ServiceSet, name: str) -> None:
 
 @pytest.fixture(scope="session")
 def settings(services: ServiceSet) -> Settings:
+    return settings_for(services)
+
+
+def settings_for(services: ServiceSet) -> Settings:
+    """The tests' settings over a running ``ServiceSet`` (the session's, or one a test starts itself)."""
     return Settings(
         app_env="test",
         database_url=services.env["DATABASE_URL"],

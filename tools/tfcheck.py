@@ -108,6 +108,13 @@ class Terraform:
         return fns if isinstance(fns, dict) else {}
 
     @property
+    def alert_policies(self) -> set[str]:
+        """Every alert policy by name: the single resources, and one per log counter (``counted``)."""
+        singles = set(self.resources.get("google_monitoring_alert_policy", {})) - {COUNTED_ALERTS}
+        counters = self.locals.get("log_counters", {})
+        return singles | {str(c["alert"]["policy"]) for c in counters.values() if isinstance(c, dict) and "alert" in c}
+
+    @property
     def function_resource(self) -> dict[str, Any]:
         return self.resource("google_cloudfunctions2_function", "fn")
 
@@ -495,6 +502,8 @@ def check_scheduler_covers_every_maintenance_route(tf: Terraform) -> list[str]:
     return problems
 
 
+# The for_each alert policy that pages on each log counter (its ``alert`` in local.log_counters).
+COUNTED_ALERTS = "counted"
 REQUIRED_ALERTS = frozenset(
     {
         "function_error_rate",
@@ -515,8 +524,9 @@ def check_alerts_count_the_events_the_code_logs(tf: Terraform) -> list[str]:
     from lib import ops_events
 
     problems = []
-    policies = set(tf.resources.get("google_monitoring_alert_policy", {}))
-    if missing := REQUIRED_ALERTS - policies:
+    if COUNTED_ALERTS not in tf.resources.get("google_monitoring_alert_policy", {}):
+        problems.append(f"the per-counter alert policies ({COUNTED_ALERTS}) are missing")
+    if missing := REQUIRED_ALERTS - tf.alert_policies:
         problems.append(f"alert policies missing: {sorted(missing)}")
     counted = {e for c in tf.locals.get("log_counters", {}).values() for e in c.get("events", [])}
     for metric in tf.resources.get("google_logging_metric", {}).values():

@@ -2,7 +2,7 @@
 
 ``baseline.onboarding_raw_write`` is a raw Redis SET plus a raw Firestore
 ``set`` of the same session document: what any save must pay at least.
-``onboarding.step_save`` is ``OnboardingService.save_step`` (validation, the
+``onboarding.step_save`` is ``OnboardingDeps.save_step`` (validation, the
 session row read, the one conditional Firestore write, the Postgres mirror,
 the cache refresh); ``onboarding.session_read`` reads a full 23-step session
 from Redis (including the Postgres fence read and building the API view).
@@ -34,6 +34,7 @@ from bench.harness import (
     percentiles,
     scenario,
 )
+from lib.services import onboarding
 
 # Target: a save's p95 may be at most 1.5x the p95 of the raw writes it is made of (same run).
 SAVE_TARGET = Target(max_ratio=1.5)
@@ -54,12 +55,12 @@ def _service(ctx: BenchContext) -> tuple[Any, Any, str, str]:
     from lib.adapters.firestore_drafts import FirestoreDrafts
     from lib.adapters.postgres import PostgresDatabase
     from lib.adapters.postgres_entitlements import PostgresEntitlements
-    from lib.adapters.postgres_onboarding import PostgresOnboarding
+    from lib.adapters.postgres_onboarding import PostgresOnboarding, PostgresOnboardingUnit
     from lib.adapters.redis import RedisKeyValue
     from lib.adapters.redis_sessions import RedisSessionCache
     from lib.clock import SystemClock
     from lib.services.entitlements.gate import Entitlements
-    from lib.services.onboarding import OnboardingService
+    from lib.services.onboarding import OnboardingDeps
     from lib.testing.fakes import FakeTaskQueue
 
     db = PostgresDatabase(ctx.env["DATABASE_URL"])
@@ -75,17 +76,18 @@ def _service(ctx: BenchContext) -> tuple[Any, Any, str, str]:
             (ws["id"],),
         )
     kv = RedisKeyValue.from_url(ctx.env["REDIS_URL"])
-    service = OnboardingService(
-        PostgresOnboarding(db),
-        FirestoreDrafts(FirestoreDocuments("bcm-bench", emulator_host=ctx.env["FIRESTORE_EMULATOR_HOST"])),
-        RedisSessionCache(kv),
-        FakeTaskQueue(),
-        SystemClock(),
+    service = OnboardingDeps(
+        repo=PostgresOnboarding(db),
+        unit=lambda: PostgresOnboardingUnit(db),
+        drafts=FirestoreDrafts(FirestoreDocuments("bcm-bench", emulator_host=ctx.env["FIRESTORE_EMULATOR_HOST"])),
+        cache=RedisSessionCache(kv),
+        tasks=FakeTaskQueue(),
+        clock=SystemClock(),
         ai_queue="onboarding-ai",
         functions_base_url="http://bench.invalid",
         entitlements=Entitlements(PostgresEntitlements(db), SystemClock()),
     )
-    sid = str(service.start(str(ws["id"]), str(user["id"])).session["session_id"])
+    sid = str(onboarding.start_session(str(ws["id"]), str(user["id"]), deps=service).session["session_id"])
     return service, kv, sid, str(ws["id"])
 
 
@@ -161,7 +163,7 @@ def step_save(ctx: BenchContext) -> Generator[Operation, None, None]:
     body = {"data": _fixture()[14], "draft": False}
 
     def op() -> None:
-        service.save_step(sid, 14, body, _anyone)
+        onboarding.save_step(sid, 14, body, _anyone, deps=service)
 
     yield _recorded("step_save", op)
 
@@ -182,10 +184,10 @@ def step_save_p95(ctx: BenchContext) -> Generator[Operation, None, None]:
 def session_read(ctx: BenchContext) -> Generator[Operation, None, None]:
     service, _, sid, _ = _service(ctx)
     for number, data in _fixture().items():
-        service.save_step(sid, number, {"data": data, "draft": False}, _anyone)
-    assert service.get(sid, _anyone)["progress"]["percent"] == 100
+        onboarding.save_step(sid, number, {"data": data, "draft": False}, _anyone, deps=service)
+    assert onboarding.get_session(sid, _anyone, deps=service)["progress"]["percent"] == 100
 
     def op() -> None:
-        service.get(sid, _anyone)
+        onboarding.get_session(sid, _anyone, deps=service)
 
     yield op

@@ -27,6 +27,7 @@ from lib.contract.maintenance import (
 from lib.domain.refunds import RefundRequest
 from lib.errors import FieldError, Unprocessable
 from lib.http import RequestContext, Router
+from lib.services import onboarding
 from lib.services.payments import subscriptions
 from lib.services.payments.autopay import run_autopay
 from lib.services.payments.reconcile import relay_outbox, sweep_stale_orders
@@ -42,7 +43,7 @@ OPERATOR_PATHS = frozenset({"/refunds"})
 )
 def expire_sessions(ctx: RequestContext[MaintenanceDeps]) -> SessionsExpired:
     """Mark onboarding sessions without a save for 7 days abandoned (drafts expire by Firestore TTL)."""
-    return SessionsExpired.model_validate(ctx.app.onboarding.abandon_stale())
+    return SessionsExpired.model_validate(onboarding.abandon_stale(deps=ctx.app.onboarding))
 
 
 @router.route("/sweep-outbox", methods=["POST"], auth="internal", rate=None, body=NoBody, responses={200: OutboxSwept})

@@ -23,7 +23,8 @@ from lib.contract.onboarding import (
 )
 from lib.domain.steps import TOTAL_STEPS
 from lib.http import RequestContext, Router
-from lib.services.onboarding import MAX_SAVE_BODY, OnboardingService
+from lib.services import onboarding
+from lib.services.onboarding import MAX_SAVE_BODY, OnboardingDeps
 
 # A step number in a path: 1..23, bounded by the rule itself (published as the parameter's bounds).
 STEP = f"<int(min=1, max={TOTAL_STEPS}):number>"
@@ -32,9 +33,9 @@ router = Router("onboarding_step", wiring=bootstrap.onboarding)
 
 
 @router.route("/steps", methods=["GET"], auth="user", rate="read", responses={200: StepCatalogue})
-def list_steps(ctx: RequestContext[OnboardingService]) -> StepCatalogue:
+def list_steps(ctx: RequestContext[OnboardingDeps]) -> StepCatalogue:
     """The step catalogue with each step's JSON Schema."""
-    return StepCatalogue.model_validate(OnboardingService.steps())
+    return StepCatalogue.model_validate(onboarding.step_catalogue())
 
 
 @router.route(
@@ -46,12 +47,12 @@ def list_steps(ctx: RequestContext[OnboardingService]) -> StepCatalogue:
     responses={201: SessionStarted, 200: SessionStarted},
     problems=["workspace_not_found", "subscription_inactive", "drafts_unavailable"],
 )
-def start_session(ctx: RequestContext[OnboardingService]) -> tuple[SessionStarted, int]:
+def start_session(ctx: RequestContext[OnboardingDeps]) -> tuple[SessionStarted, int]:
     """Start a session (201), or return the active one / resume an abandoned one (200)."""
     body = ctx.json()
     requested = body.get("workspace_id")
     workspace_id = ctx.workspace_id(requested if requested is not None else None)
-    result = ctx.app.start(workspace_id, ctx.user_id)
+    result = onboarding.start_session(workspace_id, ctx.user_id, deps=ctx.app)
     payload: dict[str, Any] = {**result.session, "resumed": result.resumed}
     return SessionStarted.model_validate(payload), 201 if result.created else 200
 
@@ -64,9 +65,9 @@ def start_session(ctx: RequestContext[OnboardingService]) -> tuple[SessionStarte
     responses={200: Session},
     problems=["session_not_found", "session_expired", "drafts_unavailable"],
 )
-def get_session(ctx: RequestContext[OnboardingService], session_id: str) -> Session:
+def get_session(ctx: RequestContext[OnboardingDeps], session_id: str) -> Session:
     """Progress and every step's status, data and AI state."""
-    return Session.model_validate(ctx.app.get(session_id, ctx.is_member))
+    return Session.model_validate(onboarding.get_session(session_id, ctx.is_member, deps=ctx.app))
 
 
 # rate="read": autosave must keep working while Redis is down, and only
@@ -93,9 +94,9 @@ def get_session(ctx: RequestContext[OnboardingService], session_id: str) -> Sess
         "drafts_unavailable",
     ],
 )
-def save_step(ctx: RequestContext[OnboardingService], session_id: str, number: int) -> StepSaved:
+def save_step(ctx: RequestContext[OnboardingDeps], session_id: str, number: int) -> StepSaved:
     """Save a step as draft or complete (optimistic concurrency on ``version``)."""
-    return StepSaved.model_validate(ctx.app.save_step(session_id, number, ctx.json(), ctx.is_member))
+    return StepSaved.model_validate(onboarding.save_step(session_id, number, ctx.json(), ctx.is_member, deps=ctx.app))
 
 
 @router.route(
@@ -117,9 +118,11 @@ def save_step(ctx: RequestContext[OnboardingService], session_id: str, number: i
         "tasks_unavailable",
     ],
 )
-def request_ai(ctx: RequestContext[OnboardingService], session_id: str, number: int) -> tuple[AiQueued, int]:
+def request_ai(ctx: RequestContext[OnboardingDeps], session_id: str, number: int) -> tuple[AiQueued, int]:
     """Queue an AI suggestion for a step (202; the in-flight one when already queued)."""
-    return AiQueued.model_validate(ctx.app.request_ai(session_id, number, ctx.is_member, ctx.request_id)), 202
+    return AiQueued.model_validate(
+        onboarding.request_ai(session_id, number, ctx.is_member, ctx.request_id, deps=ctx.app)
+    ), 202
 
 
 main = router.entry_point()

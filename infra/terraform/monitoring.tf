@@ -20,34 +20,50 @@ locals {
   run_requests = "resource.type = \"cloud_run_revision\" AND metric.type = \"run.googleapis.com/request_count\""
 
   # One counter per event; the filter is the event name the code logs (lib/ops_events.py).
+  # Each counter pages through its alert policy when it counts more than `above` in `window_s`
+  # (google_monitoring_alert_policy.counted; what to do is docs/alerts.md, by policy name).
   log_counters = {
     payments_needing_review = {
       description = "Payments a person must look at: COMPLETED after FAILED/EXPIRED (NEEDS_REVIEW), or an amount/owner mismatch."
       events      = ["payment.needs_review", "payment.mismatch"]
+      # Money taken and nothing granted, or PhonePe's numbers disagree with ours: page on the first one.
+      alert = { policy = "payments_needing_review", title = "payment needs review", condition = "any NEEDS_REVIEW or mismatched payment", above = 0, window_s = 300 }
     }
     webhook_unknown_events = {
       description = "PhonePe webhooks of a kind nothing handles (not a checkout order's nor a refund's)."
       events      = ["payment.webhook_unknown_event"]
+      # PhonePe sends events nothing handles: most likely the dashboard's webhook is set for another product.
+      alert = { policy = "webhook_unknown_events", title = "PhonePe webhooks nothing handles", condition = "any webhook of an unhandled kind in an hour", above = 0, window_s = 3600 }
     }
     ai_suggestion_failures = {
       description = "AI suggestions that failed their last attempt."
       events      = ["ai.suggestion_failed"]
+      # AI suggestions failing for good: Vertex AI down, quota exhausted, or the model's answers keep failing our step schemas (a prompt or model change).
+      alert = { policy = "ai_failures", title = "AI suggestion failures", condition = "more than 5 failed suggestions in 15 minutes", above = 5, window_s = 900 }
     }
     bcm_rebuild_failures = {
       description = "BCM rebuilds that failed for good (the previous version keeps serving)."
       events      = ["bcm.rebuild_failed"]
+      # A rebuild that gave up leaves a stale manifest serving: every AI feature reads old context.
+      alert = { policy = "rebuild_failures", title = "BCM rebuild failures", condition = "more than 2 rebuilds gave up in 30 minutes", above = 2, window_s = 1800 }
     }
     redemption_failures = {
       description = "UPI AutoPay debits PhonePe reported FAILED (the customer is asked to renew by hand)."
       events      = ["payment.redemption_failed"]
+      # UPI AutoPay debits failing above their usual rate: a bank or PhonePe problem, or mandates gone bad.
+      alert = { policy = "redemption_failures", title = "AutoPay debits failing", condition = "more than 5 failed AutoPay debits in an hour", above = 5, window_s = 3600 }
     }
     redemptions_stuck = {
       description = "UPI AutoPay debits still not final an hour after they were asked for (logged each hourly run)."
       events      = ["payment.redemption_stuck"]
+      # An AutoPay debit that PhonePe has not settled an hour after it was asked for.
+      alert = { policy = "redemptions_stuck", title = "AutoPay debit stuck", condition = "any AutoPay debit open for over an hour", above = 0, window_s = 3600 }
     }
     refund_failures = {
       description = "Refunds PhonePe refused or failed, and refunds still open after their week-long ladder."
       events      = ["payment.refund_failed", "payment.refund_stuck"]
+      # A refund that failed or is stuck: the customer is still owed money an operator promised.
+      alert = { policy = "refund_failures", title = "refund failed or stuck", condition = "any failed or stuck refund", above = 0, window_s = 300 }
     }
   }
 }
@@ -69,6 +85,66 @@ resource "google_logging_metric" "counter" {
     value_type  = "INT64"
     unit        = "1"
   }
+}
+
+# One alert policy per counter (its `alert` in local.log_counters).
+resource "google_monitoring_alert_policy" "counted" {
+  for_each = { for name, counter in local.log_counters : counter.alert.policy => merge(counter.alert, { counter = name }) }
+
+  display_name          = "bcm ${var.env}: ${each.value.title}"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = each.value.condition
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter[each.value.counter].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = each.value.above
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "${each.value.window_s}s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+# The policies above were single resources once: move them into the map instead of replacing them.
+moved {
+  from = google_monitoring_alert_policy.payments_needing_review
+  to   = google_monitoring_alert_policy.counted["payments_needing_review"]
+}
+
+moved {
+  from = google_monitoring_alert_policy.redemption_failures
+  to   = google_monitoring_alert_policy.counted["redemption_failures"]
+}
+
+moved {
+  from = google_monitoring_alert_policy.redemptions_stuck
+  to   = google_monitoring_alert_policy.counted["redemptions_stuck"]
+}
+
+moved {
+  from = google_monitoring_alert_policy.refund_failures
+  to   = google_monitoring_alert_policy.counted["refund_failures"]
+}
+
+moved {
+  from = google_monitoring_alert_policy.ai_failures
+  to   = google_monitoring_alert_policy.counted["ai_failures"]
+}
+
+moved {
+  from = google_monitoring_alert_policy.rebuild_failures
+  to   = google_monitoring_alert_policy.counted["rebuild_failures"]
+}
+
+moved {
+  from = google_monitoring_alert_policy.webhook_unknown_events
+  to   = google_monitoring_alert_policy.counted["webhook_unknown_events"]
 }
 
 # Emails waiting in the outbox: every sweep logs the count and the oldest row's age.
@@ -155,161 +231,6 @@ resource "google_monitoring_alert_policy" "webhook_errors" {
       duration        = "0s"
       aggregations {
         alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-}
-
-# Money taken and nothing granted, or PhonePe's numbers disagree with ours: page on the first one.
-resource "google_monitoring_alert_policy" "payments_needing_review" {
-  display_name          = "bcm ${var.env}: payment needs review"
-  combiner              = "OR"
-  notification_channels = local.notification_channels
-
-  conditions {
-    display_name = "any NEEDS_REVIEW or mismatched payment"
-    condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["payments_needing_review"].name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-}
-
-# UPI AutoPay debits failing above their usual rate: a bank or PhonePe problem, or mandates gone bad.
-resource "google_monitoring_alert_policy" "redemption_failures" {
-  display_name          = "bcm ${var.env}: AutoPay debits failing"
-  combiner              = "OR"
-  notification_channels = local.notification_channels
-
-  conditions {
-    display_name = "more than 5 failed AutoPay debits in an hour"
-    condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["redemption_failures"].name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 5
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "3600s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-}
-
-# An AutoPay debit that PhonePe has not settled an hour after it was asked for.
-resource "google_monitoring_alert_policy" "redemptions_stuck" {
-  display_name          = "bcm ${var.env}: AutoPay debit stuck"
-  combiner              = "OR"
-  notification_channels = local.notification_channels
-
-  conditions {
-    display_name = "any AutoPay debit open for over an hour"
-    condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["redemptions_stuck"].name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "3600s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-}
-
-# A refund that failed or is stuck: the customer is still owed money an operator promised.
-resource "google_monitoring_alert_policy" "refund_failures" {
-  display_name          = "bcm ${var.env}: refund failed or stuck"
-  combiner              = "OR"
-  notification_channels = local.notification_channels
-
-  conditions {
-    display_name = "any failed or stuck refund"
-    condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["refund_failures"].name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-}
-
-# AI suggestions failing for good: Vertex AI down, quota exhausted, or the model's answers keep
-# failing our step schemas (a prompt or model change).
-resource "google_monitoring_alert_policy" "ai_failures" {
-  display_name          = "bcm ${var.env}: AI suggestion failures"
-  combiner              = "OR"
-  notification_channels = local.notification_channels
-
-  conditions {
-    display_name = "more than 5 failed suggestions in 15 minutes"
-    condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["ai_suggestion_failures"].name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 5
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "900s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-}
-
-# A rebuild that gave up leaves a stale manifest serving: every AI feature reads old context.
-resource "google_monitoring_alert_policy" "rebuild_failures" {
-  display_name          = "bcm ${var.env}: BCM rebuild failures"
-  combiner              = "OR"
-  notification_channels = local.notification_channels
-
-  conditions {
-    display_name = "more than 2 rebuilds gave up in 30 minutes"
-    condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["bcm_rebuild_failures"].name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 2
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "1800s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-}
-
-# PhonePe sends events nothing handles: most likely the dashboard's webhook is set for another product.
-resource "google_monitoring_alert_policy" "webhook_unknown_events" {
-  display_name          = "bcm ${var.env}: PhonePe webhooks nothing handles"
-  combiner              = "OR"
-  notification_channels = local.notification_channels
-
-  conditions {
-    display_name = "any webhook of an unhandled kind in an hour"
-    condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.counter["webhook_unknown_events"].name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "3600s"
         per_series_aligner   = "ALIGN_DELTA"
         cross_series_reducer = "REDUCE_SUM"
       }

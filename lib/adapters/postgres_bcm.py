@@ -27,7 +27,6 @@ from lib.domain.bcm.records import (
     StoredContext,
     StoredManifest,
 )
-from lib.errors import Rejected
 from lib.ports import Connection, Database
 
 _MANIFEST_COLS = (
@@ -40,7 +39,6 @@ _JOB_COLS = (
 )
 _NEWEST = "order by major desc, minor desc, patch desc"
 # Attempts at inserting an open job when the open one finished between our insert and our read.
-_OPEN_JOB_ATTEMPTS = 3
 
 
 def _manifest(row: dict[str, Any] | None) -> StoredManifest | None:
@@ -244,31 +242,28 @@ class PostgresBcm:
             return _insert_manifest(conn, workspace_id, new, context_id)
 
     # --- jobs ---------------------------------------------------------------------------
-    def open_job(
+    def insert_job(
         self, workspace_id: str, source_checksum: str, *, reason: str | None, requested_by: str | None
-    ) -> tuple[Job, bool]:
-        for _ in range(_OPEN_JOB_ATTEMPTS):
-            with self._db.transaction() as conn:
-                created = _job(
-                    conn.execute(
-                        "insert into public.bcm_jobs (workspace_id, source_checksum, reason, requested_by)"
-                        " values (%s, %s, %s, %s) on conflict (workspace_id, source_checksum)"
-                        f" where status in ('queued', 'running') do nothing returning {_JOB_COLS}",
-                        (workspace_id, source_checksum, reason, requested_by),
-                    ).fetchone()
-                )
-                if created is not None:
-                    return created, True
-                existing = _job(
-                    conn.execute(
-                        f"select {_JOB_COLS} from public.bcm_jobs where workspace_id = %s and source_checksum = %s"
-                        " and status in ('queued', 'running') limit 1",
-                        (workspace_id, source_checksum),
-                    ).fetchone()
-                )
-                if existing is not None:
-                    return existing, False
-        raise Rejected("could not open a rebuild job", "postgres")
+    ) -> Job | None:
+        with self._db.connection() as conn:
+            return _job(
+                conn.execute(
+                    "insert into public.bcm_jobs (workspace_id, source_checksum, reason, requested_by)"
+                    " values (%s, %s, %s, %s) on conflict (workspace_id, source_checksum)"
+                    f" where status in ('queued', 'running') do nothing returning {_JOB_COLS}",
+                    (workspace_id, source_checksum, reason, requested_by),
+                ).fetchone()
+            )
+
+    def open_job_for(self, workspace_id: str, source_checksum: str) -> Job | None:
+        with self._db.connection() as conn:
+            return _job(
+                conn.execute(
+                    f"select {_JOB_COLS} from public.bcm_jobs where workspace_id = %s and source_checksum = %s"
+                    " and status in ('queued', 'running') limit 1",
+                    (workspace_id, source_checksum),
+                ).fetchone()
+            )
 
     def job(self, job_id: str) -> Job | None:
         with self._db.connection() as conn:

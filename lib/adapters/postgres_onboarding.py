@@ -1,9 +1,10 @@
 """The onboarding slice of Postgres (``OnboardingRepo``).
 
 ``onboarding_sessions`` mirrors each session's status and progress (drafts live
-in Firestore); ``users.onboarding_status`` moves forward here (the database's
-trigger refuses a backward move, so every update is conditional on the states
-it may come from); the payment check reads ``subscriptions`` and ``users``.
+in Firestore) and ``users.onboarding_status``.  Data access only: which moves to
+make is the service's rule (``lib.domain.onboarding.user_status_moves``), run in
+a ``PostgresOnboardingUnit``; a status move is conditional on the state it comes
+from, so a racing writer makes it a no-op rather than a wrong move.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from lib.domain.onboarding import SessionRow, StaleSession
-from lib.ports import Database
+from lib.adapters.postgres_uow import OneConnection, PostgresUnitOfWork
+from lib.domain.onboarding import SessionRow, SessionStatus, StaleSession
+from lib.ports import Connection, Database
 
 _COLUMNS = "id, workspace_id, user_id, status, steps_complete, steps_total, last_saved_at, created_at, updated_at"
 
@@ -75,22 +77,18 @@ class PostgresOnboarding:
         assert row is not None  # insert ... returning always returns the row
         return row
 
-    def reactivate(self, session_id: str, user_id: str) -> SessionRow | None:
-        with self._db.transaction() as conn:
-            row = _row(
+    def move_session(
+        self, session_id: str, *, to: SessionStatus, only_from: SessionStatus, idle_before: datetime | None = None
+    ) -> SessionRow | None:
+        idle = "" if idle_before is None else " and coalesce(last_saved_at, created_at) < %(idle)s"
+        with self._db.connection() as conn:
+            return _row(
                 conn.execute(
-                    "update public.onboarding_sessions set status = 'active' where id = %s and status = 'abandoned'"
-                    f" returning {_COLUMNS}",
-                    (session_id,),
+                    "update public.onboarding_sessions set status = %(to)s where id = %(id)s and status = %(from)s"
+                    f"{idle} returning {_COLUMNS}",
+                    {"to": to, "id": session_id, "from": only_from, "idle": idle_before},
                 ).fetchone()
             )
-            if row is not None:
-                conn.execute(
-                    "update public.users set onboarding_status = 'in_progress'"
-                    " where id = %s and onboarding_status = 'abandoned'",
-                    (user_id,),
-                )
-        return row
 
     def record_write(
         self,
@@ -99,29 +97,23 @@ class PostgresOnboarding:
         written_at: datetime,
         steps_complete: int | None = None,
         percent: float | None = None,
-        first_save_user: str | None = None,
     ) -> None:
-        params = {"id": session_id, "at": written_at, "complete": steps_complete, "percent": percent}
-        if first_save_user is None:
-            # Every save but the first: one statement on an autocommit connection (no BEGIN/COMMIT
-            # round trips on the hot path).
-            with self._db.connection() as conn:
-                conn.execute(_RECORD_WRITE, params)
-            return
-        with self._db.transaction() as conn:
-            conn.execute(_RECORD_WRITE, params)
-            # Forward only: pending -> payment_confirmed (a paid or free workspace let them
-            # start) -> in_progress; abandoned -> in_progress.  Finished users stay put.
+        # One statement: on its own connection it needs no BEGIN/COMMIT round trips (the hot path).
+        with self._db.connection() as conn:
             conn.execute(
-                "update public.users set onboarding_status = 'payment_confirmed'"
-                " where id = %s and onboarding_status = 'pending'",
-                (first_save_user,),
+                _RECORD_WRITE, {"id": session_id, "at": written_at, "complete": steps_complete, "percent": percent}
             )
-            conn.execute(
-                "update public.users set onboarding_status = 'in_progress'"
-                " where id = %s and onboarding_status in ('payment_confirmed', 'abandoned')",
-                (first_save_user,),
-            )
+
+    def user_onboarding_status(self, user_id: str) -> str | None:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "select onboarding_status from public.users where id = %s for update", (user_id,)
+            ).fetchone()
+        return None if row is None else str(row["onboarding_status"])
+
+    def set_user_onboarding_status(self, user_id: str, status: str) -> None:
+        with self._db.connection() as conn:
+            conn.execute("update public.users set onboarding_status = %s where id = %s", (status, user_id))
 
     def stale_active(self, older_than: datetime, limit: int) -> list[StaleSession]:
         with self._db.connection() as conn:
@@ -133,19 +125,11 @@ class PostgresOnboarding:
             ).fetchall()
         return [StaleSession(str(r["id"]), str(r["workspace_id"]), str(r["user_id"])) for r in rows]
 
-    def abandon(self, session_id: str, older_than: datetime) -> bool:
-        with self._db.transaction() as conn:
-            row = conn.execute(
-                "update public.onboarding_sessions set status = 'abandoned'"
-                " where id = %s and status = 'active' and coalesce(last_saved_at, created_at) < %s"
-                " returning user_id",
-                (session_id, older_than),
-            ).fetchone()
-            if row is None:
-                return False
-            conn.execute(
-                "update public.users set onboarding_status = 'abandoned'"
-                " where id = %s and onboarding_status in ('payment_confirmed', 'in_progress')",
-                (row["user_id"],),
-            )
-        return True
+
+class PostgresOnboardingUnit(PostgresUnitOfWork):
+    """``OnboardingUnit``: a ``PostgresOnboarding`` bound to one transaction's connection."""
+
+    sessions: PostgresOnboarding
+
+    def _bind(self, conn: Connection) -> None:
+        self.sessions = PostgresOnboarding(OneConnection(conn))

@@ -8,7 +8,7 @@ The version lets the next save write without reading Firestore first.
 The cache is an accelerator, never a source of truth: every error is
 swallowed (logged) and reads as a miss, and after a failure Redis is skipped
 for a few seconds so a stopped server does not add its timeout to every save
-and read (``OnboardingService`` detects stale
+and read (``lib.services.onboarding.service`` detects stale
 copies, so skipped writes cannot serve old data later).
 """
 

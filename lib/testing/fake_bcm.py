@@ -151,21 +151,28 @@ class FakeBcmRepo:
             return self._insert(workspace_id, new, context_id)
 
     # --- jobs ---------------------------------------------------------------------------------
-    def open_job(
+    def insert_job(
         self, workspace_id: str, source_checksum: str, *, reason: str | None, requested_by: str | None
-    ) -> tuple[Job, bool]:
+    ) -> Job | None:
         with self._lock:
             self._check()
-            for job in self.jobs.values():
-                if (
-                    job.workspace_id == workspace_id
-                    and job.source_checksum == source_checksum
-                    and job.status in OPEN_JOB_STATUSES
-                ):
-                    return job, False
+            if self._open_job(workspace_id, source_checksum) is not None:
+                return None  # the partial unique index: one open job per workspace and source
             job = Job(str(uuid.uuid4()), workspace_id, "queued", source_checksum, reason, None, None, self.clock.now())
             self.jobs[job.id] = job
-            return job, True
+            return job
+
+    def open_job_for(self, workspace_id: str, source_checksum: str) -> Job | None:
+        with self._lock:
+            self._check()
+            return self._open_job(workspace_id, source_checksum)
+
+    def _open_job(self, workspace_id: str, source_checksum: str) -> Job | None:
+        for job in self.jobs.values():
+            open_ = job.status in OPEN_JOB_STATUSES
+            if open_ and job.workspace_id == workspace_id and job.source_checksum == source_checksum:
+                return job
+        return None
 
     def job(self, job_id: str) -> Job | None:
         with self._lock:

@@ -1,9 +1,11 @@
 """An in-memory ``OnboardingRepo`` (hand-written, not a mock) for the onboarding unit tests.
 
-It keeps the rules the database enforces: one active session per workspace
-(``AlreadyExists``), the session and ``onboarding_status`` transitions (a
-backward move raises ``Rejected`` as the trigger would), and ``last_saved_at``
-never moving backwards.  ``down = True`` makes every call ``Unavailable``.
+It stores; it keeps only what the database itself enforces: one active session
+per workspace (the unique index: ``AlreadyExists``), the ``onboarding_status``
+trigger (a backward move raises ``Rejected``), and the conditions the adapter's
+statements carry (a move only from the given state, ``last_saved_at`` never
+moving backwards).  Which moves to make is the service's rule.  ``down = True``
+makes every call ``Unavailable``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import threading
 from dataclasses import replace
 from datetime import datetime
 
-from lib.domain.onboarding import SessionRow, StaleSession
+from lib.domain.onboarding import SessionRow, SessionStatus, StaleSession
 from lib.errors import AlreadyExists, Rejected, Unavailable
 from lib.ports import Clock
+from lib.testing.fake_uow import FakeUnitOfWork
 from lib.testing.fakes import ManualClock
 
 # users.onboarding_status moves the trigger allows (same state is a no-op).
@@ -40,14 +43,6 @@ class FakeOnboardingRepo:
         if self.down:
             raise Unavailable("simulated outage", "postgres")
 
-    def _move_user(self, user_id: str, to: str, *, only_from: set[str]) -> None:
-        current = self.user_status.get(user_id, "pending")
-        if current not in only_from or current == to:
-            return
-        if to not in _ALLOWED[current]:
-            raise Rejected(f"users: illegal onboarding_status transition {current} -> {to}", "postgres")
-        self.user_status[user_id] = to
-
     def get(self, session_id: str) -> SessionRow | None:
         with self._lock:
             self._check()
@@ -70,17 +65,22 @@ class FakeOnboardingRepo:
             self.rows[session_id] = row
             return row
 
-    def reactivate(self, session_id: str, user_id: str) -> SessionRow | None:
+    def move_session(
+        self, session_id: str, *, to: SessionStatus, only_from: SessionStatus, idle_before: datetime | None = None
+    ) -> SessionRow | None:
         with self._lock:
             self._check()
             row = self.rows.get(session_id)
-            if row is None or row.status != "abandoned":
+            if row is None or row.status != only_from:
                 return None
-            if any(r.workspace_id == row.workspace_id and r.status == "active" for r in self.rows.values()):
-                raise AlreadyExists("duplicate key", "postgres")
-            row = replace(row, status="active", updated_at=self.clock.now())
+            if idle_before is not None and (row.last_saved_at or row.created_at) >= idle_before:
+                return None
+            if to == "active" and any(
+                r.workspace_id == row.workspace_id and r.status == "active" for r in self.rows.values()
+            ):
+                raise AlreadyExists("duplicate key", "postgres", constraint="onboarding_sessions_one_active_idx")
+            row = replace(row, status=to, updated_at=self.clock.now())
             self.rows[session_id] = row
-            self._move_user(user_id, "in_progress", only_from={"abandoned"})
             return row
 
     def record_write(
@@ -90,7 +90,6 @@ class FakeOnboardingRepo:
         written_at: datetime,
         steps_complete: int | None = None,
         percent: float | None = None,
-        first_save_user: str | None = None,
     ) -> None:
         with self._lock:
             self._check()
@@ -104,9 +103,6 @@ class FakeOnboardingRepo:
                 )
                 if percent is not None:
                     self.percent[session_id] = percent
-            if first_save_user is not None:
-                self._move_user(first_save_user, "payment_confirmed", only_from={"pending"})
-                self._move_user(first_save_user, "in_progress", only_from={"payment_confirmed", "abandoned"})
 
     def stale_active(self, older_than: datetime, limit: int) -> list[StaleSession]:
         with self._lock:
@@ -116,17 +112,28 @@ class FakeOnboardingRepo:
             ]
             return [StaleSession(r.id, r.workspace_id, r.user_id) for r in rows[:limit]]
 
-    def abandon(self, session_id: str, older_than: datetime) -> bool:
+    def user_onboarding_status(self, user_id: str) -> str | None:
         with self._lock:
             self._check()
-            row = self.rows.get(session_id)
-            if row is None or row.status != "active" or (row.last_saved_at or row.created_at) >= older_than:
-                return False
-            self.rows[session_id] = replace(row, status="abandoned", updated_at=self.clock.now())
-            self._move_user(row.user_id, "abandoned", only_from={"payment_confirmed", "in_progress"})
-            return True
+            return self.user_status.get(user_id, "pending")
+
+    def set_user_onboarding_status(self, user_id: str, status: str) -> None:
+        with self._lock:
+            self._check()
+            current = self.user_status.get(user_id, "pending")
+            if status != current and status not in _ALLOWED[current]:
+                raise Rejected(f"users: illegal onboarding_status transition {current} -> {status}", "postgres")
+            self.user_status[user_id] = status
 
     # test helper (not part of the port)
     def finalize(self, session_id: str) -> None:
         with self._lock:
             self.rows[session_id] = replace(self.rows[session_id], status="finalized")
+
+
+class FakeOnboardingUnit(FakeUnitOfWork):
+    """``OnboardingUnit`` over a ``FakeOnboardingRepo``: serialised (the store's lock), undone unless committed."""
+
+    def __init__(self, repo: FakeOnboardingRepo) -> None:
+        super().__init__(repo, lock=repo._lock)
+        self.sessions = repo

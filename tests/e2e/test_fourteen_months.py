@@ -29,12 +29,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from devtools.local.devserver import LocalApp, build_suite, build_wsgi
-from devtools.local.services import ServiceSet, free_port
-from devtools.local.travel_clock import TravelClock
-from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
+from devtools.local.services import ServiceSet
 from lib.config import Settings
-from tests.e2e.support import base_url, serving, suite_settings
+from tests.e2e.travel import travelling_suite
 
 pytestmark = pytest.mark.services
 
@@ -172,17 +169,8 @@ def refunded_total(w: World) -> int:
 
 @pytest.fixture(scope="module")
 def world(services: ServiceSet, settings: Settings) -> Iterator[World]:
-    port = free_port()
-    dev = build_suite(suite_settings(settings, port), services, time_scale=0.05)
-    assert isinstance(dev.container.clock, TravelClock)
-    dev.container.kv.delete(PHONEPE_TOKEN_KEY)
-    app = LocalApp(dev, build_wsgi(dev))
-    dev.dispatcher.start()
-    try:
-        with serving(app, port), httpx.Client(base_url=base_url(port), timeout=60) as client:
-            yield World(client, services.env["DATABASE_URL"], dev)
-    finally:
-        app.stop()
+    with travelling_suite(services, settings, timeout_s=60) as (client, dev):
+        yield World(client, services.env["DATABASE_URL"], dev)
 
 
 def test_fourteen_months_of_autopay_changes_a_cancel_and_a_refund_add_up(world: World) -> None:

@@ -27,9 +27,8 @@ import redis
 from devtools.db.migrate import migrate
 from devtools.local.devserver import LocalApp, build_app, stop_local
 from devtools.local.services import ServiceSet, free_port, start_all
-from lib.config import Settings
 from lib.domain.steps import STEPS
-from tests.conftest import needs
+from tests.conftest import needs, settings_for
 from tests.e2e.support import local_settings, serving
 
 pytestmark = pytest.mark.services
@@ -55,19 +54,6 @@ class Suite:
         return token
 
 
-def _settings(services: ServiceSet) -> Settings:
-    return Settings(
-        app_env="test",
-        database_url=services.env["DATABASE_URL"],
-        redis_url=services.env["REDIS_URL"],
-        firestore_emulator_host=services.env.get("FIRESTORE_EMULATOR_HOST"),
-        storage_emulator_host=services.env.get("STORAGE_EMULATOR_HOST"),
-        gcs_bucket_exports=BUCKETS[0],
-        gcs_bucket_evidence=BUCKETS[1],
-        dev_routes=True,
-    )
-
-
 @contextmanager
 def local_suite(local_dir: Path) -> Iterator[Suite]:
     """The persistent local suite on ``local_dir``, served on a free port; stopped as ``make dev`` stops."""
@@ -77,7 +63,7 @@ def local_suite(local_dir: Path) -> Iterator[Suite]:
         needs(services, "firestore")  # the in-memory fallback would not survive a restart
         migrate(services.env["DATABASE_URL"], local_shim=True)
         port = free_port()
-        app = build_app(local_settings(_settings(services), port), services, local_dir=local_dir)
+        app = build_app(local_settings(settings_for(services), port), services, local_dir=local_dir)
         with serving(app, port) as base, httpx.Client(base_url=base, timeout=HTTP_TIMEOUT_S) as http:
             yield Suite(services, http)
     finally:  # the server stopped when serving() exited; now the suite, the export, every service

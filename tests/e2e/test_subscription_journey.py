@@ -11,29 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.local.devserver import LocalApp, build_suite, build_wsgi
-from devtools.local.services import ServiceSet, free_port
-from devtools.local.travel_clock import TravelClock
-from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
+from devtools.local.services import ServiceSet
 from lib.config import Settings
-from tests.e2e.support import base_url, serving, suite_settings
+from tests.e2e.travel import travelling_suite
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture(scope="module")
 def http(services: ServiceSet, settings: Settings) -> Iterator[httpx.Client]:
-    port = free_port()
-    dev = build_suite(suite_settings(settings, port), services, time_scale=0.05)
-    assert isinstance(dev.container.clock, TravelClock)
-    dev.container.kv.delete(PHONEPE_TOKEN_KEY)
-    app = LocalApp(dev, build_wsgi(dev))
-    dev.dispatcher.start()
-    try:
-        with serving(app, port), httpx.Client(base_url=base_url(port), timeout=30) as client:
-            yield client
-    finally:
-        app.stop()
+    with travelling_suite(services, settings, timeout_s=30) as (client, _dev):
+        yield client
 
 
 def pay(http: httpx.Client, auth: dict[str, str]) -> None:

@@ -80,13 +80,15 @@ class BcmEnv:
     def completed_session(self, user: User, *, skip: tuple[int, ...] = ()) -> str:
         """An onboarding session with every step saved complete (through the onboarding service)."""
         from lib.domain.steps import STEPS
+        from lib.services import onboarding
 
-        service = self.container.onboarding
-        session_id = str(service.start(user.workspace_id, user.id).session["session_id"])
+        deps = self.container.onboarding
+        session_id = str(onboarding.start_session(user.workspace_id, user.id, deps=deps).session["session_id"])
         data = json.loads(FIXTURE.read_text(encoding="utf-8"))
         for step in STEPS:
             if step.number not in skip:
-                service.save_step(session_id, step.number, {"data": data[step.slug], "draft": False}, lambda _w: True)
+                body = {"data": data[step.slug], "draft": False}
+                onboarding.save_step(session_id, step.number, body, lambda _w: True, deps=deps)
         return session_id
 
     # --- calls ------------------------------------------------------------------------------------

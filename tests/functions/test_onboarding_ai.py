@@ -24,11 +24,12 @@ from lib.adapters.redis_sessions import RedisSessionCache
 from lib.config import Settings
 from lib.errors import Unavailable
 from lib.http import HttpDeps
+from lib.services import onboarding
 from lib.services.entitlements.gate import Entitlements
-from lib.services.onboarding import OnboardingService
-from lib.services.onboarding_ai import SuggestionRunner
+from lib.services.onboarding import OnboardingDeps
+from lib.services.onboarding_ai import SuggestionDeps
 from lib.testing.fake_entitlements import FakeEntitlements
-from lib.testing.fake_onboarding import FakeOnboardingRepo
+from lib.testing.fake_onboarding import FakeOnboardingRepo, FakeOnboardingUnit
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 from tests.functions.support import AUDIENCE, INVOKER, installed, local_oidc, preset, task_token
 
@@ -56,7 +57,7 @@ class SwitchModel:
 class Env:
     app: Any
     signer: LocalOidcSigner
-    service: OnboardingService
+    deps: OnboardingDeps
     tasks: FakeTaskQueue
     model: SwitchModel
     session_id: str
@@ -65,7 +66,7 @@ class Env:
         return task_token(self.signer, "onboarding_ai")
 
     def request_ai(self, number: int) -> dict[str, Any]:
-        self.service.request_ai(self.session_id, number, lambda _ws: True, "req-fn")
+        onboarding.request_ai(self.session_id, number, lambda _ws: True, "req-fn", deps=self.deps)
         (task,) = self.tasks.take()
         return dict(task.payload)
 
@@ -76,7 +77,7 @@ class Env:
         return self.app.test_client().post("/", json=payload, headers=headers)
 
     def ai(self, number: int) -> dict[str, Any]:
-        _, doc = self.service.read_document(self.session_id)
+        _, doc = onboarding.read_document(self.session_id, deps=self.deps)
         return dict(doc["steps"][f"s{number:02d}"]["ai"])
 
 
@@ -87,21 +88,22 @@ def env() -> Iterator[Env]:
     subs = FakeEntitlements()
     subs.grant(WORKSPACE, now=clock.now(), days=365)
     tasks = FakeTaskQueue()
-    service = OnboardingService(
-        repo,
-        FirestoreDrafts(FakeDocuments()),
-        RedisSessionCache(FakeKeyValue(clock)),
-        tasks,
-        clock,
+    service = OnboardingDeps(
+        repo=repo,
+        unit=lambda: FakeOnboardingUnit(repo),
+        drafts=FirestoreDrafts(FakeDocuments()),
+        cache=RedisSessionCache(FakeKeyValue(clock)),
+        tasks=tasks,
+        clock=clock,
         ai_queue="onboarding-ai",
         functions_base_url=AUDIENCE,
         entitlements=Entitlements(subs, clock),
     )
-    session_id = service.start(WORKSPACE, USER).session["session_id"]
+    session_id = onboarding.start_session(WORKSPACE, USER, deps=service).session["session_id"]
     model = SwitchModel()
     signer = LocalOidcSigner()
     settings = Settings(app_env="test", functions_base_url=AUDIENCE, tasks_invoker_email=INVOKER)
-    runner = SuggestionRunner(service, model, clock, timeout_s=30.0)
+    runner = SuggestionDeps(service, model, clock, timeout_s=30.0)
     deps = HttpDeps(settings=settings, oidc=local_oidc(settings, signer))
     with installed(preset(bootstrap.Container(settings), http=deps, onboarding_ai=runner)):
         yield Env(load_function_app("onboarding_ai"), signer, service, tasks, model, session_id)

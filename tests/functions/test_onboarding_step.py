@@ -22,13 +22,14 @@ from lib.adapters.firestore import FirestoreDocuments
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_entitlements import PostgresEntitlements
-from lib.adapters.postgres_onboarding import PostgresOnboarding
+from lib.adapters.postgres_onboarding import PostgresOnboarding, PostgresOnboardingUnit
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.clock import SystemClock
 from lib.config import Settings
 from lib.services.entitlements.gate import Entitlements
-from lib.services.onboarding import OnboardingService
+from lib.services.onboarding import OnboardingDeps
+from lib.testing.accounts import sign_up_in
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
 from tests.functions.support import AUDIENCE, INVOKER, http_deps, installed, preset, task_token, user_token
@@ -65,12 +66,15 @@ def env(services: ServiceSet) -> Iterator[Env]:
     db = PostgresDatabase(services.env["DATABASE_URL"], max_size=5)
     kv = RedisKeyValue.from_url(services.env["REDIS_URL"])
     tasks = FakeTaskQueue()
-    service = OnboardingService(
-        PostgresOnboarding(db),
-        FirestoreDrafts(FirestoreDocuments(settings.gcp_project, emulator_host=settings.firestore_emulator_host)),
-        RedisSessionCache(kv),
-        tasks,
-        SystemClock(),
+    service = OnboardingDeps(
+        repo=PostgresOnboarding(db),
+        unit=lambda: PostgresOnboardingUnit(db),
+        drafts=FirestoreDrafts(
+            FirestoreDocuments(settings.gcp_project, emulator_host=settings.firestore_emulator_host)
+        ),
+        cache=RedisSessionCache(kv),
+        tasks=tasks,
+        clock=SystemClock(),
         ai_queue=settings.tasks_queue_ai,
         functions_base_url=AUDIENCE,
         entitlements=Entitlements(PostgresEntitlements(db), SystemClock()),
@@ -87,17 +91,13 @@ def env(services: ServiceSet) -> Iterator[Env]:
 def sign_up(env: Env, *, paid: bool) -> tuple[str, str, dict[str, str]]:
     email = f"{uuid.uuid4().hex[:10]}@example.com"
     with env.db.transaction() as conn:
-        row = conn.execute("insert into auth.users (email) values (%s) returning id", (email,)).fetchone()
-        assert row is not None
-        ws = conn.execute("select id from public.workspaces where owner_id = %s", (row["id"],)).fetchone()
-        assert ws is not None
+        user, ws = sign_up_in(conn, email=email)
         if paid:
             conn.execute(
-                "insert into public.subscriptions (workspace_id, plan_id, status) values (%s, 'free', 'active')",
-                (ws["id"],),
+                "insert into public.subscriptions (workspace_id, plan_id, status) values (%s, 'free', 'active')", (ws,)
             )
-    token = user_token(SECRET, sub=str(row["id"]), email=email, issuer=env.settings.jwt_issuer)
-    return str(row["id"]), str(ws["id"]), {"Authorization": f"Bearer {token}"}
+    token = user_token(SECRET, sub=user, email=email, issuer=env.settings.jwt_issuer)
+    return user, ws, {"Authorization": f"Bearer {token}"}
 
 
 def put(env: Env, headers: dict[str, str], sid: str, n: int, body: dict[str, Any]) -> Any:

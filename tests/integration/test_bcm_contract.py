@@ -19,6 +19,8 @@ from lib.domain.bcm.records import FinalizeWrite
 from lib.errors import AlreadyExists, Rejected
 from lib.services.bcm.finalize import store_finalized
 from lib.services.bcm.ports import BcmRepo, BcmUnit
+from lib.services.bcm.rebuild import open_job
+from lib.testing.accounts import sign_up_in
 from lib.testing.fake_bcm import FakeBcmRepo, FakeBcmUnit
 
 CHECKSUM = "d" * 64
@@ -55,20 +57,14 @@ def _fake() -> Bcm:
 def _postgres(db: PostgresDatabase) -> Bcm:
     def session(status: str) -> tuple[str, str, str]:
         with db.transaction() as conn:
-            row = conn.execute(
-                "insert into auth.users (email) values (%s) returning id", (f"{uuid.uuid4().hex[:10]}@example.com",)
-            ).fetchone()
-            assert row is not None
-            user = str(row["id"])
-            ws = conn.execute("select id from public.workspaces where owner_id = %s", (user,)).fetchone()
-            assert ws is not None
+            user, ws = sign_up_in(conn)
             conn.execute("update public.users set onboarding_status = 'payment_confirmed' where id = %s", (user,))
             sid = str(uuid.uuid4())
             conn.execute(
                 "insert into onboarding_sessions (id, workspace_id, user_id, status) values (%s, %s, %s, %s)",
-                (sid, ws["id"], user, status),
+                (sid, ws, user, status),
             )
-        return sid, str(ws["id"]), user
+        return sid, ws, user
 
     def user_status(user: str) -> str:
         with db.connection() as conn:
@@ -146,3 +142,30 @@ def test_concurrent_finalizes_of_one_session_store_one_context(bcm: Bcm) -> None
     assert outcomes.count("created") == 1
     assert set(outcomes) <= {"created", "read"}
     assert len(bcm.repo.history(ws, 10)) == 1
+
+
+def test_open_job_is_one_per_source_under_concurrency_and_reopens_once_finished(bcm: Bcm) -> None:
+    _, ws, _ = bcm.session("active")
+    with ThreadPoolExecutor(6) as pool:
+        results = list(
+            pool.map(lambda _: open_job(ws, CHECKSUM, reason=None, requested_by=None, repo=bcm.repo), range(6))
+        )
+    assert len({job.id for job, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    job = results[0][0]
+    started = bcm.repo.start_job(job.id)
+    assert started is not None
+    assert started.status == "running"
+    again, created = open_job(ws, CHECKSUM, reason=None, requested_by=None, repo=bcm.repo)
+    assert (again.id, created) == (job.id, False)  # running is still open
+    bcm.repo.finish_job(job.id, "skipped", result_version="1.0.0")
+    bcm.repo.finish_job(job.id, "failed", error="late")  # finished once: ignored
+    finished = bcm.repo.job(job.id)
+    assert finished is not None
+    assert (finished.status, finished.result_version, finished.error) == ("skipped", "1.0.0", None)
+    fresh, created = open_job(ws, CHECKSUM, reason=None, requested_by=None, repo=bcm.repo)
+    assert created
+    assert fresh.id != job.id
+    latest = bcm.repo.latest_job(ws)
+    assert latest is not None
+    assert latest.id == fresh.id

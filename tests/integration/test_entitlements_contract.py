@@ -17,6 +17,7 @@ from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_entitlements import PostgresEntitlements
 from lib.domain.subscriptions import PlanLimits
 from lib.services.entitlements.ports import EntitlementsRepo
+from lib.testing.accounts import sign_up_in
 from lib.testing.fake_entitlements import FakeEntitlements
 
 RACERS = 20
@@ -51,20 +52,15 @@ def _fake() -> Backend:
 def _postgres(db: PostgresDatabase) -> Backend:
     def new_workspace(plan: str | None) -> str:
         with db.transaction() as conn:
-            user = conn.execute(
-                "insert into auth.users (email) values (%s) returning id", (f"{uuid.uuid4().hex[:10]}@example.com",)
-            ).fetchone()
-            assert user is not None
-            ws = conn.execute("select id from public.workspaces where owner_id = %s", (user["id"],)).fetchone()
-            assert ws is not None
+            _, ws_id = sign_up_in(conn)
             if plan is not None:
                 end = None if plan == "free" else datetime(2026, 12, 31, tzinfo=UTC)
                 conn.execute(
                     "insert into public.subscriptions (workspace_id, plan_id, status, current_period_start,"
                     " current_period_end) values (%s, %s, 'active', %s, %s)",
-                    (ws["id"], plan, datetime(2026, 12, 1, tzinfo=UTC), end),
+                    (ws_id, plan, datetime(2026, 12, 1, tzinfo=UTC), end),
                 )
-        return str(ws["id"])
+        return ws_id
 
     return Backend(PostgresEntitlements(db), new_workspace)
 

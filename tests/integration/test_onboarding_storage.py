@@ -7,6 +7,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,17 @@ from lib.adapters.firestore import FirestoreDocuments
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.postgres import PostgresDatabase
 from lib.adapters.postgres_entitlements import PostgresEntitlements
-from lib.adapters.postgres_onboarding import PostgresOnboarding
+from lib.adapters.postgres_onboarding import PostgresOnboarding, PostgresOnboardingUnit
 from lib.adapters.redis import RedisKeyValue
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.clock import SystemClock
 from lib.config import Settings
 from lib.domain.subscriptions import SubscriptionInactive
 from lib.errors import Conflict, ServiceUnavailable, Unprocessable
+from lib.services import onboarding
 from lib.services.entitlements.gate import Entitlements
-from lib.services.onboarding import OnboardingService
+from lib.services.onboarding import OnboardingDeps
+from lib.testing.accounts import sign_up_in
 from lib.testing.fakes import FakeTaskQueue
 from tests.conftest import needs
 from tests.unit.services.onboarding.onboarding_support import complete_data
@@ -43,20 +46,16 @@ def _conn(settings: Settings) -> psycopg.Connection[dict[str, Any]]:
 
 def sign_up(settings: Settings, *, paid: bool) -> tuple[str, str]:
     """A user and their workspace (the sign-up trigger), optionally with an active subscription."""
-    email = f"onb-{uuid.uuid4().hex[:10]}@example.com"
     with _conn(settings) as conn:
-        row = conn.execute("insert into auth.users (email) values (%s) returning id", (email,)).fetchone()
-        assert row is not None
-        ws = conn.execute("select id from public.workspaces where owner_id = %s", (row["id"],)).fetchone()
-        assert ws is not None
+        user, ws = sign_up_in(conn, email=f"onb-{uuid.uuid4().hex[:10]}@example.com")
         if paid:
             conn.execute(
                 "insert into public.subscriptions (workspace_id, plan_id, billing_period, status,"
                 " current_period_end) values (%s, 'starter', 'monthly', 'active', now() + interval '30 days')",
-                (ws["id"],),
+                (ws,),
             )
-            conn.execute("update public.users set onboarding_status = 'payment_confirmed' where id = %s", (row["id"],))
-    return str(row["id"]), str(ws["id"])
+            conn.execute("update public.users set onboarding_status = 'payment_confirmed' where id = %s", (user,))
+    return user, ws
 
 
 def user_status(settings: Settings, user_id: str) -> str:
@@ -73,16 +72,17 @@ def session_row(settings: Settings, session_id: str) -> dict[str, Any]:
     return row
 
 
-def build_service(settings: Settings, redis_url: str | None = None) -> tuple[OnboardingService, RedisKeyValue]:
+def build_service(settings: Settings, redis_url: str | None = None) -> tuple[OnboardingDeps, RedisKeyValue]:
     kv = RedisKeyValue.from_url(redis_url or settings.redis_url.get_secret_value(), timeout_ms=200)
     documents = FirestoreDocuments(settings.gcp_project, emulator_host=settings.firestore_emulator_host)
     db = PostgresDatabase(settings.database_url.get_secret_value(), max_size=2)
-    service = OnboardingService(
-        PostgresOnboarding(db),
-        FirestoreDrafts(documents),
-        RedisSessionCache(kv, breaker_s=0.5),
-        FakeTaskQueue(),
-        SystemClock(),
+    service = OnboardingDeps(
+        repo=PostgresOnboarding(db),
+        unit=lambda: PostgresOnboardingUnit(db),
+        drafts=FirestoreDrafts(documents),
+        cache=RedisSessionCache(kv, breaker_s=0.5),
+        tasks=FakeTaskQueue(),
+        clock=SystemClock(),
         ai_queue=settings.tasks_queue_ai,
         functions_base_url=settings.functions_base_url,
         entitlements=Entitlements(PostgresEntitlements(db), SystemClock()),
@@ -91,7 +91,7 @@ def build_service(settings: Settings, redis_url: str | None = None) -> tuple[Onb
 
 
 @pytest.fixture
-def stores(services: ServiceSet, settings: Settings) -> tuple[OnboardingService, RedisKeyValue]:
+def stores(services: ServiceSet, settings: Settings) -> tuple[OnboardingDeps, RedisKeyValue]:
     needs(services, "firestore")
     return build_service(settings)
 
@@ -101,15 +101,15 @@ def anyone(_workspace: str) -> bool:
 
 
 def test_all_23_steps_reach_100_and_read_back_identical_after_flush_and_new_instance(
-    stores: tuple[OnboardingService, RedisKeyValue], settings: Settings
+    stores: tuple[OnboardingDeps, RedisKeyValue], settings: Settings
 ) -> None:
     service, kv = stores
     user, ws = sign_up(settings, paid=True)
-    sid = str(service.start(ws, user).session["session_id"])
+    sid = str(onboarding.start_session(ws, user, deps=service).session["session_id"])
     for number, data in complete_data().items():
-        out = service.save_step(sid, number, {"data": data, "draft": False, "version": 0}, anyone)
+        out = onboarding.save_step(sid, number, {"data": data, "draft": False, "version": 0}, anyone, deps=service)
         assert out["step"]["status"] == "complete"
-    view = service.get(sid, anyone)
+    view = onboarding.get_session(sid, anyone, deps=service)
     assert view["progress"]["complete"] == 23
     assert view["progress"]["percent"] == 100
     assert [s["data"] for s in view["steps"]] == list(complete_data().values())
@@ -120,10 +120,10 @@ def test_all_23_steps_reach_100_and_read_back_identical_after_flush_and_new_inst
     assert user_status(settings, user) == "in_progress"
 
     kv.client.delete(f"onb:session:{sid}")
-    assert service.get(sid, anyone) == view  # from Firestore
+    assert onboarding.get_session(sid, anyone, deps=service) == view  # from Firestore
     assert kv.get(f"onb:session:{sid}") is not None  # refilled
     fresh_instance, _ = build_service(settings)  # a cold function instance: new clients, nothing in memory
-    assert fresh_instance.get(sid, anyone) == view
+    assert onboarding.get_session(sid, anyone, deps=fresh_instance) == view
 
     stored = fresh_instance.drafts.get(sid)
     assert stored is not None
@@ -139,61 +139,59 @@ def test_all_23_steps_reach_100_and_read_back_identical_after_flush_and_new_inst
 
 
 def test_before_payment_is_402_and_nothing_is_created(
-    stores: tuple[OnboardingService, RedisKeyValue], settings: Settings
+    stores: tuple[OnboardingDeps, RedisKeyValue], settings: Settings
 ) -> None:
     service, _ = stores
     user, ws = sign_up(settings, paid=False)
     with pytest.raises(SubscriptionInactive):
-        service.start(ws, user)
+        onboarding.start_session(ws, user, deps=service)
     with _conn(settings) as conn:
         count = conn.execute("select count(*) as n from public.onboarding_sessions where workspace_id = %s", (ws,))
         assert count.fetchone() == {"n": 0}
         conn.execute(
             "insert into public.subscriptions (workspace_id, plan_id, status) values (%s, 'free', 'active')", (ws,)
         )
-    started = service.start(ws, user)  # the free plan is enough
+    started = onboarding.start_session(ws, user, deps=service)  # the free plan is enough
     assert started.created
     sid = str(started.session["session_id"])
-    service.save_step(sid, 1, {"data": {"name": "Free Co"}, "draft": True}, anyone)
+    onboarding.save_step(sid, 1, {"data": {"name": "Free Co"}, "draft": True}, anyone, deps=service)
     assert user_status(settings, user) == "in_progress"  # pending -> payment_confirmed -> in_progress
 
 
-def test_draft_bad_input_and_stale_version(stores: tuple[OnboardingService, RedisKeyValue], settings: Settings) -> None:
+def test_draft_bad_input_and_stale_version(stores: tuple[OnboardingDeps, RedisKeyValue], settings: Settings) -> None:
     service, kv = stores
     user, ws = sign_up(settings, paid=True)
-    sid = str(service.start(ws, user).session["session_id"])
-    out = service.save_step(sid, 1, {"data": {"name": "Draft Co"}, "draft": True}, anyone)
+    sid = str(onboarding.start_session(ws, user, deps=service).session["session_id"])
+    out = onboarding.save_step(sid, 1, {"data": {"name": "Draft Co"}, "draft": True}, anyone, deps=service)
     assert out["step"]["status"] == "draft"
     assert out["progress"]["complete"] == 0
     before_doc, before_cache = service.drafts.get(sid), kv.get(f"onb:session:{sid}")
     before_row = session_row(settings, sid)
     for bad, path in (({"name": ["x"]}, "data.name"), ({"description": "d" * 1001}, "data.description")):
         with pytest.raises(Unprocessable) as err:
-            service.save_step(sid, 1, {"data": bad, "draft": True}, anyone)
+            onboarding.save_step(sid, 1, {"data": bad, "draft": True}, anyone, deps=service)
         assert path in [e.path for e in err.value.errors]
     assert service.drafts.get(sid) == before_doc
     assert kv.get(f"onb:session:{sid}") == before_cache
     assert session_row(settings, sid) == before_row
-    service.save_step(sid, 1, {"data": {"name": "V2"}, "draft": True, "version": 1}, anyone)
+    onboarding.save_step(sid, 1, {"data": {"name": "V2"}, "draft": True, "version": 1}, anyone, deps=service)
     with pytest.raises(Conflict) as conflict:
-        service.save_step(sid, 1, {"data": {"name": "Stale"}, "draft": True, "version": 1}, anyone)
+        onboarding.save_step(sid, 1, {"data": {"name": "Stale"}, "draft": True, "version": 1}, anyone, deps=service)
     assert conflict.value.code == "version_conflict"
-    assert service.get(sid, anyone)["steps"][0]["data"] == {"name": "V2"}
+    assert onboarding.get_session(sid, anyone, deps=service)["steps"][0]["data"] == {"name": "V2"}
 
 
-def test_version_check_is_atomic_in_firestore(
-    stores: tuple[OnboardingService, RedisKeyValue], settings: Settings
-) -> None:
+def test_version_check_is_atomic_in_firestore(stores: tuple[OnboardingDeps, RedisKeyValue], settings: Settings) -> None:
     """Two instances with the same cached copy race on version 1: exactly one wins."""
     service, _ = stores
     other, _ = build_service(settings)
     user, ws = sign_up(settings, paid=True)
-    sid = str(service.start(ws, user).session["session_id"])
-    service.save_step(sid, 1, {"data": {"name": "v1"}, "draft": True}, anyone)
+    sid = str(onboarding.start_session(ws, user, deps=service).session["session_id"])
+    onboarding.save_step(sid, 1, {"data": {"name": "v1"}, "draft": True}, anyone, deps=service)
     results = []
     for instance, name in ((service, "A"), (other, "B")):
         try:
-            instance.save_step(sid, 1, {"data": {"name": name}, "draft": True, "version": 1}, anyone)
+            onboarding.save_step(sid, 1, {"data": {"name": name}, "draft": True, "version": 1}, anyone, deps=instance)
             results.append(name)
         except Conflict:
             results.append("409")
@@ -201,23 +199,23 @@ def test_version_check_is_atomic_in_firestore(
 
 
 def test_concurrent_saves_of_different_steps_both_land(
-    stores: tuple[OnboardingService, RedisKeyValue], settings: Settings
+    stores: tuple[OnboardingDeps, RedisKeyValue], settings: Settings
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     service, _ = stores
     other, _ = build_service(settings)
     user, ws = sign_up(settings, paid=True)
-    sid = str(service.start(ws, user).session["session_id"])
+    sid = str(onboarding.start_session(ws, user, deps=service).session["session_id"])
     data = complete_data()
     with ThreadPoolExecutor(2) as pool:
         futures = [
-            pool.submit(inst.save_step, sid, n, {"data": data[n], "draft": False}, anyone)
+            pool.submit(onboarding.save_step, sid, n, {"data": data[n], "draft": False}, anyone, deps=inst)
             for inst, n in ((service, 7), (other, 8), (service, 10), (other, 13))
         ]
         for f in futures:
             f.result()
-    view = service.get(sid, anyone)
+    view = onboarding.get_session(sid, anyone, deps=service)
     assert {s["number"] for s in view["steps"] if s["status"] == "complete"} == {7, 8, 10, 13}
     assert session_row(settings, sid)["steps_complete"] == 4
 
@@ -254,17 +252,17 @@ def test_redis_stopped_mid_session_saves_keep_working_and_nothing_is_lost(
     url, (start, stop) = own_valkey
     service, kv = build_service(settings, url)
     user, ws = sign_up(settings, paid=True)
-    sid = str(service.start(ws, user).session["session_id"])
+    sid = str(onboarding.start_session(ws, user, deps=service).session["session_id"])
     data = complete_data()
     for n in range(1, 9):
-        service.save_step(sid, n, {"data": data[n], "draft": False}, anyone)
+        onboarding.save_step(sid, n, {"data": data[n], "draft": False}, anyone, deps=service)
     assert kv.get(f"onb:session:{sid}") is not None
 
     stop()
     for n in range(9, 17):
-        out = service.save_step(sid, n, {"data": data[n], "draft": False}, anyone)
+        out = onboarding.save_step(sid, n, {"data": data[n], "draft": False}, anyone, deps=service)
         assert out["step"]["version"] == 1
-    during = service.get(sid, anyone)
+    during = onboarding.get_session(sid, anyone, deps=service)
     assert during["progress"]["complete"] == 16
 
     start()  # back, with the snapshot from before the outage (8 steps)
@@ -272,11 +270,11 @@ def test_redis_stopped_mid_session_saves_keep_working_and_nothing_is_lost(
     assert stale is not None
     assert b'"s09"' not in stale
     service.cache._open_until = 0.0  # type: ignore[attr-defined]  # skip the breaker's wait
-    after = service.get(sid, anyone)
+    after = onboarding.get_session(sid, anyone, deps=service)
     assert after == during  # the stale copy was not served
     for n in range(17, 24):
-        service.save_step(sid, n, {"data": data[n], "draft": False}, anyone)
-    final = service.get(sid, anyone)
+        onboarding.save_step(sid, n, {"data": data[n], "draft": False}, anyone, deps=service)
+    final = onboarding.get_session(sid, anyone, deps=service)
     assert final["progress"]["percent"] == 100
     assert [s["data"] for s in final["steps"]] == [data[n] for n in range(1, 24)]
 
@@ -287,46 +285,45 @@ def test_firestore_down_save_is_503_and_nothing_acknowledged(services: ServiceSe
     needs(services, "firestore")
     service, kv = build_service(settings)
     user, ws = sign_up(settings, paid=True)
-    sid = str(service.start(ws, user).session["session_id"])
-    service.save_step(sid, 1, {"data": {"name": "Kept"}, "draft": True}, anyone)
+    sid = str(onboarding.start_session(ws, user, deps=service).session["session_id"])
+    onboarding.save_step(sid, 1, {"data": {"name": "Kept"}, "draft": True}, anyone, deps=service)
     row_before, cache_before = session_row(settings, sid), kv.get(f"onb:session:{sid}")
     dead = FirestoreDocuments(
         settings.gcp_project, emulator_host=f"127.0.0.1:{free_port()}", retry_budget_s=0.5, timeout_s=0.5
     )
-    service.drafts = FirestoreDrafts(dead)
-    started = time.monotonic()
-    with pytest.raises(ServiceUnavailable) as err:
-        service.save_step(sid, 1, {"data": {"name": "Lost"}, "draft": True, "version": 1}, anyone)
-    assert err.value.code == "drafts_unavailable"
-    assert time.monotonic() - started < 5
-    assert session_row(settings, sid) == row_before
-    assert kv.get(f"onb:session:{sid}") == cache_before
+    service = replace(service, drafts=FirestoreDrafts(dead))
+
+    def refused_quickly_and_nothing_written(cache: object) -> None:
+        body = {"data": {"name": "Lost"}, "draft": True, "version": 1}
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailable) as err:
+            onboarding.save_step(sid, 1, body, anyone, deps=service)
+        assert err.value.code == "drafts_unavailable"
+        assert time.monotonic() - started < 5
+        assert session_row(settings, sid) == row_before
+        assert kv.get(f"onb:session:{sid}") == cache
+
+    refused_quickly_and_nothing_written(cache_before)
     kv.delete(f"onb:session:{sid}")  # cold cache: the save must read Firestore first
-    started = time.monotonic()
-    with pytest.raises(ServiceUnavailable) as err:
-        service.save_step(sid, 1, {"data": {"name": "Lost"}, "draft": True, "version": 1}, anyone)
-    assert err.value.code == "drafts_unavailable"
-    assert time.monotonic() - started < 5
-    assert session_row(settings, sid) == row_before
-    assert kv.get(f"onb:session:{sid}") is None
+    refused_quickly_and_nothing_written(None)
     healthy, _ = build_service(settings)
-    assert healthy.get(sid, anyone)["steps"][0]["data"] == {"name": "Kept"}
+    assert onboarding.get_session(sid, anyone, deps=healthy)["steps"][0]["data"] == {"name": "Kept"}
 
 
-def test_abandon_sweep_and_resume(stores: tuple[OnboardingService, RedisKeyValue], settings: Settings) -> None:
+def test_abandon_sweep_and_resume(stores: tuple[OnboardingDeps, RedisKeyValue], settings: Settings) -> None:
     service, _ = stores
     user, ws = sign_up(settings, paid=True)
-    sid = str(service.start(ws, user).session["session_id"])
-    service.save_step(sid, 1, {"data": {"name": "A"}, "draft": True}, anyone)
+    sid = str(onboarding.start_session(ws, user, deps=service).session["session_id"])
+    onboarding.save_step(sid, 1, {"data": {"name": "A"}, "draft": True}, anyone, deps=service)
     with _conn(settings) as conn:
         conn.execute(
             "update public.onboarding_sessions set last_saved_at = now() - interval '8 days' where id = %s", (sid,)
         )
-    result = service.abandon_stale()
+    result = onboarding.abandon_stale(deps=service)
     assert result["abandoned"] >= 1
     assert session_row(settings, sid)["status"] == "abandoned"
     assert user_status(settings, user) == "abandoned"
-    resumed = service.start(ws, user)
+    resumed = onboarding.start_session(ws, user, deps=service)
     assert resumed.resumed
     assert resumed.session["session_id"] == sid
     assert resumed.session["status"] == "active"

@@ -30,6 +30,7 @@ from lib.errors import AlreadyExists, AppError, Rejected
 from lib.services.payments import grants, refunds
 from lib.services.payments.deps import PaymentDeps
 from lib.services.payments.ports import PaymentsRepo, PaymentsUnit
+from lib.testing import accounts
 from lib.testing.fake_payments import FakeGateway, FakePayments, FakePaymentsUnit, payment_deps
 from lib.testing.fakes import ManualClock
 
@@ -90,17 +91,7 @@ def _postgres(db: PostgresDatabase) -> Payments:
     repo = PostgresPayments(db)
 
     def sign_up(name: str) -> tuple[str, str]:
-        email = f"{uuid.uuid4().hex[:10]}@example.com"
-        with db.transaction() as conn:
-            row = conn.execute(
-                "insert into auth.users (email, raw_user_meta_data)"
-                " values (%s, jsonb_build_object('full_name', %s::text)) returning id",
-                (email, name),
-            ).fetchone()
-            assert row is not None
-            ws = conn.execute("select id from public.workspaces where owner_id = %s", (row["id"],)).fetchone()
-            assert ws is not None
-        return str(row["id"]), str(ws["id"])
+        return accounts.sign_up(db, full_name=name)
 
     def onboarding_status(user: str) -> str:
         with db.connection() as conn:

@@ -4,6 +4,7 @@ the token shared through a real Valkey."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -96,6 +97,20 @@ def _make_sim(hooks: RecordingReceiver, clock: ManualClock, state_path: Path | N
         state_path=state_path,
         clock=clock,
     )
+
+
+@contextlib.contextmanager
+def served_sim(hooks: RecordingReceiver, clock: ManualClock, state_path: Path) -> Iterator[Sim]:
+    """A simulator keeping its state in ``state_path``, served on a free port for the block, then
+    stopped as a restart would stop it."""
+    sim = _make_sim(hooks, clock, state_path)
+    server, _ = _serve(DispatcherMiddleware(Response(status=404), {MOUNT: sim}))
+    try:
+        yield Sim(sim, f"http://127.0.0.1:{server.server_port}{MOUNT}", clock, hooks)
+    finally:
+        server.shutdown()
+        server.server_close()
+        sim.close()
 
 
 @pytest.fixture
@@ -441,30 +456,17 @@ def test_failed_refund_frees_the_amount(sim: Sim) -> None:
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     clock = ManualClock()
     path = tmp_path / "phonepe" / "state.json"
+    kv = FakeKeyValue(clock)
     with RecordingReceiver() as hooks:
-        first = _make_sim(hooks, clock, path)
-        server, _ = _serve(DispatcherMiddleware(Response(status=404), {MOUNT: first}))
-        sim = Sim(first, f"http://127.0.0.1:{server.server_port}{MOUNT}", clock, hooks)
-        kv = FakeKeyValue(clock)
-        pay(sim.client(kv), "ord_keep")
-        sim.settle("ord_keep", webhook="drop")
-        server.shutdown()
-        server.server_close()
-        first.close()
-
-        second = _make_sim(hooks, clock, path)
-        server, _ = _serve(DispatcherMiddleware(Response(status=404), {MOUNT: second}))
-        try:
-            sim = Sim(second, f"http://127.0.0.1:{server.server_port}{MOUNT}", clock, hooks)
+        with served_sim(hooks, clock, path) as sim:
+            pay(sim.client(kv), "ord_keep")
+            sim.settle("ord_keep", webhook="drop")
+        with served_sim(hooks, clock, path) as sim:
             client = sim.client(kv)  # the cached token is still honoured after the restart
             assert client.fetch_order_status("ord_keep").state == "COMPLETED"
-            assert second.calls["token"] == 0
+            assert sim.app.calls["token"] == 0
             with pytest.raises(PhonePeRejected):
                 pay(client, "ord_keep")
-        finally:
-            server.shutdown()
-            server.server_close()
-            second.close()
 
 
 def test_dev_server_factory_reads_the_settings(tmp_path: Path) -> None:

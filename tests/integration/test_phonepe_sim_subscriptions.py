@@ -26,7 +26,7 @@ from lib.services.payments.autopay_ports import (
 )
 from lib.testing.fakes import FakeKeyValue, ManualClock
 from lib.testing.receiver import RecordingReceiver
-from tests.integration.test_phonepe_sim import HOOK_HEADER, MOUNT, READ_TIMEOUT_S, Sim, _make_sim, _serve
+from tests.integration.test_phonepe_sim import HOOK_HEADER, MOUNT, READ_TIMEOUT_S, Sim, _make_sim, _serve, served_sim
 
 
 @pytest.fixture
@@ -526,32 +526,19 @@ def test_faults_on_the_new_endpoints(sim: Sim) -> None:
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     clock = ManualClock()
     path = tmp_path / "phonepe" / "state.json"
+    kv = FakeKeyValue(clock)
     with RecordingReceiver() as hooks:
-        first = _make_sim(hooks, clock, path)
-        server, _ = _serve(DispatcherMiddleware(Response(status=404), {MOUNT: first}))
-        sim = Sim(first, f"http://127.0.0.1:{server.server_port}{MOUNT}", clock, hooks)
-        kv = FakeKeyValue(clock)
-        gateway = sim.client(kv)
-        setup(gateway)
-        act(sim, "/mandates/ms_1/approve", webhook="drop")
-        notify(gateway, "n_1")
-        server.shutdown()
-        server.server_close()
-        first.close()
-
-        second = _make_sim(hooks, clock, path)
-        server, _ = _serve(DispatcherMiddleware(Response(status=404), {MOUNT: second}))
-        try:
-            sim = Sim(second, f"http://127.0.0.1:{server.server_port}{MOUNT}", clock, hooks)
+        with served_sim(hooks, clock, path) as sim:
+            gateway = sim.client(kv)
+            setup(gateway)
+            act(sim, "/mandates/ms_1/approve", webhook="drop")
+            notify(gateway, "n_1")
+        with served_sim(hooks, clock, path) as sim:
             gateway = sim.client(kv)
             assert gateway.mandate_status("ms_1").state == "ACTIVE"
             assert gateway.redemption_status("n_1").state == "NOTIFIED"
             clock.advance(PRE_DEBIT_NOTICE_S)
             assert gateway.redeem("n_1").state == "PENDING"
-        finally:
-            server.shutdown()
-            server.server_close()
-            second.close()
 
 
 def test_control_inputs_are_checked(sim: Sim) -> None:

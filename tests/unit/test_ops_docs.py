@@ -18,7 +18,7 @@ def _sections(text: str) -> dict[str, str]:
 
 
 def test_every_alert_policy_has_a_section_saying_what_it_means_and_what_to_do() -> None:
-    policies = set(Terraform.load().resources["google_monitoring_alert_policy"])
+    policies = Terraform.load().alert_policies
     sections = _sections((DOCS / "alerts.md").read_text())
     assert set(sections) == policies
     for name, body in sections.items():

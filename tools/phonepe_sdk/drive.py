@@ -155,18 +155,24 @@ def refund_status(args: dict[str, Any]) -> dict[str, Any]:
     return {"status": _plain(_client(args).get_refund_status(args["merchant_refund_id"]))}
 
 
-def validate(args: dict[str, Any]) -> list[dict[str, Any]]:
-    client = _client(args)
-    parsed = []
-    for callback in args["callbacks"]:
-        result = client.validate_callback(
+def _validated(client: Any, args: dict[str, Any]) -> list[Any]:
+    """Each of ``args["callbacks"]`` as the SDK's ``validate_callback`` parses it (it raises on a bad one)."""
+    return [
+        client.validate_callback(
             username=args["username"],
             password=args["password"],
             callback_header_data=callback["authorization"],
             callback_response_data=callback["body"],
         )
-        parsed.append({"event": result.event, "type": getattr(result.type, "value", result.type)})
-    return parsed
+        for callback in args["callbacks"]
+    ]
+
+
+def validate(args: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"event": result.event, "type": getattr(result.type, "value", result.type)}
+        for result in _validated(_client(args), args)
+    ]
 
 
 def sub_setup(args: dict[str, Any]) -> dict[str, Any]:
@@ -242,16 +248,10 @@ def sub_cancel(args: dict[str, Any]) -> dict[str, Any]:
 def sub_validate(args: dict[str, Any]) -> dict[str, Any]:
     from phonepe.sdk.pg.payments.v2.models.response.callback_type import CallbackType
 
-    client = _subscriptions(args)
-    parsed = []
-    for callback in args["callbacks"]:
-        result = client.validate_callback(
-            username=args["username"],
-            password=args["password"],
-            callback_header_data=callback["authorization"],
-            callback_response_data=callback["body"],
-        )
-        parsed.append({"event": result.event, "type": result.type.value, "payload": _wire(result.payload)})
+    parsed = [
+        {"event": result.event, "type": result.type.value, "payload": _wire(result.payload)}
+        for result in _validated(_subscriptions(args), args)
+    ]
     sdk_types = [t.value for t in CallbackType if t.value.startswith("SUBSCRIPTION_")]
     return {"callbacks": parsed, "sdk_types": sdk_types}
 

@@ -67,10 +67,15 @@ class BcmRepo(Protocol):
         """Insert a version; ``AlreadyExists`` when that version number was taken meanwhile."""
         ...
 
-    def open_job(
+    def insert_job(
         self, workspace_id: str, source_checksum: str, *, reason: str | None, requested_by: str | None
-    ) -> tuple[Job, bool]:
-        """Create a queued job, or return the open (queued/running) one for the same source: (job, created)."""
+    ) -> Job | None:
+        """Insert a queued job; None when the source already has an open (queued/running) one
+        (the database keeps one per workspace and source)."""
+        ...
+
+    def open_job_for(self, workspace_id: str, source_checksum: str) -> Job | None:
+        """The open (queued/running) job for this source, if any."""
         ...
 
     def job(self, job_id: str) -> Job | None: ...

@@ -24,12 +24,13 @@ from typing import Any
 
 from lib import ops_events
 from lib.domain.bcm import next_version
-from lib.domain.bcm.records import TERMINAL_JOB_STATUSES, JobStatus, NewManifest
+from lib.domain.bcm.records import TERMINAL_JOB_STATUSES, Job, JobStatus, NewManifest
 from lib.domain.ids import canonical_uuid
 from lib.domain.subscriptions import PaidAction
 from lib.errors import AdapterError, AlreadyExists, AppError, NotFound, ServiceUnavailable, Unprocessable
 from lib.ports import TaskRequest
 from lib.services.bcm.deps import BcmDeps
+from lib.services.bcm.ports import BcmRepo
 from lib.tasks import enqueue_once
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 STUCK_AFTER_S = 10 * 60
 # A new version's number collided with a concurrent writer: recompute this many times.
 VERSION_ATTEMPTS = 3
+# Opening a job: insert, else read the open one; each miss means a job finished in between.
+OPEN_JOB_ATTEMPTS = 3
 # Failure reasons stored on a job are cut to this length.
 MAX_ERROR_CHARS = 500
 # What a 503 for an unqueueable rebuild tells the client to wait.
@@ -48,6 +51,22 @@ def task_name(job_id: str) -> str:
     return f"bcm-rebuild-{job_id}"
 
 
+def open_job(
+    workspace_id: str, source_checksum: str, *, reason: str | None, requested_by: str | None, repo: BcmRepo
+) -> tuple[Job, bool]:
+    """(a new queued job, True), or (the open one for the same source, False): one rebuild per source
+    at a time.  The database keeps one open job per workspace and source, so of racing requests one
+    inserts and the others find it; one that finished between the two statements is tried again."""
+    for _ in range(OPEN_JOB_ATTEMPTS):
+        created = repo.insert_job(workspace_id, source_checksum, reason=reason, requested_by=requested_by)
+        if created is not None:
+            return created, True
+        existing = repo.open_job_for(workspace_id, source_checksum)
+        if existing is not None:
+            return existing, False
+    raise ServiceUnavailable("rebuild jobs kept finishing while one was being opened; try again")
+
+
 def request_rebuild(
     workspace_id: str, *, reason: str | None, requested_by: str | None, deps: BcmDeps
 ) -> dict[str, Any]:
@@ -56,10 +75,12 @@ def request_rebuild(
     context = deps.repo.latest_context(workspace_id)
     if context is None:
         raise NotFound("Nothing to rebuild: this workspace has no business context yet.", code="manifest_not_found")
-    job, created = deps.repo.open_job(workspace_id, context.checksum, reason=reason, requested_by=requested_by)
+    job, created = open_job(workspace_id, context.checksum, reason=reason, requested_by=requested_by, repo=deps.repo)
     if not created and job.status == "queued" and deps.clock.now() - job.created_at > timedelta(seconds=STUCK_AFTER_S):
         deps.repo.finish_job(job.id, "failed", error="never started (its task was lost)")
-        job, created = deps.repo.open_job(workspace_id, context.checksum, reason=reason, requested_by=requested_by)
+        job, created = open_job(
+            workspace_id, context.checksum, reason=reason, requested_by=requested_by, repo=deps.repo
+        )
     if created:
         task = TaskRequest(
             queue=deps.config.rebuild_queue,

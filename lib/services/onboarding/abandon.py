@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from lib.ports import Clock
-from lib.services.onboarding.ports import OnboardingRepo
+from lib.domain.onboarding import ABANDONED, ACTIVE, SessionEvent
+from lib.services.onboarding.deps import OnboardingDeps
+from lib.services.onboarding.user_status import move_user
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +37,31 @@ class SweepResult:
 
 
 def abandon_stale_sessions(
-    repo: OnboardingRepo, clock: Clock, *, idle: timedelta = ABANDON_AFTER, batch: int = BATCH_SIZE
+    *, deps: OnboardingDeps, idle: timedelta = ABANDON_AFTER, batch: int = BATCH_SIZE
 ) -> SweepResult:
-    cutoff = clock.now() - idle
+    cutoff = deps.clock.now() - idle
     examined = abandoned = 0
     seen: set[str] = set()
     for _ in range(MAX_BATCHES):
-        stale = [s for s in repo.stale_active(cutoff, batch) if s.id not in seen]
+        stale = [s for s in deps.repo.stale_active(cutoff, batch) if s.id not in seen]
         for session in stale:
             seen.add(session.id)
             examined += 1
-            if repo.abandon(session.id, cutoff):
+            if _abandon(session.id, cutoff, deps=deps):
                 abandoned += 1
                 log.info("onboarding.session_abandoned", extra={"session_id": session.id})
         if len(stale) < batch:
             break
     return SweepResult(examined, abandoned)
+
+
+def _abandon(session_id: str, cutoff: datetime, *, deps: OnboardingDeps) -> bool:
+    """active -> abandoned, re-checking the staleness in the same statement (a save that landed
+    meanwhile wins: False), and the owner's unfinished ``onboarding_status`` with it."""
+    with deps.unit() as uow:
+        row = uow.sessions.move_session(session_id, to=ABANDONED, only_from=ACTIVE, idle_before=cutoff)
+        if row is None:
+            return False
+        move_user(uow.sessions, row.user_id, SessionEvent.ABANDONED)
+        uow.commit()
+    return True

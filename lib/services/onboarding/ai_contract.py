@@ -1,6 +1,6 @@
 """The contract between ``POST /sessions/{id}/steps/{n}/ai`` and the ``onboarding_ai`` worker.
 
-The endpoint (``OnboardingService.request_ai``) writes the step's ``ai`` state as
+The endpoint (``lib.services.onboarding.request_ai``) writes the step's ``ai`` state as
 ``queued`` in the session document, then enqueues one Cloud Task on
 ``settings.tasks_queue_ai`` to ``<functions_base_url>/onboarding_ai/`` whose JSON
 body is an ``AiTaskPayload``.  The task's name is ``ai_task_name(...)``: the
@@ -8,7 +8,7 @@ session, the step and the step's request counter, so a task is created once per
 request and a second request while one is queued or running returns that one.
 
 The worker reads the document (``steps.sNN.data`` of the earlier steps) and
-records progress with ``OnboardingService.record_ai(...)``, which updates the
+records progress with ``lib.services.onboarding.record_ai(...)``, which updates the
 durable document and the hot cache together and ignores a superseded task
 (``task_id`` no longer the step's).  ``ai`` fields, under ``steps.sNN.ai``:
 

@@ -1,7 +1,8 @@
 """The ports the onboarding services use (their records are ``lib.domain.onboarding``).
 
-- ``OnboardingRepo``: the onboarding slice of Postgres (``onboarding_sessions``
-  mirror, ``users.onboarding_status`` moves, the payment/plan check);
+- ``OnboardingRepo``: the onboarding slice of Postgres (the ``onboarding_sessions``
+  mirror and ``users.onboarding_status``), data access only; ``OnboardingUnit``
+  runs it in one transaction;
   ``lib.adapters.postgres_onboarding.PostgresOnboarding`` and
   ``lib.testing.fake_onboarding.FakeOnboardingRepo``.
 - ``DraftStore``: the durable session document (Firestore, collection
@@ -20,7 +21,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from lib.domain.onboarding import SessionRow, StaleSession
+from lib.domain.onboarding import SessionRow, SessionStatus, StaleSession
+from lib.ports import UnitOfWork
 
 
 class OnboardingRepo(Protocol):
@@ -34,8 +36,11 @@ class OnboardingRepo(Protocol):
         """Insert an active row; ``AlreadyExists`` when the workspace already has one."""
         ...
 
-    def reactivate(self, session_id: str, user_id: str) -> SessionRow | None:
-        """abandoned -> active and the user's ``abandoned`` -> ``in_progress``; None if it was not abandoned."""
+    def move_session(
+        self, session_id: str, *, to: SessionStatus, only_from: SessionStatus, idle_before: datetime | None = None
+    ) -> SessionRow | None:
+        """Set the status to ``to`` if it is ``only_from`` (and, with ``idle_before``, the last save or
+        creation is before it); the updated row, or None when the row was not in that state."""
         ...
 
     def record_write(
@@ -45,20 +50,29 @@ class OnboardingRepo(Protocol):
         written_at: datetime,
         steps_complete: int | None = None,
         percent: float | None = None,
-        first_save_user: str | None = None,
     ) -> None:
-        """Mirror one draft write: ``last_saved_at`` (never backwards) and, for a step
-        save, progress; ``first_save_user`` moves that user to ``in_progress``."""
+        """Mirror one draft write: ``last_saved_at`` (never backwards: an older write landing late
+        changes nothing) and, for a step save, progress."""
         ...
 
     def stale_active(self, older_than: datetime, limit: int) -> list[StaleSession]:
         """Active sessions whose last save (or creation) is before ``older_than``."""
         ...
 
-    def abandon(self, session_id: str, older_than: datetime) -> bool:
-        """active -> abandoned (re-checking staleness) and the owner's unfinished
-        ``onboarding_status`` -> ``abandoned``; False when a save won the race."""
+    def user_onboarding_status(self, user_id: str) -> str | None:
+        """The user's ``onboarding_status`` (locked until the unit of work ends); None for no such user."""
         ...
+
+    def set_user_onboarding_status(self, user_id: str, status: str) -> None:
+        """Store one forward move (``Rejected`` for a move the database refuses)."""
+        ...
+
+
+class OnboardingUnit(UnitOfWork, Protocol):
+    """One transaction over the onboarding repository (a status move with its user move)."""
+
+    @property
+    def sessions(self) -> OnboardingRepo: ...
 
 
 class DraftStore(Protocol):

@@ -1,19 +1,15 @@
-"""The ports the AI worker uses: the model that suggests, and the session it writes to.
+"""The port the AI worker adds: the model that suggests.
 
 ``SuggestionModel`` is implemented by ``lib.adapters.vertex.VertexSuggestions``
 (Gemini on Vertex AI through google-genai; locally pointed at the Gemini
-stand-in) and by hand-written fakes in the tests.  ``AiSessionStore`` is the
-slice of ``lib.services.onboarding.OnboardingService`` the worker needs, so
-the step's ``ai`` fields go through the same store API as every other write
-(Firestore first, then the Redis hot copy), never around it.
+stand-in) and by hand-written fakes in the tests.  The session it writes to is
+onboarding's own (``SuggestionDeps.onboarding``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Protocol
 
-from lib.domain.onboarding import SessionRow
 from lib.errors import AdapterError
 
 
@@ -32,14 +28,4 @@ class SuggestionModel(Protocol):
 
         Raises ``Unavailable`` (timeouts, 429, 5xx: retry later), ``Rejected`` (other 4xx:
         the request itself is wrong) or ``InvalidOutput`` (not a JSON object)."""
-        ...
-
-
-class AiSessionStore(Protocol):
-    def read_document(self, session_id: str) -> tuple[SessionRow, dict[str, Any]]:
-        """The row and the session document; ``NotFound`` / ``Gone`` / ``ServiceUnavailable``."""
-        ...
-
-    def record_ai(self, session_id: str, number: int, task_id: str, fields: Mapping[str, Any]) -> bool:
-        """Set the step's public ``ai`` fields when ``task_id`` is still its task; False otherwise."""
         ...

@@ -4,7 +4,7 @@ Cloud Tasks delivers the task up to ``MAX_ATTEMPTS`` times (the AI queue's
 ``max_attempts``); the worker answers 2xx to acknowledge and non-2xx to be
 retried.  So each attempt:
 
-1. reads the session through the onboarding store (``AiSessionStore``); a
+1. reads the session through onboarding's ``read_document``; a
    missing, expired or no longer active session, a superseded task or one that
    already finished is acknowledged without work (retrying cannot help);
 2. records ``ai.status = running`` and ``attempts = n`` (n from
@@ -26,31 +26,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from lib import ops_events
 from lib.domain.onboarding import ACTIVE
 from lib.domain.steps import STEPS, step_by_number, validate_step
 from lib.errors import AdapterError, AppError, NotFound, ServiceUnavailable, Unavailable, Unprocessable
-from lib.ports import Clock
-from lib.queues import AI as AI_QUEUE
+from lib.services import onboarding
 from lib.services.onboarding import ai_contract as ai
 from lib.services.onboarding import document as d
 from lib.services.onboarding.errors import Gone
-from lib.services.onboarding_ai.ports import AiSessionStore, InvalidOutput, SuggestionModel
+from lib.services.onboarding_ai.deps import SuggestionDeps
+from lib.services.onboarding_ai.ports import InvalidOutput
 from lib.services.onboarding_ai.prompts import build_prompt
 from lib.services.onboarding_ai.schema import response_schema
 
 log = logging.getLogger(__name__)
 
-# The AI queue's max_attempts (lib/queues.json, which Terraform creates the queue from):
-# the attempt with this number is the last one, so its failure is recorded and acknowledged.
-MAX_ATTEMPTS = AI_QUEUE.retry.max_attempts
-# A task delivered this long after it was requested is stale (a stuck queue, a replay): acknowledge it.
-POISON_AFTER = timedelta(hours=6)
-# The per-attempt model limit (docs/architecture.md: 30 s per attempt); Settings.ai_timeout_s overrides it.
-DEFAULT_TIMEOUT_S = 30.0
 # Errors are shown to the user next to the step: keep them a readable size.
 MAX_ERROR_CHARS = 500
 
@@ -91,173 +83,166 @@ class _AttemptFailed(Exception):
         self.retryable = retryable
 
 
-class SuggestionRunner:
-    """Runs one delivery of an AI task; see the module docstring."""
+def run_suggestion(payload: Mapping[str, Any], *, retry_count: int, deps: SuggestionDeps) -> Outcome:
+    """Run one delivery of one step's AI task; see the module docstring."""
+    attempt = max(0, retry_count) + 1
+    unusable = unusable_payload(payload, retry_count=retry_count)
+    if unusable is not None:
+        return unusable
+    session_id, number = str(payload["session_id"]), int(payload["step"])
+    try:
+        row, doc = onboarding.read_document(session_id, deps=deps.onboarding)
+    except (NotFound, Gone) as exc:
+        return _skip(f"session {exc.code}", attempt, payload)
+    except (ServiceUnavailable, AdapterError) as exc:
+        return _retry_later(f"session store unavailable: {exc}", attempt, payload)
+    if row.status != ACTIVE:
+        return _skip(f"session is {row.status}", attempt, payload)
+    state = dict(d.step_entry(doc, number).get("ai") or {})
+    task_id = str(payload.get("task_id") or state.get("task_id") or "")
+    if not task_id or state.get("task_id") != task_id:
+        return _skip("superseded by a newer request", attempt, payload)
+    if state.get("status") not in ai.IN_FLIGHT:
+        return _skip(f"already {state.get('status')}", attempt, payload)
+    task = _Task(session_id, number, task_id, attempt)
+    if _is_stale(state, deps=deps):
+        return _finish_failed(task, "the request expired before it ran", deps=deps)
+    try:
+        if not onboarding.record_ai(
+            session_id, number, task_id, {"status": ai.RUNNING, "attempts": attempt}, deps=deps.onboarding
+        ):
+            return _skip("superseded by a newer request", attempt, payload)
+    except AppError as exc:
+        return _retry_later(f"session store unavailable: {exc.detail}", attempt, payload)
+    try:
+        suggestion, model_name = _suggest(number, doc, deps=deps)
+    except _AttemptFailed as failed:
+        return _after_failure(task, failed, deps=deps)
+    return _record(
+        task,
+        {
+            "status": ai.SUCCEEDED,
+            "attempts": attempt,
+            "suggestion": suggestion,
+            "model": model_name,
+            "error": None,
+            "finished_at": d.iso(deps.clock.now()),
+        },
+        Outcome(ACK, "succeeded", attempt=attempt, extra={"model": model_name}),
+        deps=deps,
+    )
 
-    def __init__(
-        self,
-        sessions: AiSessionStore,
-        model: SuggestionModel,
-        clock: Clock,
-        *,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        max_attempts: int = MAX_ATTEMPTS,
-        poison_after: timedelta = POISON_AFTER,
-    ) -> None:
-        self.sessions = sessions
-        self.model = model
-        self.clock = clock
-        self.timeout_s = timeout_s
-        self.max_attempts = max_attempts
-        self.poison_after = poison_after
 
-    def run(self, payload: Mapping[str, Any], *, retry_count: int) -> Outcome:
-        attempt = max(0, retry_count) + 1
-        unusable = unusable_payload(payload, retry_count=retry_count)
-        if unusable is not None:
-            return unusable
-        session_id, number = str(payload["session_id"]), int(payload["step"])
-        try:
-            row, doc = self.sessions.read_document(session_id)
-        except (NotFound, Gone) as exc:
-            return self._skip(f"session {exc.code}", attempt, payload)
-        except (ServiceUnavailable, AdapterError) as exc:
-            return self._retry_later(f"session store unavailable: {exc}", attempt, payload)
-        if row.status != ACTIVE:
-            return self._skip(f"session is {row.status}", attempt, payload)
-        state = dict(d.step_entry(doc, number).get("ai") or {})
-        task_id = str(payload.get("task_id") or state.get("task_id") or "")
-        if not task_id or state.get("task_id") != task_id:
-            return self._skip("superseded by a newer request", attempt, payload)
-        if state.get("status") not in ai.IN_FLIGHT:
-            return self._skip(f"already {state.get('status')}", attempt, payload)
-        task = _Task(session_id, number, task_id, attempt)
-        if self._is_stale(state):
-            return self._finish_failed(task, "the request expired before it ran")
-        try:
-            if not self.sessions.record_ai(session_id, number, task_id, {"status": ai.RUNNING, "attempts": attempt}):
-                return self._skip("superseded by a newer request", attempt, payload)
-        except AppError as exc:
-            return self._retry_later(f"session store unavailable: {exc.detail}", attempt, payload)
-        try:
-            suggestion, model_name = self._suggest(number, doc)
-        except _AttemptFailed as failed:
-            return self._after_failure(task, failed)
-        return self._record(
-            task,
-            {
-                "status": ai.SUCCEEDED,
-                "attempts": attempt,
-                "suggestion": suggestion,
-                "model": model_name,
-                "error": None,
-                "finished_at": d.iso(self.clock.now()),
-            },
-            Outcome(ACK, "succeeded", attempt=attempt, extra={"model": model_name}),
+# --- one model call ------------------------------------------------------------------
+
+
+def _suggest(number: int, doc: Mapping[str, Any], *, deps: SuggestionDeps) -> tuple[dict[str, Any], str]:
+    step = step_by_number(number)
+    steps_data = {n: d.step_entry(doc, n).get("data") for n in (*step.ai_inputs, number)}
+    prompt = build_prompt(step, steps_data)
+    try:
+        output, model_name = deps.model.generate_json(
+            prompt, response_schema=response_schema(step), timeout_s=deps.timeout_s
         )
+    except InvalidOutput as exc:
+        raise _AttemptFailed(f"invalid output: {exc.message}", retryable=True) from exc
+    except Unavailable as exc:
+        raise _AttemptFailed(f"model unavailable: {exc.message}", retryable=True) from exc
+    except AdapterError as exc:
+        raise _AttemptFailed(f"model refused the request: {exc.message}", retryable=exc.retryable) from exc
+    try:
+        result = validate_step(number, output, draft=True)
+    except Unprocessable as exc:
+        where = "; ".join(f"{e.path} {e.message}" for e in exc.errors[:3])
+        raise _AttemptFailed(f"invalid output: {where or exc.detail}", retryable=True) from exc
+    return result.data, model_name
 
-    # --- one model call ------------------------------------------------------------------
 
-    def _suggest(self, number: int, doc: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-        step = step_by_number(number)
-        steps_data = {n: d.step_entry(doc, n).get("data") for n in (*step.ai_inputs, number)}
-        prompt = build_prompt(step, steps_data)
-        try:
-            output, model_name = self.model.generate_json(
-                prompt, response_schema=response_schema(step), timeout_s=self.timeout_s
-            )
-        except InvalidOutput as exc:
-            raise _AttemptFailed(f"invalid output: {exc.message}", retryable=True) from exc
-        except Unavailable as exc:
-            raise _AttemptFailed(f"model unavailable: {exc.message}", retryable=True) from exc
-        except AdapterError as exc:
-            raise _AttemptFailed(f"model refused the request: {exc.message}", retryable=exc.retryable) from exc
-        try:
-            result = validate_step(number, output, draft=True)
-        except Unprocessable as exc:
-            where = "; ".join(f"{e.path} {e.message}" for e in exc.errors[:3])
-            raise _AttemptFailed(f"invalid output: {where or exc.detail}", retryable=True) from exc
-        return result.data, model_name
+# --- outcomes ---------------------------------------------------------------------------
 
-    # --- outcomes ---------------------------------------------------------------------------
 
-    def _after_failure(self, task: _Task, failed: _AttemptFailed) -> Outcome:
-        if failed.retryable and task.attempt < self.max_attempts:
-            log.warning(
-                "onboarding_ai.attempt_failed",
-                extra={
-                    "session_id": task.session_id,
-                    "step": task.number,
-                    "attempt": task.attempt,
-                    "error": failed.reason,
-                },
-            )
-            return self._record(
-                task,
-                {"status": ai.QUEUED, "attempts": task.attempt, "error": failed.reason},
-                Outcome(RETRY, "retry", failed.reason, task.attempt),
-            )
-        return self._finish_failed(task, failed.reason)
-
-    def _finish_failed(self, task: _Task, reason: str) -> Outcome:
-        log.error(
-            "onboarding_ai.failed",
+def _after_failure(task: _Task, failed: _AttemptFailed, *, deps: SuggestionDeps) -> Outcome:
+    if failed.retryable and task.attempt < deps.max_attempts:
+        log.warning(
+            "onboarding_ai.attempt_failed",
             extra={
-                "event": ops_events.AI_SUGGESTION_FAILED,
                 "session_id": task.session_id,
                 "step": task.number,
                 "attempt": task.attempt,
-                "error": reason,
+                "error": failed.reason,
             },
         )
-        attempt = task.attempt
-        return self._record(
+        return _record(
             task,
-            {
-                "status": ai.FAILED,
-                "attempts": attempt,
-                "suggestion": None,
-                "model": None,
-                "error": reason,
-                "finished_at": d.iso(self.clock.now()),
-            },
-            Outcome(ACK, "failed", reason, attempt),
+            {"status": ai.QUEUED, "attempts": task.attempt, "error": failed.reason},
+            Outcome(RETRY, "retry", failed.reason, task.attempt),
+            deps=deps,
         )
+    return _finish_failed(task, failed.reason, deps=deps)
 
-    def _record(self, task: _Task, fields: dict[str, Any], outcome: Outcome) -> Outcome:
-        where = {"session_id": task.session_id}
-        try:
-            if not self.sessions.record_ai(task.session_id, task.number, task.task_id, fields):
-                return self._skip("superseded by a newer request", task.attempt, where)
-        except AppError as exc:
-            # Nothing durable was written: have Cloud Tasks deliver again (the attempt repeats).
-            return self._retry_later(f"session store unavailable: {exc.detail}", task.attempt, where)
-        return outcome
 
-    def _is_stale(self, state: Mapping[str, Any]) -> bool:
-        requested = state.get("requested_at")
-        if not isinstance(requested, str):
-            return False
-        try:
-            return self.clock.now() - d.parse_iso(requested) > self.poison_after
-        except ValueError:
-            return False
+def _finish_failed(task: _Task, reason: str, *, deps: SuggestionDeps) -> Outcome:
+    log.error(
+        "onboarding_ai.failed",
+        extra={
+            "event": ops_events.AI_SUGGESTION_FAILED,
+            "session_id": task.session_id,
+            "step": task.number,
+            "attempt": task.attempt,
+            "error": reason,
+        },
+    )
+    attempt = task.attempt
+    return _record(
+        task,
+        {
+            "status": ai.FAILED,
+            "attempts": attempt,
+            "suggestion": None,
+            "model": None,
+            "error": reason,
+            "finished_at": d.iso(deps.clock.now()),
+        },
+        Outcome(ACK, "failed", reason, attempt),
+        deps=deps,
+    )
 
-    @staticmethod
-    def _skip(reason: str, attempt: int, payload: Mapping[str, Any]) -> Outcome:
-        log.info(
-            "onboarding_ai.acknowledged_without_work",
-            extra={"reason": reason, "attempt": attempt, "session_id": payload.get("session_id")},
-        )
-        return Outcome(ACK, "skipped", reason, attempt)
 
-    @staticmethod
-    def _retry_later(reason: str, attempt: int, payload: Mapping[str, Any]) -> Outcome:
-        log.warning(
-            "onboarding_ai.retry_later",
-            extra={"reason": reason, "attempt": attempt, "session_id": payload.get("session_id")},
-        )
-        return Outcome(RETRY, "retry", reason[:MAX_ERROR_CHARS], attempt)
+def _record(task: _Task, fields: dict[str, Any], outcome: Outcome, *, deps: SuggestionDeps) -> Outcome:
+    where = {"session_id": task.session_id}
+    try:
+        if not onboarding.record_ai(task.session_id, task.number, task.task_id, fields, deps=deps.onboarding):
+            return _skip("superseded by a newer request", task.attempt, where)
+    except AppError as exc:
+        # Nothing durable was written: have Cloud Tasks deliver again (the attempt repeats).
+        return _retry_later(f"session store unavailable: {exc.detail}", task.attempt, where)
+    return outcome
+
+
+def _is_stale(state: Mapping[str, Any], *, deps: SuggestionDeps) -> bool:
+    requested = state.get("requested_at")
+    if not isinstance(requested, str):
+        return False
+    try:
+        return deps.clock.now() - d.parse_iso(requested) > deps.poison_after
+    except ValueError:
+        return False
+
+
+def _skip(reason: str, attempt: int, payload: Mapping[str, Any]) -> Outcome:
+    log.info(
+        "onboarding_ai.acknowledged_without_work",
+        extra={"reason": reason, "attempt": attempt, "session_id": payload.get("session_id")},
+    )
+    return Outcome(ACK, "skipped", reason, attempt)
+
+
+def _retry_later(reason: str, attempt: int, payload: Mapping[str, Any]) -> Outcome:
+    log.warning(
+        "onboarding_ai.retry_later",
+        extra={"reason": reason, "attempt": attempt, "session_id": payload.get("session_id")},
+    )
+    return Outcome(RETRY, "retry", reason[:MAX_ERROR_CHARS], attempt)
 
 
 def unusable_payload(payload: Mapping[str, Any], *, retry_count: int = 0) -> Outcome | None:
@@ -273,4 +258,4 @@ def unusable_payload(payload: Mapping[str, Any], *, retry_count: int = 0) -> Out
         reason = f"step {number} has no AI task"
     if reason is None:
         return None
-    return SuggestionRunner._skip(reason, max(0, retry_count) + 1, payload)
+    return _skip(reason, max(0, retry_count) + 1, payload)

@@ -26,21 +26,6 @@ T0_MS = 1_735_689_600_000
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def kv(clock: ManualClock) -> FakeKeyValue:
-    return FakeKeyValue(clock)
-
-
-@pytest.fixture
-def phonepe(clock: ManualClock) -> FakePhonePe:
-    return FakePhonePe(clock)
-
-
-@pytest.fixture
 def gateway(phonepe: FakePhonePe, kv: FakeKeyValue, clock: ManualClock) -> AutoPayGateway:
     return make_client(phonepe, kv, clock)
 

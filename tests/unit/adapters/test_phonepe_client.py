@@ -95,21 +95,6 @@ def raises(exc: Exception) -> Handler:
     return handler
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def kv(clock: ManualClock) -> FakeKeyValue:
-    return FakeKeyValue(clock)
-
-
-@pytest.fixture
-def phonepe(clock: ManualClock) -> FakePhonePe:
-    return FakePhonePe(clock)
-
-
 def make_client(
     phonepe: FakePhonePe, kv: FakeKeyValue | None, clock: ManualClock, sleeps: list[float] | None = None
 ) -> PhonePeClient:

@@ -434,3 +434,19 @@ def test_every_contract_schema_has_one_example_that_it_accepts(document: dict[st
         assert list(validator.iter_errors(schema["examples"][0])) == [], name
         checked += 1
     assert checked >= 50
+
+
+def test_an_invalid_document_is_neither_written_nor_passed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--check`` (make lint) validates the document with openapi-spec-validator, as writing does."""
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    broken = openapi.build_document()
+    del broken["info"]
+    monkeypatch.setattr(openapi, "build_document", lambda routes=None: broken)
+    target = tmp_path / "openapi.json"
+    target.write_text(openapi.render(broken), encoding="utf-8")
+    with pytest.raises(OpenAPIValidationError):
+        openapi.main(["--check", "--output", str(target)])
+    with pytest.raises(OpenAPIValidationError):
+        openapi.main(["--output", str(tmp_path / "new.json")])
+    assert not (tmp_path / "new.json").exists()

@@ -59,9 +59,9 @@ class BcmRig:
             tasks=self.tasks,
             clock=clock,
             config=BcmConfig(exports_bucket=EXPORTS, rebuild_queue="bcm-rebuild", functions_base_url=BASE_URL),
-            entitlements=self.onboarding.service.entitlements,
+            entitlements=self.onboarding.deps.entitlements,
             unit=lambda: FakeBcmUnit(self.repo),
-            sessions=OnboardingStoreSessions(self.onboarding.service),
+            sessions=OnboardingStoreSessions(self.onboarding.deps),
             reduce=self._reduce,
         )
 

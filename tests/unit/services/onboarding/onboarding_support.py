@@ -11,10 +11,11 @@ from typing import Any
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.domain.steps import STEPS
+from lib.services import onboarding
 from lib.services.entitlements.gate import Entitlements
-from lib.services.onboarding import OnboardingService
+from lib.services.onboarding import OnboardingDeps
 from lib.testing.fake_entitlements import FakeEntitlements
-from lib.testing.fake_onboarding import FakeOnboardingRepo
+from lib.testing.fake_onboarding import FakeOnboardingRepo, FakeOnboardingUnit
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "steps_complete.json"
@@ -37,19 +38,20 @@ class Rig:
     tasks: FakeTaskQueue = field(default_factory=FakeTaskQueue)
     subs: FakeEntitlements = field(default_factory=FakeEntitlements)
     cache_breaker_s: float = 0.0
-    service: OnboardingService = field(init=False)
+    deps: OnboardingDeps = field(init=False)
     workspace: str = field(default_factory=lambda: str(uuid.uuid4()))
     user: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def __post_init__(self) -> None:
         self.repo = FakeOnboardingRepo(self.clock)
         self.kv = FakeKeyValue(self.clock)
-        self.service = OnboardingService(
-            self.repo,
-            FirestoreDrafts(self.documents),
-            RedisSessionCache(self.kv, breaker_s=self.cache_breaker_s),
-            self.tasks,
-            self.clock,
+        self.deps = OnboardingDeps(
+            repo=self.repo,
+            unit=lambda: FakeOnboardingUnit(self.repo),
+            drafts=FirestoreDrafts(self.documents),
+            cache=RedisSessionCache(self.kv, breaker_s=self.cache_breaker_s),
+            tasks=self.tasks,
+            clock=self.clock,
             ai_queue=AI_QUEUE,
             functions_base_url=BASE_URL,
             entitlements=Entitlements(self.subs, self.clock),
@@ -60,16 +62,16 @@ class Rig:
         return workspace_id == self.workspace
 
     def start(self) -> str:
-        return str(self.service.start(self.workspace, self.user).session["session_id"])
+        return str(onboarding.start_session(self.workspace, self.user, deps=self.deps).session["session_id"])
 
     def save(self, session_id: str, number: int, data: Any, *, draft: bool = False, version: int | None = None) -> Any:
         body: dict[str, Any] = {"data": data, "draft": draft}
         if version is not None:
             body["version"] = version
-        return self.service.save_step(session_id, number, body, self.mine)
+        return onboarding.save_step(session_id, number, body, self.mine, deps=self.deps)
 
     def read(self, session_id: str) -> dict[str, Any]:
-        return self.service.get(session_id, self.mine)
+        return onboarding.get_session(session_id, self.mine, deps=self.deps)
 
     def stored(self, session_id: str) -> dict[str, Any] | None:
         return self.documents.get("onboarding_drafts", session_id)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from lib.domain.subscriptions import SubscriptionInactive
 from lib.errors import AppError, Conflict, NotFound, PayloadTooLarge, ServiceUnavailable, Unavailable, Unprocessable
+from lib.services import onboarding
 from lib.services.onboarding.errors import Gone
 from lib.testing.fake_onboarding import FakeOnboardingRepo
 from tests.unit.services.onboarding.onboarding_support import Rig, complete_data
@@ -28,7 +30,7 @@ def test_starting_needs_a_payment_or_the_free_plan(rig: Rig) -> None:
     assert rig.repo.rows == {}
     assert rig.documents.query("onboarding_drafts", where=[]) == []
     rig.subs.grant(rig.workspace, "free", now=rig.clock.now())
-    assert rig.service.start(rig.workspace, rig.user).created
+    assert onboarding.start_session(rig.workspace, rig.user, deps=rig.deps).created
 
 
 def test_a_lapsed_workspace_reads_its_session_but_saves_and_ai_are_402(rig: Rig) -> None:
@@ -37,18 +39,20 @@ def test_a_lapsed_workspace_reads_its_session_but_saves_and_ai_are_402(rig: Rig)
     rig.clock.advance((365 + 3) * 86400 + 1)  # the period and its 3-day grace are over
     for attempt in (
         lambda: rig.save(sid, 1, {"name": "B"}, draft=True),
-        lambda: rig.service.request_ai(sid, 2, rig.mine, "req-1"),
+        lambda: onboarding.request_ai(sid, 2, rig.mine, "req-1", deps=rig.deps),
     ):
         with pytest.raises(SubscriptionInactive) as err:
             attempt()
         assert err.value.extra["subscription_status"] == "expired"
     assert rig.read(sid)["steps"][0]["data"] == {"name": "A"}
-    assert rig.service.start(rig.workspace, rig.user).session["session_id"] == sid  # reading, not starting
+    assert (
+        onboarding.start_session(rig.workspace, rig.user, deps=rig.deps).session["session_id"] == sid
+    )  # reading, not starting
 
 
 def test_one_active_session_per_workspace(rig: Rig) -> None:
-    first = rig.service.start(rig.workspace, rig.user)
-    again = rig.service.start(rig.workspace, rig.user)
+    first = onboarding.start_session(rig.workspace, rig.user, deps=rig.deps)
+    again = onboarding.start_session(rig.workspace, rig.user, deps=rig.deps)
     assert first.created
     assert not again.created
     assert again.session["session_id"] == first.session["session_id"]
@@ -124,7 +128,7 @@ def test_bad_input_is_422_with_the_path_and_nothing_is_written(rig: Rig, data: d
 def test_envelope_errors_name_the_field(rig: Rig) -> None:
     sid = rig.start()
     with pytest.raises(Unprocessable) as err:
-        rig.service.save_step(sid, 1, {"data": {}, "draft": "yes", "version": -1}, rig.mine)
+        onboarding.save_step(sid, 1, {"data": {}, "draft": "yes", "version": -1}, rig.mine, deps=rig.deps)
     assert {e.path for e in err.value.errors} == {"draft", "version"}
 
 
@@ -212,7 +216,7 @@ def test_postgres_mirror_down_does_not_lose_an_acknowledged_save() -> None:
     rig.save(sid, 1, {"name": "One"}, draft=True)
     flaky = _MirrorDown(rig.clock)
     flaky.rows = rig.repo.rows
-    rig.service.repo = flaky
+    rig.deps = replace(rig.deps, repo=flaky)
     out = rig.save(sid, 1, {"name": "Two"}, draft=True, version=1)
     assert out["step"]["version"] == 2
     assert rig.stored(sid)["steps"]["s01"]["data"] == {"name": "Two"}  # type: ignore[index]
@@ -222,14 +226,14 @@ def test_postgres_mirror_down_does_not_lose_an_acknowledged_save() -> None:
 def test_another_workspaces_session_is_404(rig: Rig) -> None:
     sid = rig.start()
     with pytest.raises(NotFound) as err:
-        rig.service.get(sid, lambda _ws: False)
+        onboarding.get_session(sid, lambda _ws: False, deps=rig.deps)
     assert err.value.code == "session_not_found"
     with pytest.raises(NotFound):
-        rig.service.save_step(sid, 1, {"data": {}, "draft": True}, lambda _ws: False)
+        onboarding.save_step(sid, 1, {"data": {}, "draft": True}, lambda _ws: False, deps=rig.deps)
     with pytest.raises(NotFound):
-        rig.service.get(str(uuid.uuid4()), rig.mine)
+        onboarding.get_session(str(uuid.uuid4()), rig.mine, deps=rig.deps)
     with pytest.raises(NotFound):
-        rig.service.get("not-a-uuid", rig.mine)
+        onboarding.get_session("not-a-uuid", rig.mine, deps=rig.deps)
 
 
 def test_unknown_step_is_404(rig: Rig) -> None:
@@ -256,16 +260,16 @@ def test_abandon_after_7_days_and_resume(rig: Rig) -> None:
     sid = rig.start()
     rig.save(sid, 1, {"name": "A"}, draft=True)
     rig.clock.advance(6 * 86400)
-    assert rig.service.abandon_stale() == {"examined": 0, "abandoned": 0}
+    assert onboarding.abandon_stale(deps=rig.deps) == {"examined": 0, "abandoned": 0}
     rig.clock.advance(86400 + 1)
-    assert rig.service.abandon_stale() == {"examined": 1, "abandoned": 1}
+    assert onboarding.abandon_stale(deps=rig.deps) == {"examined": 1, "abandoned": 1}
     assert rig.repo.rows[sid].status == "abandoned"
     assert rig.repo.user_status[rig.user] == "abandoned"
     assert rig.read(sid)["status"] == "abandoned"
     with pytest.raises(Conflict) as err:
         rig.save(sid, 1, {"name": "B"}, draft=True)
     assert err.value.code == "session_not_active"
-    resumed = rig.service.start(rig.workspace, rig.user)
+    resumed = onboarding.start_session(rig.workspace, rig.user, deps=rig.deps)
     assert resumed.resumed
     assert not resumed.created
     assert resumed.session["session_id"] == sid
@@ -278,11 +282,11 @@ def test_abandon_after_7_days_and_resume(rig: Rig) -> None:
 def test_resuming_after_the_draft_expired_starts_afresh(rig: Rig) -> None:
     sid = rig.start()
     rig.clock.advance(8 * 86400)
-    rig.service.abandon_stale()
+    onboarding.abandon_stale(deps=rig.deps)
     rig.documents.delete("onboarding_drafts", sid)  # Firestore TTL removed it
     with pytest.raises(Gone):
         rig.read(sid)
-    fresh = rig.service.start(rig.workspace, rig.user)
+    fresh = onboarding.start_session(rig.workspace, rig.user, deps=rig.deps)
     assert fresh.created
     assert fresh.session["session_id"] != sid
 

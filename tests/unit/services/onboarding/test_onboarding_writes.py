@@ -4,6 +4,7 @@ concurrent writer is caught by the one conditional write and resolved on the dur
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ import pytest
 from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.errors import Conflict
-from lib.services.onboarding import OnboardingService
+from lib.services import onboarding
+from lib.services.onboarding import OnboardingDeps
+from lib.testing.fake_onboarding import FakeOnboardingUnit
 from lib.testing.fakes import FakeKeyValue
 from tests.unit.services.onboarding.onboarding_support import AI_QUEUE, BASE_URL, Rig
 
@@ -35,23 +38,24 @@ def rig() -> Rig:
     return Rig()
 
 
-def other_instance(rig: Rig) -> OnboardingService:
+def other_instance(rig: Rig) -> OnboardingDeps:
     """A second function instance: the same Firestore and Postgres, its own (cold) Redis."""
-    return OnboardingService(
-        rig.repo,
-        FirestoreDrafts(rig.documents),
-        RedisSessionCache(FakeKeyValue(rig.clock), breaker_s=0.0),
-        rig.tasks,
-        rig.clock,
+    return OnboardingDeps(
+        repo=rig.repo,
+        unit=lambda: FakeOnboardingUnit(rig.repo),
+        drafts=FirestoreDrafts(rig.documents),
+        cache=RedisSessionCache(FakeKeyValue(rig.clock), breaker_s=0.0),
+        tasks=rig.tasks,
+        clock=rig.clock,
         ai_queue=AI_QUEUE,
         functions_base_url=BASE_URL,
-        entitlements=rig.service.entitlements,
+        entitlements=rig.deps.entitlements,
     )
 
 
 def racing(rig: Rig) -> RacingDrafts:
     drafts = RacingDrafts(rig.documents)
-    rig.service.drafts = drafts
+    rig.deps = replace(rig.deps, drafts=drafts)
     return drafts
 
 
@@ -77,7 +81,9 @@ def test_a_write_in_between_fails_the_precondition_and_the_save_lands_on_top(rig
     sid = rig.start()
     rig.save(sid, 1, {"name": "One"}, draft=True)
     other = other_instance(rig)
-    racing(rig).before_write = lambda: other.save_step(sid, 2, {"data": {"items": []}, "draft": True}, rig.mine)
+    racing(rig).before_write = lambda: onboarding.save_step(
+        sid, 2, {"data": {"items": []}, "draft": True}, rig.mine, deps=other
+    )
     rig.documents.calls.clear()
     out = rig.save(sid, 4, {}, draft=True)
     assert out["step"]["version"] == 1
@@ -92,8 +98,8 @@ def test_two_racers_on_the_same_step_version_exactly_one_wins(rig: Rig) -> None:
     sid = rig.start()
     rig.save(sid, 1, {"name": "v1"}, draft=True)
     other = other_instance(rig)
-    racing(rig).before_write = lambda: other.save_step(
-        sid, 1, {"data": {"name": "B"}, "draft": True, "version": 1}, rig.mine
+    racing(rig).before_write = lambda: onboarding.save_step(
+        sid, 1, {"data": {"name": "B"}, "draft": True, "version": 1}, rig.mine, deps=other
     )
     with pytest.raises(Conflict) as err:
         rig.save(sid, 1, {"name": "A"}, draft=True, version=1)
@@ -108,11 +114,11 @@ def test_two_racers_on_the_same_step_version_exactly_one_wins(rig: Rig) -> None:
 def test_the_cache_keeps_the_version_of_the_copy_it_holds(rig: Rig) -> None:
     sid = rig.start()
     rig.save(sid, 1, {"name": "One"}, draft=True)
-    cached = rig.service.cache.get_versioned(sid)
+    cached = rig.deps.cache.get_versioned(sid)
     durable = rig.documents.get_with_version("onboarding_drafts", sid)
     assert cached is not None
     assert durable is not None
-    assert cached == (rig.service.drafts.get(sid), durable[1])
+    assert cached == (rig.deps.drafts.get(sid), durable[1])
 
 
 def test_a_cached_copy_of_the_earlier_format_still_saves(rig: Rig) -> None:
@@ -121,7 +127,7 @@ def test_a_cached_copy_of_the_earlier_format_still_saves(rig: Rig) -> None:
 
     sid = rig.start()
     rig.save(sid, 1, {"name": "One"}, draft=True)
-    doc = rig.service.drafts.get(sid)
+    doc = rig.deps.drafts.get(sid)
     rig.kv.set(f"onb:session:{sid}", json.dumps(doc).encode())
     rig.documents.calls.clear()
     assert rig.save(sid, 1, {"name": "Two"}, draft=True, version=1)["step"]["version"] == 2

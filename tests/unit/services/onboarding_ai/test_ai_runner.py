@@ -1,6 +1,6 @@
 """The AI worker's use case with a scripted model and the real onboarding store over fakes.
 
-The session store is ``OnboardingService`` itself (Firestore drafts and the
+The session store is ``OnboardingDeps`` itself (Firestore drafts and the
 Redis cache on ``FakeDocuments``/``FakeKeyValue``, Postgres on
 ``FakeOnboardingRepo``), so the worker's writes go through the same API the
 endpoint uses.  Cloud Tasks is played by hand: each delivery is
@@ -24,17 +24,19 @@ from lib.adapters.firestore_drafts import FirestoreDrafts
 from lib.adapters.redis_sessions import RedisSessionCache
 from lib.domain.steps import STEPS, validate_step
 from lib.errors import Rejected, Unavailable
+from lib.services import onboarding
 from lib.services.entitlements.gate import Entitlements
-from lib.services.onboarding import OnboardingService
+from lib.services.onboarding import OnboardingDeps
 from lib.services.onboarding_ai import (
     MAX_ATTEMPTS,
     InvalidOutput,
-    SuggestionRunner,
+    SuggestionDeps,
     response_schema,
+    run_suggestion,
     unusable_payload,
 )
 from lib.testing.fake_entitlements import FakeEntitlements
-from lib.testing.fake_onboarding import FakeOnboardingRepo
+from lib.testing.fake_onboarding import FakeOnboardingRepo, FakeOnboardingUnit
 from lib.testing.fakes import FakeDocuments, FakeKeyValue, FakeTaskQueue, ManualClock
 
 FIXTURE = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "steps_complete.json").read_text())
@@ -74,24 +76,24 @@ class World:
     repo: FakeOnboardingRepo
     docs: FakeDocuments
     tasks: FakeTaskQueue
-    service: OnboardingService
+    deps: OnboardingDeps
     session_id: str
 
-    def runner(self, model: ScriptedModel) -> SuggestionRunner:
-        return SuggestionRunner(self.service, model, self.clock, timeout_s=30.0)
+    def runner(self, model: ScriptedModel) -> SuggestionDeps:
+        return SuggestionDeps(self.deps, model, self.clock, timeout_s=30.0)
 
     def save(self, number: int) -> dict[str, Any]:
         data = FIXTURE[STEPS[number - 1].slug]
-        self.service.save_step(self.session_id, number, {"data": data, "draft": True}, anyone)
+        onboarding.save_step(self.session_id, number, {"data": data, "draft": True}, anyone, deps=self.deps)
         return dict(self.step(number)["data"])
 
     def request(self, number: int) -> dict[str, Any]:
-        self.service.request_ai(self.session_id, number, anyone, "req-test")
+        onboarding.request_ai(self.session_id, number, anyone, "req-test", deps=self.deps)
         (task,) = self.tasks.take()
         return dict(task.payload)
 
     def step(self, number: int) -> dict[str, Any]:
-        _, doc = self.service.read_document(self.session_id)
+        _, doc = onboarding.read_document(self.session_id, deps=self.deps)
         return dict(doc["steps"][f"s{number:02d}"])
 
     def ai(self, number: int) -> dict[str, Any]:
@@ -106,25 +108,26 @@ def world() -> World:
     subs.grant(WORKSPACE, now=clock.now(), days=365)
     docs = FakeDocuments()
     tasks = FakeTaskQueue()
-    service = OnboardingService(
-        repo,
-        FirestoreDrafts(docs),
-        RedisSessionCache(FakeKeyValue(clock)),
-        tasks,
-        clock,
+    service = OnboardingDeps(
+        repo=repo,
+        unit=lambda: FakeOnboardingUnit(repo),
+        drafts=FirestoreDrafts(docs),
+        cache=RedisSessionCache(FakeKeyValue(clock)),
+        tasks=tasks,
+        clock=clock,
         ai_queue="onboarding-ai",
         functions_base_url="http://functions.test",
         entitlements=Entitlements(subs, clock),
     )
-    started = service.start(WORKSPACE, USER)
+    started = onboarding.start_session(WORKSPACE, USER, deps=service)
     return World(clock, repo, docs, tasks, service, started.session["session_id"])
 
 
-def deliver_until_acked(runner: SuggestionRunner, payload: dict[str, Any]) -> list[int]:
+def deliver_until_acked(runner: SuggestionDeps, payload: dict[str, Any]) -> list[int]:
     """Cloud Tasks with the AI queue's config: deliver until 2xx or MAX_ATTEMPTS deliveries."""
     statuses: list[int] = []
     for retry_count in range(MAX_ATTEMPTS):
-        outcome = runner.run(payload, retry_count=retry_count)
+        outcome = run_suggestion(payload, retry_count=retry_count, deps=runner)
         statuses.append(outcome.status_code)
         if outcome.status_code < 300:
             break
@@ -141,7 +144,7 @@ def test_success_fills_the_suggestion_and_leaves_the_users_data_alone(world: Wor
     model = ScriptedModel([proposal])
     payload = world.request(3)
 
-    outcome = world.runner(model).run(payload, retry_count=0)
+    outcome = run_suggestion(payload, retry_count=0, deps=world.runner(model))
 
     assert (outcome.status_code, outcome.result, outcome.attempt) == (200, "succeeded", 1)
     ai = world.ai(3)
@@ -161,7 +164,7 @@ def test_the_prompt_holds_the_tasks_inputs_and_the_schema_is_the_steps(world: Wo
     world.save(1)
     world.save(2)
     model = ScriptedModel([{"facts": []}])
-    world.runner(model).run(world.request(3), retry_count=0)
+    run_suggestion(world.request(3), retry_count=0, deps=world.runner(model))
 
     ((prompt, schema, timeout_s),) = model.calls
     evidence_title = FIXTURE["evidence_vault"]["items"][0]["title"]
@@ -175,7 +178,7 @@ def test_the_prompt_holds_the_tasks_inputs_and_the_schema_is_the_steps(world: Wo
 def test_a_suggestion_for_a_step_the_user_never_saved(world: World) -> None:
     world.save(1)
     proposal = {"dos": ["Quote numbers from the truth sheet"], "donts": ["Promise refunds"]}
-    outcome = world.runner(ScriptedModel([proposal])).run(world.request(16), retry_count=0)
+    outcome = run_suggestion(world.request(16), retry_count=0, deps=world.runner(ScriptedModel([proposal])))
     assert outcome.status_code == 200
     step = world.step(16)
     assert step["ai"]["suggestion"] == proposal
@@ -208,21 +211,21 @@ def test_three_timeouts_give_failed_after_exactly_three_attempts(
     assert ai["suggestion"] is None
     assert ai["finished_at"] is not None
     # A stray fourth delivery finds the task finished and does nothing.
-    extra = runner.run(payload, retry_count=3)
+    extra = run_suggestion(payload, retry_count=3, deps=runner)
     assert (extra.status_code, extra.result) == (200, "skipped")
     assert len(model.calls) == 3
 
 
 def test_between_attempts_the_step_shows_the_error_and_stays_in_flight(world: World) -> None:
     model = ScriptedModel([Unavailable("503 UNAVAILABLE", "vertex")])
-    outcome = world.runner(model).run(world.request(12), retry_count=0)
+    outcome = run_suggestion(world.request(12), retry_count=0, deps=world.runner(model))
     assert (outcome.status_code, outcome.result) == (503, "retry")
     ai = world.ai(12)
     assert ai["status"] == "queued"
     assert ai["attempts"] == 1
     assert "503 UNAVAILABLE" in ai["error"]
     # A second request while it waits for its retry returns the same task.
-    again = world.service.request_ai(world.session_id, 12, anyone, "req-2")
+    again = onboarding.request_ai(world.session_id, 12, anyone, "req-2", deps=world.deps)
     assert again["task_id"] == ai["task_id"]
     assert world.tasks.take() == []
 
@@ -251,7 +254,7 @@ def test_output_that_breaks_the_steps_schema_is_a_failed_attempt(world: World) -
 
 def test_a_refused_request_fails_at_once(world: World) -> None:
     model = ScriptedModel([Rejected("400 INVALID_ARGUMENT: schema", "vertex", status=400)])
-    outcome = world.runner(model).run(world.request(21), retry_count=0)
+    outcome = run_suggestion(world.request(21), retry_count=0, deps=world.runner(model))
     assert (outcome.status_code, outcome.result) == (200, "failed")
     assert len(model.calls) == 1
     assert world.ai(21)["status"] == "failed"
@@ -263,7 +266,7 @@ def test_the_store_down_when_recording_the_result_asks_for_a_retry(world: World)
         world.docs.down = True
         return {"dos": ["Be plain"]}
 
-    outcome = world.runner(ScriptedModel([answer_then_outage])).run(world.request(16), retry_count=0)
+    outcome = run_suggestion(world.request(16), retry_count=0, deps=world.runner(ScriptedModel([answer_then_outage])))
     assert (outcome.status_code, outcome.result) == (503, "retry")
     world.docs.down = False
     assert world.ai(16)["status"] == "running"  # nothing else was acknowledged
@@ -276,7 +279,7 @@ def test_a_finalized_session_is_acknowledged_without_calling_the_model(world: Wo
     payload = world.request(6)
     world.repo.finalize(world.session_id)
     model = ScriptedModel([{"pricing_model": "recurring"}])
-    outcome = world.runner(model).run(payload, retry_count=0)
+    outcome = run_suggestion(payload, retry_count=0, deps=world.runner(model))
     assert (outcome.status_code, outcome.result) == (200, "skipped")
     assert "finalized" in outcome.detail
     assert model.calls == []
@@ -285,7 +288,7 @@ def test_a_finalized_session_is_acknowledged_without_calling_the_model(world: Wo
 def test_a_missing_session_is_acknowledged(world: World) -> None:
     payload = {**world.request(6), "session_id": "33333333-3333-4333-8333-333333333333"}
     model = ScriptedModel([{}])
-    outcome = world.runner(model).run(payload, retry_count=0)
+    outcome = run_suggestion(payload, retry_count=0, deps=world.runner(model))
     assert (outcome.status_code, outcome.result) == (200, "skipped")
     assert model.calls == []
 
@@ -293,7 +296,7 @@ def test_a_missing_session_is_acknowledged(world: World) -> None:
 def test_a_superseded_task_is_acknowledged(world: World) -> None:
     payload = {**world.request(7), "task_id": "onboarding-ai-old-s07-r0"}
     model = ScriptedModel([{}])
-    outcome = world.runner(model).run(payload, retry_count=0)
+    outcome = run_suggestion(payload, retry_count=0, deps=world.runner(model))
     assert (outcome.status_code, outcome.result) == (200, "skipped")
     assert world.ai(7)["status"] == "queued"
     assert model.calls == []
@@ -303,7 +306,7 @@ def test_a_task_delivered_hours_late_is_failed_and_acknowledged(world: World) ->
     payload = world.request(8)
     world.clock.advance(timedelta(hours=7).total_seconds())
     model = ScriptedModel([{"alternatives": []}])
-    outcome = world.runner(model).run(payload, retry_count=0)
+    outcome = run_suggestion(payload, retry_count=0, deps=world.runner(model))
     assert (outcome.status_code, outcome.result) == (200, "failed")
     assert model.calls == []
     assert world.ai(8)["error"] == "the request expired before it ran"

@@ -59,6 +59,18 @@ class Rig:
     def emails(self, kind: str) -> list[dict[str, Any]]:
         return [r for r in self.repo.outbox.values() if r["kind"] == kind]
 
+    def debit_asked(self) -> tuple[Any, Any]:
+        """(the period end, its redemption): subscribed with AutoPay, notified 47 h before the end,
+        and the debit asked for 5 minutes after it."""
+        self.subscribed()
+        end = self.end()
+        self.at(end - timedelta(hours=47))
+        run_autopay(deps=self.deps)
+        self.at(end + timedelta(minutes=5))
+        run_autopay(deps=self.deps)
+        [redemption] = self.repo.redemption_rows.values()
+        return end, redemption
+
     def mandate(self) -> Any:
         [mandate] = self.repo.mandate_rows.values()
         return mandate
@@ -125,13 +137,7 @@ def test_the_debit_waits_for_24_hours_after_a_late_notice(rig: Rig) -> None:
 
 
 def test_a_failed_debit_fails_the_order_with_the_manual_renewal_email_and_the_period_runs_out(rig: Rig) -> None:
-    rig.subscribed()
-    end = rig.end()
-    rig.at(end - timedelta(hours=47))
-    run_autopay(deps=rig.deps)
-    rig.at(end + timedelta(minutes=5))
-    run_autopay(deps=rig.deps)
-    [redemption] = rig.repo.redemption_rows.values()
+    _end, redemption = rig.debit_asked()
     rig.autopay.settle(redemption.merchant_order_id, "FAILED")
     assert rig.reconcile(redemption.merchant_order_id)["state"] == "FAILED"
     [failed] = rig.emails("payment-failed")
@@ -241,13 +247,7 @@ def test_subscription_callbacks_are_hints_checked_with_phonepe(rig: Rig) -> None
 def test_fifty_duplicate_redemption_callbacks_extend_the_period_once(rig: Rig) -> None:
     import threading
 
-    rig.subscribed()
-    end = rig.end()
-    rig.at(end - timedelta(hours=47))
-    run_autopay(deps=rig.deps)
-    rig.at(end + timedelta(minutes=5))
-    run_autopay(deps=rig.deps)
-    [redemption] = rig.repo.redemption_rows.values()
+    end, redemption = rig.debit_asked()
     mid = redemption.merchant_order_id
     rig.autopay.settle(mid)
     barrier = threading.Barrier(50)
@@ -271,13 +271,7 @@ def test_fifty_duplicate_redemption_callbacks_extend_the_period_once(rig: Rig) -
 def test_failed_and_stuck_debits_are_logged_for_their_alerts(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     from lib import ops_events
 
-    rig.subscribed()
-    end = rig.end()
-    rig.at(end - timedelta(hours=47))
-    run_autopay(deps=rig.deps)
-    rig.at(end + timedelta(minutes=5))
-    run_autopay(deps=rig.deps)
-    [redemption] = rig.repo.redemption_rows.values()
+    end, redemption = rig.debit_asked()
     rig.at(end + timedelta(minutes=30))
     assert run_autopay(deps=rig.deps).stuck == 0
     rig.at(end + timedelta(hours=1, minutes=10))

@@ -12,7 +12,6 @@ from lib.domain.payment_records import NewOrder
 from lib.domain.payments import webhook_authorization
 from lib.domain.refunds import RefundRequest
 from lib.errors import AppError, Rejected
-from lib.services.payments import grants
 from lib.services.payments.refunds import (
     RefundCheck,
     check_refund,
@@ -22,37 +21,12 @@ from lib.services.payments.refunds import (
     sweep_stale_refunds,
 )
 from lib.services.payments.webhook import WebhookCommand, apply_webhook
-from lib.testing.fake_payments import FakeGateway, FakePayments, FakePaymentsUnit, payment_deps
-from lib.testing.fakes import FakeTaskQueue, ManualClock
-
-DAY = 86400.0
+from tests.unit.services.payments.payments_support import DAY, PaymentsRig
 
 
-class Rig:
-    def __init__(self) -> None:
-        self.clock = ManualClock()
-        self.repo = FakePayments(self.clock)
-        self.deps = payment_deps(self.repo, lambda: FakePaymentsUnit(self.repo), self.clock)
-        assert isinstance(self.deps.gateway, FakeGateway)
-        assert isinstance(self.deps.tasks, FakeTaskQueue)
-        self.gateway: FakeGateway = self.deps.gateway
-        self.tasks: FakeTaskQueue = self.deps.tasks
-        self.user, self.ws = self.repo.add_user("ada@example.com", "Ada")
-
-    def buy(self, plan: str = "starter", period: str = "monthly") -> str:
-        mid = f"ord_{len(self.repo.orders)}"
-        price = self.repo.plans[plan].price(period)
-        assert price is not None
-        self.repo.create_order(NewOrder(mid, self.ws, self.user, plan, period, price))
-        self.gateway.orders[mid] = {"state": "COMPLETED", "amount": price, "meta": {}, "expire_at": None}
-        assert grants.grant(self.deps, mid, payment_details=None, email_subject="s").granted
-        return mid
-
+class Rig(PaymentsRig):
     def refund(self, mid: str, rid: str = "rf_1", amount: int | None = None) -> Any:
         return request_refund(RefundRequest(mid, rid, "charged twice", "ops@example.com", amount), deps=self.deps)
-
-    def emails(self, kind: str) -> list[dict[str, Any]]:
-        return [r for r in self.repo.outbox.values() if r["kind"] == kind]
 
 
 @pytest.fixture

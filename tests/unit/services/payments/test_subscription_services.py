@@ -7,31 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from lib.domain.payment_records import NewOrder
 from lib.domain.payments import add_months
 from lib.errors import AppError
 from lib.services.payments import grants, subscriptions
 from lib.services.payments.emails import message_for
-from lib.testing.fake_payments import FakePayments, FakePaymentsUnit, payment_deps
-from lib.testing.fakes import ManualClock
-
-DAY = 86400.0
+from tests.unit.services.payments.payments_support import DAY, PaymentsRig
 
 
-class Rig:
-    def __init__(self) -> None:
-        self.clock = ManualClock()
-        self.repo = FakePayments(self.clock)
-        self.deps = payment_deps(self.repo, lambda: FakePaymentsUnit(self.repo), self.clock)
-        self.user, self.ws = self.repo.add_user("ada@example.com", "Ada")
-
-    def buy(self, plan: str = "starter", period: str = "monthly") -> None:
-        mid = f"ord_{len(self.repo.orders)}"
-        price = self.repo.plans[plan].price(period)
-        assert price is not None
-        self.repo.create_order(NewOrder(mid, self.ws, self.user, plan, period, price))
-        assert grants.grant(self.deps, mid, payment_details=None, email_subject="s").granted
-
+class Rig(PaymentsRig):
     def kinds(self) -> list[str]:
         return [r["kind"] for r in sorted(self.repo.outbox.values(), key=lambda r: r["created_at"])]
 
