@@ -2,7 +2,7 @@
 // every non-2xx thrown as an ApiError (RateLimitedError for 429).
 import createClient, { type Client } from "openapi-fetch";
 
-import { toApiError } from "./errors.js";
+import { MissingTokenError, toApiError } from "./errors.js";
 import type { paths } from "./schema.js";
 import type {
   ExportLink,
@@ -65,7 +65,7 @@ async function unwrap<T>(call: Promise<Answer>): Promise<T> {
 
 async function auth(source: TokenSource, extra: Record<string, string> = {}): Promise<Record<string, string>> {
   const token = typeof source === "function" ? await source() : source;
-  if (!token) throw new TypeError("a Supabase access token is required for this call");
+  if (!token) throw new MissingTokenError();
   return { Authorization: `Bearer ${token}`, ...extra };
 }
 

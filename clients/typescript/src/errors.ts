@@ -65,6 +65,14 @@ export function rateLimitOf(headers: Headers): RateLimitInfo {
   };
 }
 
+/** A call without an access token: nothing was sent (not a transport failure, never retried). */
+export class MissingTokenError extends Error {
+  override readonly name = "MissingTokenError";
+  constructor() {
+    super("a Supabase access token is required for this call");
+  }
+}
+
 /** Any non-2xx answer. `problem` is the whole body, extra fields included (`current_version`...). */
 export class ApiError extends Error {
   override readonly name: string = "ApiError";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { ApiError, isProblem, parseRetryAfter, RateLimitedError } from "../../src/errors.js";
+import { ApiError, isProblem, MissingTokenError, parseRetryAfter, RateLimitedError } from "../../src/errors.js";
 import { FakeFetch, fakeClient, json, problem } from "./fake.js";
 
 describe("parseRetryAfter", () => {
@@ -110,13 +110,13 @@ describe("the access token", () => {
     await client.versionHistory({}, { token });
     await client.versionHistory({}, { token });
     assert.deepEqual(fake.seen.map((s) => s.headers.get("Authorization")), ["Bearer refreshed-1", "Bearer refreshed-2"]);
-    await assert.rejects(() => client.versionHistory({}, { token }), TypeError); // it ran dry: nothing sent
+    await assert.rejects(() => client.versionHistory({}, { token }), MissingTokenError); // it ran dry: nothing sent
     assert.equal(fake.seen.length, 2);
   });
 
   it("is required: no request goes out without one", async () => {
     const fake = new FakeFetch();
-    await assert.rejects(() => fakeClient(fake).getManifest({ token: "" }), TypeError);
+    await assert.rejects(() => fakeClient(fake).getManifest({ token: "" }), MissingTokenError);
     assert.equal(fake.seen.length, 0);
   });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { ApiError, RateLimitedError } from "../../src/errors.js";
+import { ApiError, MissingTokenError, RateLimitedError } from "../../src/errors.js";
 import { pollPayment, PollTimeoutError, retryPayment, startPayment } from "../../src/payments.js";
 import { FakeFetch, fakeClient, json, problem, recordingSleep } from "./fake.js";
 
@@ -206,6 +206,14 @@ describe("pollPayment", () => {
     await assert.rejects(polling, /left the page/);
     assert.ok(Date.now() - started < 1000, "the 3 s wait was cut short");
     assert.equal(fake.seen.length, 1);
+  });
+
+  it("a missing token ends the poll at once: it is not a transport failure", async () => {
+    const fake = new FakeFetch();
+    const { waits, sleep } = recordingSleep();
+    await assert.rejects(() => pollPayment(fakeClient(fake), "MO-1", { token: "", sleep }), MissingTokenError);
+    assert.deepEqual(waits, []);
+    assert.equal(fake.seen.length, 0);
   });
 
   it("an already aborted signal sends nothing", async () => {
