@@ -155,16 +155,10 @@ export async function pollPayment(client: BcmClient, merchantOrderId: string, op
   let last: PaymentStatus | undefined;
   for (;;) {
     options.signal?.throwIfAborted();
-    let wait: number;
+    let status: PaymentStatus | undefined;
+    let wait = delay;
     try {
-      const status = await client.paymentStatus(merchantOrderId, options);
-      transportErrors = 0;
-      last = status;
-      options.onUpdate?.(status);
-      if (isFinalPaymentState(status.state)) return status;
-      const asked = typeof status.poll_after_ms === "number" && status.poll_after_ms > 0 ? status.poll_after_ms : 1000;
-      delay = Math.max(asked, Math.min(maxDelay, delay * factor));
-      wait = delay;
+      status = await client.paymentStatus(merchantOrderId, options);
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (error instanceof ApiError && (error.status === 429 || error.status === 503)) {
@@ -175,6 +169,15 @@ export async function pollPayment(client: BcmClient, merchantOrderId: string, op
       } else {
         throw error;
       }
+    }
+    if (status !== undefined) {
+      transportErrors = 0;
+      last = status;
+      options.onUpdate?.(status); // outside the try: an error of the page's own is thrown, never retried
+      if (isFinalPaymentState(status.state)) return status;
+      const asked = status.poll_after_ms > 0 ? status.poll_after_ms : 1000;
+      delay = Math.max(asked, Math.min(maxDelay, delay * factor));
+      wait = delay;
     }
     if (now() + wait > deadline) throw new PollTimeoutError(last);
     await sleep(wait, options.signal);

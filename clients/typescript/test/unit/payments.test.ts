@@ -208,6 +208,17 @@ describe("pollPayment", () => {
     assert.equal(fake.seen.length, 1);
   });
 
+  it("an error thrown by onUpdate ends the poll, never retried", async () => {
+    const fake = new FakeFetch().queue(status("PENDING"), status("COMPLETED"));
+    const { waits, sleep } = recordingSleep();
+    const onUpdate = (): void => {
+      throw new TypeError("the page's own bug");
+    };
+    await assert.rejects(() => pollPayment(fakeClient(fake), "MO-1", { token: "t", sleep, onUpdate }), /page's own bug/);
+    assert.deepEqual(waits, []);
+    assert.equal(fake.seen.length, 1);
+  });
+
   it("a missing token ends the poll at once: it is not a transport failure", async () => {
     const fake = new FakeFetch();
     const { waits, sleep } = recordingSleep();
