@@ -16,6 +16,10 @@ SDK_STAMP  := $(SDK_VENV)/.installed
 # axe-core for the browser journey (tests/browser/package-lock.json), installed by npm ci; Chromium is the system's.
 AXE_DIR    := tests/browser
 AXE_STAMP  := $(AXE_DIR)/node_modules/.installed
+# and the TypeScript client's node_modules (clients/typescript/package-lock.json, `npm ci` only); the stamp
+# holds the lockfile's sha256, which tests/e2e/test_typescript_client.py checks before building with tsc.
+TS_CLIENT := clients/typescript
+TS_STAMP  := $(TS_CLIENT)/node_modules/.installed
 
 .PHONY: dev test test-fast bench lint scan typecheck build lock requirements check-env migrate clean
 
@@ -46,12 +50,16 @@ $(AXE_STAMP): $(AXE_DIR)/package-lock.json $(AXE_DIR)/package.json
 	cd $(AXE_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $(AXE_STAMP)
 
+$(TS_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
+	sha256sum $(TS_CLIENT)/package-lock.json | cut -d' ' -f1 > $(TS_STAMP)
+
 ## dev: the whole system locally (Postgres, Valkey, Firestore, Storage, tasks, every function) on :8080
 dev: $(STAMP)
 	$(PY) -m devtools dev
 
 ## test: lint, types, the Terraform security scan, then unit + integration + function + e2e + browser tests against real local services
-test: $(STAMP) $(SCAN_STAMP) $(FUZZ_STAMP) $(SDK_STAMP) $(AXE_STAMP)
+test: $(STAMP) $(SCAN_STAMP) $(FUZZ_STAMP) $(SDK_STAMP) $(AXE_STAMP) $(TS_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -65,11 +73,12 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
-lint: $(STAMP)
+lint: $(STAMP) $(TS_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) tools/openapi.py --check
+	cd $(TS_CLIENT) && node scripts/generate.mjs --check
 	$(PY) -m lib.domain.steps --check
 	$(PY) tools/requirements.py --check
 	$(PY) tools/dependencies.py --check
@@ -108,4 +117,4 @@ migrate: $(STAMP)
 	$(PY) -m devtools migrate $(MIGRATE_FLAGS)
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml
+	rm -rf build $(TS_CLIENT)/dist .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml
