@@ -276,9 +276,12 @@ class Recommendations(Closed):
 
 
 class RebuildTask(Request):
-    model_config = example({"job_id": "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"})
+    model_config = example(
+        {"job_id": "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f", "workspace_id": "5f0c6a1e-2b7d-4c1f-9e3a-8b6d2c4e6f80"}
+    )
 
     job_id: str = Field(min_length=1)
+    workspace_id: str | None = None
 
 
 class RebuildOutcome(Closed):

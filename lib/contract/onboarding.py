@@ -174,10 +174,20 @@ class SaveStepRequest(Request):
 
 
 class AiTaskRequest(Request):
-    model_config = example({"session_id": "0b7c1e2d-3f4a-4b5c-8d6e-7f8091a2b3c4", "step": 1, "task_id": "ai-1"})
+    model_config = example(
+        {
+            "session_id": "0b7c1e2d-3f4a-4b5c-8d6e-7f8091a2b3c4",
+            "workspace_id": "5f0c6a1e-2b7d-4c1f-9e3a-8b6d2c4e6f80",
+            "step": 1,
+            "request_id": "5f0c6a1e2b7d4c1f9e3a8b6d",
+            "task_id": "ai-1",
+        }
+    )
 
     session_id: str
+    workspace_id: str | None = None
     step: int
+    request_id: str | None = Field(None, description="The request that asked for the suggestion (for the logs).")
     task_id: str | None = None
 
 

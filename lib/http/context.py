@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from flask import Request
 
-from lib.errors import BadRequest, NotFound, Unauthorized, UnsupportedMediaType
+from lib.errors import BadRequest, FieldError, NotFound, Unauthorized, Unprocessable, UnsupportedMediaType
 from lib.http.deps import HttpDeps
 from lib.http.params import count_header, reject_unstorable
 from lib.http.principal import Principal
+from lib.http.query import QueryParam
 from lib.logs import BoundLogger
 
 AppT = TypeVar("AppT")
@@ -73,14 +75,23 @@ class RequestContext(Generic[AppT]):
     log: BoundLogger
     raw_body: bytes = b""
     principal: Principal | None = None
-    declared_query: frozenset[str] = frozenset()
+    declared_query: Mapping[str, QueryParam] = field(default_factory=dict)
     _json: dict[str, Any] | None = field(default=None, repr=False)
 
     def arg(self, name: str) -> str | None:
         """A query parameter the route declares (``Router.route(query=...)``); the first value if repeated."""
-        if name not in self.declared_query:
+        param = self.declared_query.get(name)
+        if param is None:
             raise RuntimeError(f"query parameter {name!r} is read but not declared on the route")
-        return self.request.args.get(name)
+        value = self.request.args.get(name)
+        refusal = None if value is None else param.refusal(value)
+        if refusal is not None:
+            raise Unprocessable(
+                f"The query parameter {name!r} is invalid.",
+                code="validation_failed",
+                errors=[FieldError(name, refusal)],
+            )
+        return value
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object; an empty body is ``{}`` (optional-body POSTs).

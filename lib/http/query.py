@@ -8,9 +8,12 @@ that reaches it, so the contract cannot drift from the code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from lib.domain.ids import canonical_uuid
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,21 @@ class QueryParam:
     description: str
     schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
     required: bool = False
+
+    def refusal(self, value: str) -> str | None:
+        """Why ``value`` breaks a string parameter's published schema (its enum, ``uuid`` format or
+        pattern), or None.  Other types are parsed by their handler, which answers its own 422."""
+        if self.schema.get("type") != "string":
+            return None
+        enum = self.schema.get("enum")
+        if enum is not None and value not in enum:
+            return "must be one of " + ", ".join(map(str, enum))
+        if self.schema.get("format") == "uuid" and canonical_uuid(value) is None:
+            return "must be a UUID"
+        pattern = self.schema.get("pattern")
+        if pattern is not None and re.search(pattern, value) is None:
+            return f"must match {pattern}"
+        return None
 
     def openapi(self) -> dict[str, Any]:
         return {

@@ -34,7 +34,7 @@ from lib.errors import (
     Unprocessable,
     Unstorable,
 )
-from lib.http.body import DEFAULT_MAX_BODY, read_body
+from lib.http.body import DEFAULT_MAX_BODY, read_body, refuse_unknown_fields
 from lib.http.context import RequestContext
 from lib.http.cors import apply_cors, origin_of, preflight_headers
 from lib.http.deps import HttpDeps, Wiring
@@ -291,7 +291,7 @@ class Router(Generic[AppT]):
                 app=wiring.app,
                 log=self._log.bind(route=route.path),
                 raw_body=raw,
-                declared_query=frozenset(q.name for q in route.query),
+                declared_query={q.name: q for q in route.query},
             )
             ctx.principal = outcome.principal = self._authenticate(route, request, deps)
             if ctx.principal is not None:
@@ -378,6 +378,8 @@ class Router(Generic[AppT]):
     def _invoke(self, route: RouteSpec, ctx: RequestContext[AppT], args: dict[str, Any]) -> WerkzeugResponse:
         """Run the handler; its errors become responses here so idempotency sees the final status."""
         try:
+            if route.body is not None:
+                refuse_unknown_fields(route.body, ctx.json)
             return to_response(route.handler(ctx, **args))
         except Exception as exc:
             return self._error_response(exc, ctx.request_id)

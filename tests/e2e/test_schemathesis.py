@@ -34,7 +34,16 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = REPO / ".venv" / "fuzz" / "bin" / "schemathesis"
 OPENAPI = REPO / "docs" / "openapi.json"
 EXAMPLES_PER_OPERATION = 30
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+# negative_data_rejection: a request breaking its schema (a misspelt field, a bad query value) must be refused.
+CHECKS = ",".join(
+    (
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+    )
+)
 # The whole run: well under the three minutes the layer may take.
 RUN_TIMEOUT_S = 180
 

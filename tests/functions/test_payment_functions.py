@@ -156,9 +156,13 @@ def paid_order(env: Env) -> tuple[str, str, str, str]:
 # ------------------------------------------------------------- initiate ----
 
 
-def test_initiate_ignores_client_amount_and_schedules_reconcile(env: Env) -> None:
+def test_initiate_refuses_a_client_amount_prices_from_plans_and_schedules_reconcile(env: Env) -> None:
     _, ws, token = sign_up(env)
-    response = initiate(env, token, {"plan": "growth", "billing_period": "monthly", "amount": 100})
+    refused = initiate(env, token, {"plan": "growth", "billing_period": "monthly", "amount": 100})
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"] == [{"path": "amount", "message": "is not a field of this request"}]
+    assert scalar(env, "select count(*)::text from payment_transactions where workspace_id = %s", ws) == "0"
+    response = initiate(env, token, {"plan": "growth", "billing_period": "monthly"})
     assert response.status_code == 201
     body = response.get_json()
     assert body["amount"] == 249900

@@ -616,12 +616,20 @@ export interface components {
         /**
          * AiTaskRequest
          * @example {
+         *       "request_id": "5f0c6a1e2b7d4c1f9e3a8b6d",
          *       "session_id": "0b7c1e2d-3f4a-4b5c-8d6e-7f8091a2b3c4",
          *       "step": 1,
-         *       "task_id": "ai-1"
+         *       "task_id": "ai-1",
+         *       "workspace_id": "5f0c6a1e-2b7d-4c1f-9e3a-8b6d2c4e6f80"
          *     }
          */
         AiTaskRequest: {
+            /**
+             * Request Id
+             * @description The request that asked for the suggestion (for the logs).
+             * @default null
+             */
+            request_id?: string | null;
             /** Session Id */
             session_id: string;
             /** Step */
@@ -631,6 +639,11 @@ export interface components {
              * @default null
              */
             task_id?: string | null;
+            /**
+             * Workspace Id
+             * @default null
+             */
+            workspace_id?: string | null;
         };
         /**
          * AutoPayMandate
@@ -1847,12 +1860,18 @@ export interface components {
         /**
          * RebuildTask
          * @example {
-         *       "job_id": "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+         *       "job_id": "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+         *       "workspace_id": "5f0c6a1e-2b7d-4c1f-9e3a-8b6d2c4e6f80"
          *     }
          */
         RebuildTask: {
             /** Job Id */
             job_id: string;
+            /**
+             * Workspace Id
+             * @default null
+             */
+            workspace_id?: string | null;
         };
         /**
          * ReceiptLink
@@ -3951,7 +3970,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["RebuildTask"];
@@ -4222,7 +4241,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["WorkspaceRequest"];
@@ -4402,7 +4421,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ChangeRequest"];
@@ -4706,7 +4725,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["WorkspaceRequest"];
@@ -5023,7 +5042,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["GuardrailsRequest"];
@@ -5324,7 +5343,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["RebuildRequest"];
@@ -5960,7 +5979,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["InitiatePaymentRequest"];
@@ -6508,7 +6527,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["RefundRequestBody"];
@@ -6904,7 +6923,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["AiTaskRequest"];
@@ -7050,7 +7069,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["StartSessionRequest"];
@@ -7377,7 +7396,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["SaveStepRequest"];
@@ -7877,7 +7896,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ReconcileRequest"];
@@ -8022,7 +8041,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A request body: the fields a route reads; others are ignored, as the services ignore them. */
+        /** @description A request body: the fields a route reads.  A model with ``example(...)`` is closed: the router */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["RefundCheckRequest"];

@@ -19,6 +19,7 @@ from lib.config import Settings
 from lib.errors import FieldError, NotFound, ServiceUnavailable, TooManyRequests, Unavailable, Unprocessable
 from lib.http import HttpDeps, Principal, RequestContext, Router, Wiring
 from lib.http.idempotency import StoredResponse, in_flight, key_reused
+from lib.http.query import QueryParam
 from lib.http.ratelimit import RateDecision
 from lib.http.tokens import token_error
 from lib.logs import configure_logging
@@ -195,6 +196,24 @@ def model(ctx: RequestContext) -> Any:
     return (given, 201) if ctx.request.args.get("created") else given
 
 
+@router.route("/things", methods=["POST"], auth="none", body=Thing)
+def add_thing(ctx: RequestContext) -> Any:
+    calls.append("add_thing")
+    return {"got": sorted(ctx.json())}
+
+
+CHOSEN = QueryParam("workspace_id", "A workspace.", {"type": "string", "format": "uuid"})
+SHAPE = QueryParam("shape", "A shape.", {"type": "string", "enum": ["round", "square"]})
+CODE = QueryParam("code", "A code.", {"type": "string", "pattern": "^R/[0-9]{4}$"})
+COUNT = QueryParam("count", "A count the handler parses.", {"type": "integer", "minimum": 1})
+
+
+@router.route("/query", methods=["GET"], auth="none", query=[CHOSEN, SHAPE, CODE, COUNT])
+def read_query(ctx: RequestContext) -> Any:
+    calls.append("read_query")
+    return {name: ctx.arg(name) for name in ("workspace_id", "shape", "code", "count")}
+
+
 @router.route("/flask-json", methods=["POST"], auth="none")
 def flask_json(ctx: RequestContext) -> Any:
     return {"via_flask": ctx.request.get_json()}
@@ -292,6 +311,41 @@ def test_a_model_is_rendered_with_the_fields_it_was_given_by_alias() -> None:
     assert body == {"for": "demo", "note": None}  # size was not given: not invented
     response, body = call(request("/model?created=1", token=None))
     assert (response.status_code, body) == (201, {"for": "demo", "note": None})
+
+
+def test_a_field_the_closed_request_model_does_not_take_is_refused_before_the_handler_runs() -> None:
+    response, body = call(request("/things", "POST", token=None, body={"for": "x", "sise": 2, "": 1}))
+    assert (response.status_code, body["code"]) == (422, "validation_failed")
+    assert body["errors"] == [
+        {"path": "", "message": "is not a field of this request"},
+        {"path": "sise", "message": "is not a field of this request"},
+    ]
+    assert calls == []
+    response, body = call(request("/things", "POST", token=None, body={"for": "x", "size": 2}))
+    assert (response.status_code, body) == (200, {"got": ["for", "size"]})  # by alias, as published
+
+
+@pytest.mark.parametrize(
+    ("query", "param", "why"),
+    [
+        ("workspace_id=", "workspace_id", "must be a UUID"),
+        ("workspace_id=abc", "workspace_id", "must be a UUID"),
+        ("shape=oval", "shape", "must be one of round, square"),
+        ("code=R/12", "code", "must match ^R/[0-9]{4}$"),
+    ],
+)
+def test_a_query_value_breaking_its_published_schema_is_a_422_naming_it(query: str, param: str, why: str) -> None:
+    response, body = call(request(f"/query?{query}", token=None))
+    assert (response.status_code, body["code"]) == (422, "validation_failed")
+    assert body["errors"] == [{"path": param, "message": why}]
+
+
+def test_query_values_within_their_schemas_and_absent_ones_reach_the_handler() -> None:
+    response, body = call(request(f"/query?workspace_id={WS_OWN}&shape=round&code=R/2026&count=x", token=None))
+    assert response.status_code == 200
+    assert body == {"workspace_id": WS_OWN, "shape": "round", "code": "R/2026", "count": "x"}  # count: the handler's
+    response, body = call(request("/query", token=None))
+    assert body == {"workspace_id": None, "shape": None, "code": None, "count": None}
 
 
 def test_the_contract_is_recorded_on_the_route_for_the_openapi_generator() -> None:
