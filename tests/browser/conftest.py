@@ -16,9 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from devtools.local.devserver import LocalApp, build_suite, build_wsgi
-from devtools.local.services import ServiceSet, free_port
-from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
+from devtools.local.devserver import LocalApp
+from devtools.local.services import ServiceSet
 from lib.config import Settings
 from tests.browser.browser_support import (
     AXE_JS,
@@ -30,7 +29,7 @@ from tests.browser.browser_support import (
     written_this_run,
 )
 from tests.conftest import needs
-from tests.e2e.support import base_url, serving, suite_settings
+from tests.e2e.served import served_suite
 
 # How long an assertion on the page waits (Playwright's default is 5 s): the AI stand-in's answer and a
 # rebuild go through the task dispatcher, which a loaded CI machine may slow down.
@@ -87,19 +86,11 @@ def browser(chromium: str, journey_dir: None) -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def suite(services: ServiceSet, settings: Settings) -> Iterator[Suite]:
     needs(services, "firestore")
-    port = free_port()
-    base = base_url(port)
-    local = suite_settings(settings, port, genai_base_url=f"{base}/_dev/gemini")
-    dev = build_suite(local, services)
-    # A token cached in Redis by another simulator instance (an earlier module's) is unknown to this one.
-    dev.container.kv.delete(PHONEPE_TOKEN_KEY)
-    app = LocalApp(dev, build_wsgi(dev))
-    dev.dispatcher.start()
-    try:
-        with serving(app, port), httpx.Client(base_url=base, timeout=30) as client:
-            yield Suite(app, base, client)
-    finally:
-        app.stop()
+    with (
+        served_suite(services, settings, gemini=True) as served,
+        httpx.Client(base_url=served.base, timeout=30) as client,
+    ):
+        yield Suite(served.app, served.base, client)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -31,7 +31,7 @@ from psycopg.rows import dict_row
 
 from devtools.local.services import ServiceSet
 from lib.config import Settings
-from tests.e2e.travel import travelling_suite
+from tests.e2e.served import travelling_suite
 
 pytestmark = pytest.mark.services
 

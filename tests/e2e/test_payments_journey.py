@@ -24,15 +24,14 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from devtools.local.devserver import LocalApp, build_suite, build_wsgi
-from devtools.local.services import ServiceSet, free_port
-from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
+from devtools.local.devserver import LocalApp
+from devtools.local.services import ServiceSet
 from lib.adapters.phonepe import PhonePeClient
 from lib.clock import SystemClock
 from lib.config import Settings
 from lib.domain.payment_records import NewOrder
 from lib.domain.payments import new_merchant_order_id, webhook_authorization
-from tests.e2e.support import base_url, serving, suite_settings
+from tests.e2e.served import served_suite
 
 pytestmark = pytest.mark.services
 
@@ -130,20 +129,12 @@ def signed_body(mid: str, state: str = "COMPLETED", amount: int = 99900) -> byte
 
 @pytest.fixture(scope="module")
 def suite(services: ServiceSet, settings: Settings) -> Iterator[Suite]:
-    port = free_port()
-    base = base_url(port)
-    local = suite_settings(settings, port, resend_timeout_s=MAILER_READ_TIMEOUT_S)
-    # build_app() runs the dispatcher at real speed; the same pieces with a fast ladder.
-    dev = build_suite(local, services, time_scale=TIME_SCALE)
-    # A token cached in Redis by another simulator instance (an earlier test module) is unknown to this one.
-    dev.container.kv.delete(PHONEPE_TOKEN_KEY)
-    app = LocalApp(dev, build_wsgi(dev))
-    dev.dispatcher.start()
-    try:
-        with serving(app, port), httpx.Client(base_url=base, timeout=30) as client:
-            yield Suite(app, base, local, client, services.env["DATABASE_URL"])
-    finally:
-        app.stop()
+    # The dispatcher runs the ladder fast (TIME_SCALE).
+    with (
+        served_suite(services, settings, time_scale=TIME_SCALE, resend_timeout_s=MAILER_READ_TIMEOUT_S) as served,
+        httpx.Client(base_url=served.base, timeout=30) as client,
+    ):
+        yield Suite(served.app, served.base, served.settings, client, services.env["DATABASE_URL"])
 
 
 # --- the happy path and the webhook ------------------------------------------------------------

@@ -22,11 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtools.local.devserver import LocalApp, build_suite, build_wsgi
-from devtools.local.services import ServiceSet, free_port
-from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
+from devtools.local.services import ServiceSet
 from lib.config import Settings
-from tests.e2e.support import serving, suite_settings
+from tests.e2e.served import served_suite
 
 pytestmark = pytest.mark.services
 
@@ -54,17 +52,8 @@ def served(services: ServiceSet, settings: Settings) -> Iterator[str]:
         if os.environ.get("REQUIRE_EMULATORS") == "1":
             pytest.fail(f"{SCHEMATHESIS} is missing: `make test` builds it from tools/fuzz/schemathesis.lock")
         pytest.skip("schemathesis' environment is not built (`make test` builds it)")
-    port = free_port()
-    local = suite_settings(settings, port)
-    dev = build_suite(local, services)
-    dev.container.kv.delete(PHONEPE_TOKEN_KEY)  # a token another simulator instance issued is unknown here
-    app = LocalApp(dev, build_wsgi(dev))
-    dev.dispatcher.start()
-    try:
-        with serving(app, port) as base:
-            yield base
-    finally:
-        app.stop()
+    with served_suite(services, settings) as served:
+        yield served.base
 
 
 def test_every_operation_answers_as_documented(served: str, tmp_path: Path) -> None:

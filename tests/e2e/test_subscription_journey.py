@@ -13,7 +13,7 @@ import pytest
 
 from devtools.local.services import ServiceSet
 from lib.config import Settings
-from tests.e2e.travel import travelling_suite
+from tests.e2e.served import travelling_suite
 
 pytestmark = pytest.mark.services
 

@@ -22,14 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from devtools.local.devserver import LocalApp, build_suite, build_wsgi
-from devtools.local.services import ServiceSet, free_port
-from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
+from devtools.local.services import ServiceSet
 from lib.config import Settings
 from lib.domain.bcm.records import OPEN_JOB_STATUSES
 from lib.services.bcm.reads import STALE_AFTER_S
 from tests.conftest import needs
-from tests.e2e.support import serving, suite_settings
+from tests.e2e.served import served_suite
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT = REPO / "clients" / "typescript"
@@ -86,17 +84,8 @@ def built() -> Path:
 @pytest.fixture(scope="module")
 def served(services: ServiceSet, settings: Settings) -> Iterator[str]:
     needs(services, "firestore")
-    port = free_port()
-    local = suite_settings(settings, port)
-    dev = build_suite(local, services)
-    dev.container.kv.delete(PHONEPE_TOKEN_KEY)  # a token another simulator instance issued is unknown here
-    app = LocalApp(dev, build_wsgi(dev))
-    dev.dispatcher.start()
-    try:
-        with serving(app, port) as base:
-            yield base
-    finally:
-        app.stop()
+    with served_suite(services, settings) as served:
+        yield served.base
 
 
 def _node_tests(node: Path, folder: str, env: dict[str, str]) -> dict[str, int]:
