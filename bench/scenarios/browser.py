@@ -94,26 +94,14 @@ def _console(ctx: BenchContext) -> Iterator[_Console]:
     import httpx
     from playwright.sync_api import sync_playwright
 
+    from bench.servers import local_suite_settings
     from devtools.local.devserver import LocalApp, build_suite, build_wsgi
     from devtools.local.services import ServiceSet, free_port
-    from lib.config import Settings
     from tests.e2e.support import serving
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        app_env="local",
-        dev_routes=True,
-        functions_base_url=base,
-        frontend_url=f"{base}/app",
-        supabase_url=f"{base}/_dev/auth",
-        oidc_local_jwks_url=f"{base}/_dev/oidc/jwks",
-        tasks_local_url=f"{base}/_dev/tasks",
-        resend_base_url=f"{base}/_dev/resend",
-        genai_base_url=f"{base}/_dev/gemini",
-        phonepe_api_base=f"{base}/_dev/phonepe/apis/pg-sandbox",
-        phonepe_token_url=f"{base}/_dev/phonepe/apis/pg-sandbox/v1/oauth/token",
-    )
+    settings = local_suite_settings(base)
     services = ServiceSet(root=Path("."), env=dict(ctx.env), missing=dict(ctx.missing))
     dev = build_suite(settings, services)
     app = LocalApp(dev, build_wsgi(dev))

@@ -81,27 +81,16 @@ class _Suite:
 @contextmanager
 def _served(ctx: BenchContext) -> Iterator[_Suite]:
     ctx.require("postgres", "redis", "schema")
+    from bench.servers import local_suite_settings
     from devtools.local.devserver import LocalApp, build_suite, build_wsgi
     from devtools.local.services import ServiceSet, free_port
     from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
-    from lib.config import Settings
     from lib.domain.payments import webhook_authorization
     from tests.e2e.support import serving
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        app_env="local",
-        dev_routes=True,
-        functions_base_url=base,
-        frontend_url=base,
-        supabase_url=f"{base}/_dev/auth",
-        oidc_local_jwks_url=f"{base}/_dev/oidc/jwks",
-        tasks_local_url=f"{base}/_dev/tasks",
-        resend_base_url=f"{base}/_dev/resend",
-        phonepe_api_base=f"{base}/_dev/phonepe/apis/pg-sandbox",
-        phonepe_token_url=f"{base}/_dev/phonepe/apis/pg-sandbox/v1/oauth/token",
-    )
+    settings = local_suite_settings(base)
     services = ServiceSet(root=Path("."), env=dict(ctx.env), missing=dict(ctx.missing))
     dev = build_suite(settings, services, time_scale=BENCH_TIME_SCALE)
     # A token cached in Redis by an earlier simulator instance is unknown to this one.
