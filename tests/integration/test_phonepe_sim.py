@@ -100,11 +100,11 @@ def _make_sim(hooks: RecordingReceiver, clock: ManualClock, state_path: Path | N
 
 
 @contextlib.contextmanager
-def served_sim(hooks: RecordingReceiver, clock: ManualClock, state_path: Path) -> Iterator[Sim]:
-    """A simulator keeping its state in ``state_path``, served on a free port for the block, then
-    stopped as a restart would stop it."""
+def served_sim(hooks: RecordingReceiver, clock: ManualClock, state_path: Path | None = None) -> Iterator[Sim]:
+    """A simulator (keeping its state in ``state_path``, if given) served on a free port for the
+    block, then stopped as a restart would stop it."""
     sim = _make_sim(hooks, clock, state_path)
-    server, _ = _serve(DispatcherMiddleware(Response(status=404), {MOUNT: sim}))
+    server, _ = _serve(DispatcherMiddleware(Response("not here", status=404), {MOUNT: sim}))
     try:
         yield Sim(sim, f"http://127.0.0.1:{server.server_port}{MOUNT}", clock, hooks)
     finally:
@@ -115,17 +115,8 @@ def served_sim(hooks: RecordingReceiver, clock: ManualClock, state_path: Path) -
 
 @pytest.fixture
 def sim() -> Iterator[Sim]:
-    clock = ManualClock()
-    with RecordingReceiver() as hooks:
-        app = _make_sim(hooks, clock)
-        root = DispatcherMiddleware(Response("not here", status=404), {MOUNT: app})
-        server, _ = _serve(root)
-        try:
-            yield Sim(app, f"http://127.0.0.1:{server.server_port}{MOUNT}", clock, hooks)
-        finally:
-            app.close()
-            server.shutdown()
-            server.server_close()
+    with RecordingReceiver() as hooks, served_sim(hooks, ManualClock()) as served:
+        yield served
 
 
 @pytest.fixture

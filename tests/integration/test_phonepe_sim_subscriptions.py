@@ -13,8 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.wrappers import Response
 
 from devtools.local.phonepe_sim import CALLBACK_TYPES, FAULT_OPS
 from lib.adapters.phonepe import PhonePeClient, PhonePeOrderNotFound, PhonePeRejected, PhonePeUnavailable
@@ -26,21 +24,13 @@ from lib.services.payments.autopay_ports import (
 )
 from lib.testing.fakes import FakeKeyValue, ManualClock
 from lib.testing.receiver import RecordingReceiver
-from tests.integration.test_phonepe_sim import HOOK_HEADER, MOUNT, READ_TIMEOUT_S, Sim, _make_sim, _serve, served_sim
+from tests.integration.test_phonepe_sim import HOOK_HEADER, READ_TIMEOUT_S, Sim, served_sim
 
 
 @pytest.fixture
 def sim() -> Iterator[Sim]:
-    clock = ManualClock()
-    with RecordingReceiver() as hooks:
-        app = _make_sim(hooks, clock)
-        server, _ = _serve(DispatcherMiddleware(Response("not here", status=404), {MOUNT: app}))
-        try:
-            yield Sim(app, f"http://127.0.0.1:{server.server_port}{MOUNT}", clock, hooks)
-        finally:
-            app.close()
-            server.shutdown()
-            server.server_close()
+    with RecordingReceiver() as hooks, served_sim(hooks, ManualClock()) as served:
+        yield served
 
 
 def setup(gateway: AutoPayGateway, msid: str = "ms_1", mid: str | None = None, **more: Any) -> Any:
