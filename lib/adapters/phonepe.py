@@ -106,6 +106,24 @@ def _ms_to_datetime(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
+def _order_body(
+    merchant_order_id: str,
+    amount_paise: int,
+    flow: Mapping[str, Any],
+    *,
+    expire_at: datetime | None = None,
+    meta_info: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The body every order-creating call shares (checkout pay, mandate setup, redemption notice):
+    our order id, the amount in paise, the flow, an absolute expiry and ``metaInfo`` when given."""
+    body: dict[str, Any] = {"merchantOrderId": merchant_order_id, "amount": amount_paise, "paymentFlow": dict(flow)}
+    if expire_at is not None:
+        body["expireAt"] = _datetime_to_ms(expire_at)
+    if meta_info:
+        body["metaInfo"] = dict(meta_info)
+    return body
+
+
 def _datetime_to_ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
@@ -360,14 +378,8 @@ class PhonePeClient:
         flow: dict[str, Any] = {"type": PAYMENT_FLOW_TYPE, "merchantUrls": {"redirectUrl": redirect_url}}
         if message:
             flow["message"] = message
-        body: dict[str, Any] = {
-            "merchantOrderId": merchant_order_id,
-            "amount": amount_paise,
-            "expireAfter": expire_after_s,
-            "paymentFlow": flow,
-        }
-        if meta_info:
-            body["metaInfo"] = dict(meta_info)
+        body = _order_body(merchant_order_id, amount_paise, flow, meta_info=meta_info)
+        body["expireAfter"] = expire_after_s
         data = self._call("pay", "POST", "/checkout/v2/pay", json_body=body, idempotent=False)
         return CheckoutOrder(
             order_id=_opt_str(data, "orderId"),
@@ -482,11 +494,7 @@ class PhonePeClient:
         }
         if mandate_expire_at is not None:
             flow["expireAt"] = _datetime_to_ms(mandate_expire_at)
-        body: dict[str, Any] = {"merchantOrderId": merchant_order_id, "amount": amount_paise, "paymentFlow": flow}
-        if order_expire_at is not None:
-            body["expireAt"] = _datetime_to_ms(order_expire_at)
-        if meta_info:
-            body["metaInfo"] = dict(meta_info)
+        body = _order_body(merchant_order_id, amount_paise, flow, expire_at=order_expire_at, meta_info=meta_info)
         data = self._call("setup", "POST", "/subscriptions/v2/setup", json_body=body, idempotent=False)
         return MandateSetup(
             phonepe_order_id=_opt_str(data, "orderId"),
@@ -540,11 +548,7 @@ class PhonePeClient:
             "redemptionRetryStrategy": retry_strategy,
             "autoDebit": auto_debit,
         }
-        body: dict[str, Any] = {"merchantOrderId": merchant_order_id, "amount": amount_paise, "paymentFlow": flow}
-        if expire_at is not None:
-            body["expireAt"] = _datetime_to_ms(expire_at)
-        if meta_info:
-            body["metaInfo"] = dict(meta_info)
+        body = _order_body(merchant_order_id, amount_paise, flow, expire_at=expire_at, meta_info=meta_info)
         data = self._call("notify", "POST", "/subscriptions/v2/notify", json_body=body, idempotent=False)
         return RedemptionNotice(
             phonepe_order_id=_opt_str(data, "orderId"),
