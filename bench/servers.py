@@ -29,13 +29,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import psutil
-
-if TYPE_CHECKING:
-    from lib.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 FUNCTIONS_DIR = REPO / "functions"
@@ -166,27 +163,6 @@ def stand_ins_env(base: str) -> dict[str, str]:
         "PHONEPE_TOKEN_URL": f"{api}/v1/oauth/token",
         "RESEND_BASE_URL": f"{base}{RESEND_MOUNT}",
     }
-
-
-def local_suite_settings(base: str, **update: Any) -> Settings:
-    """Settings for the whole local suite served in-process at ``base``: every self-call aimed there."""
-    from lib.config import Settings
-
-    api = f"{base}/_dev/phonepe/apis/pg-sandbox"
-    return Settings(
-        app_env="local",
-        dev_routes=True,
-        functions_base_url=base,
-        frontend_url=f"{base}/app",
-        supabase_url=f"{base}/_dev/auth",
-        oidc_local_jwks_url=f"{base}/_dev/oidc/jwks",
-        tasks_local_url=f"{base}/_dev/tasks",
-        resend_base_url=f"{base}/_dev/resend",
-        genai_base_url=f"{base}/_dev/gemini",
-        phonepe_api_base=api,
-        phonepe_token_url=f"{api}/v1/oauth/token",
-        **update,
-    )
 
 
 # --- the stand-ins' runner ----------------------------------------------------------------------

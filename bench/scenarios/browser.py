@@ -94,14 +94,15 @@ def _console(ctx: BenchContext) -> Iterator[_Console]:
     import httpx
     from playwright.sync_api import sync_playwright
 
-    from bench.servers import local_suite_settings
     from devtools.local.devserver import LocalApp, build_suite, build_wsgi
     from devtools.local.services import ServiceSet, free_port
-    from tests.e2e.support import serving
+    from lib.config import Settings
+    from tests.e2e.support import serving, suite_settings
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = local_suite_settings(base)
+    local = Settings(app_env="local", dev_routes=True)
+    settings = suite_settings(local, port, genai_base_url=f"{base}/_dev/gemini")
     services = ServiceSet(root=Path("."), env=dict(ctx.env), missing=dict(ctx.missing))
     dev = build_suite(settings, services)
     app = LocalApp(dev, build_wsgi(dev))

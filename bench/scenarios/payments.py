@@ -81,45 +81,33 @@ class _Suite:
 @contextmanager
 def _served(ctx: BenchContext) -> Iterator[_Suite]:
     ctx.require("postgres", "redis", "schema")
-    from bench.servers import local_suite_settings
-    from devtools.local.devserver import LocalApp, build_suite, build_wsgi
-    from devtools.local.services import ServiceSet, free_port
-    from lib.adapters.phonepe import TOKEN_KEY as PHONEPE_TOKEN_KEY
+    from devtools.local.services import ServiceSet
+    from lib.config import Settings
     from lib.domain.payments import webhook_authorization
-    from tests.e2e.support import serving
+    from tests.e2e.served import served_suite
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = local_suite_settings(base)
     services = ServiceSet(root=Path("."), env=dict(ctx.env), missing=dict(ctx.missing))
-    dev = build_suite(settings, services, time_scale=BENCH_TIME_SCALE)
-    # A token cached in Redis by an earlier simulator instance is unknown to this one.
-    dev.container.kv.delete(PHONEPE_TOKEN_KEY)
-    app = LocalApp(dev, build_wsgi(dev))
-    dev.dispatcher.start()
-    try:
-        with serving(app, port):
-            import httpx
+    with served_suite(services, Settings(app_env="local", dev_routes=True), time_scale=BENCH_TIME_SCALE) as served:
+        import httpx
 
-            signup = httpx.post(f"{base}/_dev/token", json={"email": f"bench-{uuid.uuid4().hex[:8]}@example.com"})
-            signup.raise_for_status()
-            who = signup.json()
-            header = webhook_authorization(
-                settings.phonepe_webhook_username, settings.phonepe_webhook_password.get_secret_value()
+        base, settings, container = served.base, served.settings, served.dev.container
+        signup = httpx.post(f"{base}/_dev/token", json={"email": f"bench-{uuid.uuid4().hex[:8]}@example.com"})
+        signup.raise_for_status()
+        who = signup.json()
+        header = webhook_authorization(
+            settings.phonepe_webhook_username, settings.phonepe_webhook_password.get_secret_value()
+        )
+        with httpx.Client(base_url=base, timeout=10) as prep:
+            yield _Suite(
+                base,
+                settings,
+                container,
+                who["user_id"],
+                who["workspace_id"],
+                header,
+                prep,
+                container.payment_deps,
             )
-            with httpx.Client(base_url=base, timeout=10) as prep:
-                yield _Suite(
-                    base,
-                    settings,
-                    dev.container,
-                    who["user_id"],
-                    who["workspace_id"],
-                    header,
-                    prep,
-                    dev.container.payment_deps,
-                )
-    finally:
-        app.stop()
 
 
 class _InstantGateway:
